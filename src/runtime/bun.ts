@@ -1,0 +1,35 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { Runtime, TlsOptions } from "./types.ts";
+
+export function bunRuntime(): Runtime {
+  return {
+    name: "bun",
+    fetchUnix(socketPath) {
+      return ((input: RequestInfo | URL, init?: RequestInit) =>
+        fetch(input, { ...init, unix: socketPath } as RequestInit)) as typeof fetch;
+    },
+    fetchTls(o: TlsOptions) {
+      const tls = {
+        ...(o.ca ? { ca: o.ca } : {}),
+        ...(o.cert ? { cert: o.cert } : {}),
+        ...(o.key ? { key: o.key } : {}),
+        ...(o.serverName ? { serverName: o.serverName } : {}),
+        rejectUnauthorized: !o.insecure,
+      };
+      return ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, tls } as RequestInit)) as typeof fetch;
+    },
+    async serve(handler, o) {
+      const server = Bun.serve({ hostname: o.hostname, port: o.port, fetch: handler, idleTimeout: 0 });
+      return { port: server.port ?? o.port, close: async () => void (await server.stop(true)) };
+    },
+    onSignal(signal, handler) {
+      process.on(signal, handler);
+    },
+    env: (name) => process.env[name],
+    envAll: () => ({ ...process.env }) as Record<string, string>,
+    args: () => process.argv.slice(2),
+    readTextFile: async (path) => readFileSync(path, "utf8"),
+    exists: async (path) => existsSync(path),
+    exit: (code) => process.exit(code),
+  };
+}

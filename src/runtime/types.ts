@@ -1,0 +1,37 @@
+/** TLS material for fetchTls, as PEM text. */
+export interface TlsOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  /** Skip certificate verification. */
+  insecure?: boolean;
+}
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+}
+
+export interface Server {
+  /** The bound port (useful when 0 was asked for). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Everything registrator needs from Bun or Deno. Core code gets these, never the globals. */
+export interface Runtime {
+  readonly name: "bun" | "deno";
+  /** A fetch that sends every request to the unix socket; use http://localhost/... URLs. */
+  fetchUnix(socketPath: string): typeof fetch;
+  /** A fetch with custom TLS settings (CA, client certificate, SNI, skip-verify). */
+  fetchTls(options: TlsOptions): typeof fetch;
+  serve(handler: (req: Request) => Response | Promise<Response>, options: ServeOptions): Promise<Server>;
+  onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  env(name: string): string | undefined;
+  envAll(): Record<string, string>;
+  args(): string[];
+  readTextFile(path: string): Promise<string>;
+  exists(path: string): Promise<boolean>;
+  exit(code: number): never;
+}

@@ -1,0 +1,112 @@
+// The shapes every part of registrator agrees on. Pure types, no runtime code.
+
+export type Protocol = "tcp" | "udp";
+
+/** A backend-neutral health check derived from container metadata (see services/checks.ts). */
+export interface CheckDef {
+  kind: "http" | "https" | "tcp" | "grpc" | "ttl" | "script" | "cmd";
+  /** http(s): full URL; tcp: "ip:port" ("[v6]:port"); grpc: "ip:port" or "ip:port/service". */
+  target?: string;
+  /** script: ["/bin/sh","-c",cmd]; cmd: ["check-cmd", <12-char id>, <exposed port>, <cmd>]. */
+  args?: string[];
+  method?: string;
+  interval?: string;
+  timeout?: string;
+  ttl?: string;
+  tlsSkipVerify?: boolean;
+  grpcUseTLS?: boolean;
+  initialStatus?: "passing" | "warning" | "critical";
+  deregisterAfter?: string;
+}
+
+export interface ServiceOrigin {
+  containerId: string;
+  /** Container name without the leading slash. */
+  containerName: string;
+  /** The exposed (container) port. */
+  exposedPort: number;
+  /** The published host port as a string ("" when not published, e.g. -internal). */
+  hostPort: string;
+  /** The host IP of the binding as Docker reports it ("" when none). */
+  hostIp: string;
+}
+
+/** One registry entry that a container's port should produce. */
+export interface Service {
+  id: string;
+  name: string;
+  ip: string;
+  port: number;
+  protocol: Protocol;
+  tags: string[];
+  attrs: Record<string, string>;
+  checks: CheckDef[];
+  enableTagOverride: boolean;
+  origin: ServiceOrigin;
+}
+
+/** Enough to find and delete an entry in any backend. A Service satisfies it. */
+export interface ServiceRef {
+  id: string;
+  name: string;
+  ip: string;
+  port: number;
+  protocol: Protocol;
+}
+
+/** An entry read back from a registry: its identity plus a fingerprint to compare with `fingerprint(service)`. */
+export interface ListedService extends ServiceRef {
+  fingerprint: string;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Options every adapter may need; adapters read their own env (CONSUL_*, ETCDCTL_*) via `env`. */
+export interface AdapterContext {
+  /** Plain fetch for http:// endpoints. */
+  fetch: typeof fetch;
+  runtime: import("./runtime/types.ts").Runtime;
+  log: Logger;
+  env: (name: string) => string | undefined;
+  /** This host's name (the first segment of default service IDs). */
+  hostname: string;
+  /** -ttl in seconds, 0 when unset. */
+  ttl: number;
+  /** -ttl-refresh in seconds, 0 when unset. */
+  ttlRefresh: number;
+  /** -allow-script-checks */
+  allowScriptChecks: boolean;
+}
+
+export interface RegistryAdapter {
+  /** Backend name for logs and metrics: "etcd", "consul", "consulkv", "skydns2", "zookeeper", "local". */
+  readonly backend: string;
+  /** Cheap liveness check of the registry. Throws RegistryError when unreachable. */
+  ping(): Promise<void>;
+  /** Idempotent upsert. */
+  register(service: Service): Promise<void>;
+  /** Idempotent delete: an entry that is already gone counts as done. */
+  deregister(service: ServiceRef): Promise<void>;
+  /**
+   * Called every -ttl-refresh with every service this host has registered in this backend.
+   * etcd v3: one lease keepalive (re-grant and re-put all on lease loss); v2: refresh TTLs;
+   * Consul: pass the registrator-owned TTL checks (re-register on 404).
+   */
+  refresh(services: Service[]): Promise<void>;
+  /**
+   * Entries in this backend that may belong to this host (the bridge filters by ID ownership).
+   * Absent for backends that cannot list (ZooKeeper: ephemeral nodes).
+   */
+  list?(): Promise<ListedService[]>;
+  /** What `list()` would report as fingerprint for this service once registered. */
+  fingerprint?(service: Service): string;
+  /** Release connections; with deregisterAll, also drop leases/sessions (the bridge has already deregistered). */
+  close(opts?: { deregisterAll?: boolean }): Promise<void>;
+}
+
+export type AdapterFactory = (uri: string, ctx: AdapterContext) => RegistryAdapter;
