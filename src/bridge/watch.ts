@@ -1,0 +1,95 @@
+import type { DockerClient } from "../docker/client.ts";
+import type { DockerEvent } from "../docker/schema.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../types.ts";
+import type { Bridge } from "./bridge.ts";
+
+export interface WatchHooks {
+  onConnected?: (apiVersion: string) => void;
+  onDisconnected?: (reason: string) => void;
+  onEvent?: (action: string) => void;
+  /** After the first full sync with Docker (startup). */
+  onSynced?: () => void;
+}
+
+/** The container an event is about; Podman's and old Docker's shapes included. */
+export function eventContainerId(ev: DockerEvent): string | undefined {
+  if (ev.Type && ev.Type !== "container") return undefined;
+  return ev.Actor?.ID ?? ev.id ?? undefined;
+}
+
+/**
+ * Connect → subscribe → list → follow events, forever. When the stream ends or Docker goes away:
+ * back off, reconnect, replay from the last event seen (`since`), then resync everything. Never
+ * throws; returns when `signal` aborts.
+ */
+export async function watchDocker(
+  docker: DockerClient,
+  bridge: Bridge,
+  log: Logger,
+  signal: AbortSignal,
+  hooks: WatchHooks = {},
+): Promise<void> {
+  let lastNano: bigint | undefined;
+  let backoff = 250;
+  let synced = false;
+  let connectedOnce = false;
+  while (!signal.aborted) {
+    let stream: AsyncIterable<DockerEvent>;
+    try {
+      const version = await docker.ping();
+      // Subscribe before listing, so no change between the list and the stream is missed.
+      // Replay starts a microsecond early: timeNano loses precision as a JS number, and a
+      // replayed event is harmless (syncs are level-triggered).
+      stream = await docker.openEvents({ sinceNano: lastNano !== undefined ? lastNano - 1000n : undefined, signal });
+      if (connectedOnce) log.info(`Reconnected to Docker at ${docker.endpoint.address}; resyncing`);
+      else log.info(`Connected to Docker at ${docker.endpoint.address} (API ${version || "unversioned"})`);
+      connectedOnce = true;
+      hooks.onConnected?.(version);
+      backoff = 250;
+    } catch (e) {
+      if (signal.aborted) return;
+      hooks.onDisconnected?.(errorMessage(e));
+      log.warn(`Docker unavailable: ${errorMessage(e)}; retrying in ${backoff} ms`);
+      await sleep(backoff, signal);
+      backoff = Math.min(backoff * 2, 5000);
+      continue;
+    }
+    const resync = bridge
+      .syncAll()
+      .then(() => {
+        if (!synced) {
+          synced = true;
+          hooks.onSynced?.();
+        }
+      })
+      .catch((e) => log.warn(`Cannot list containers: ${errorMessage(e)}`));
+    try {
+      for await (const ev of stream) {
+        if (ev.timeNano) lastNano = BigInt(Math.trunc(ev.timeNano));
+        else if (ev.time) lastNano = BigInt(ev.time) * 1_000_000_000n;
+        const id = eventContainerId(ev);
+        hooks.onEvent?.(ev.Action ?? ev.status ?? "unknown");
+        if (id) void bridge.sync(id);
+      }
+      if (signal.aborted) return;
+      hooks.onDisconnected?.("event stream ended");
+      log.warn("Docker event stream ended; reconnecting");
+    } catch (e) {
+      if (signal.aborted) return;
+      hooks.onDisconnected?.(errorMessage(e));
+      log.warn(`Docker event stream lost: ${errorMessage(e)}; reconnecting`);
+    }
+    await resync;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,204 @@
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/**
+ * Every flag registrator accepts, in one table: it drives the Go-style parser, the
+ * REGISTRATOR_<FLAG> environment fallback, the citty help text and the zod validation.
+ */
+export interface FlagSpec {
+  name: string;
+  kind: "bool" | "string" | "int";
+  default: string | number | boolean;
+  description: string;
+  /** Printed in help as the value placeholder. */
+  hint?: string;
+}
+
+export const DEFAULT_HTTP = "127.0.0.1:8485";
+
+export const FLAGS: readonly FlagSpec[] = [
+  { name: "ip", kind: "string", default: "", hint: "addr", description: "IP for ports mapped to the host (default: this host's address, see the startup log)" },
+  { name: "internal", kind: "bool", default: false, description: "Use the container's internal IP and exposed ports instead of published ones" },
+  { name: "explicit", kind: "bool", default: false, description: "Only register containers/ports that have SERVICE_NAME or SERVICE_<port>_NAME" },
+  { name: "useIpFromLabel", kind: "string", default: "", hint: "label", description: "Use the IP in this container label (text after the last / is dropped)" },
+  { name: "tags", kind: "string", default: "", hint: "a,b", description: "Tags appended to every service: a comma list or a template such as 'env-{{.Config.Hostname}}'" },
+  { name: "ttl", kind: "int", default: 0, hint: "s", description: "TTL for services in seconds (0 = none); needs -ttl-refresh" },
+  { name: "ttl-refresh", kind: "int", default: 0, hint: "s", description: "How often to refresh the TTL, in seconds; smaller than -ttl" },
+  { name: "resync", kind: "int", default: 0, hint: "s", description: "Every N seconds compare the registry with the containers and write the difference (0 = never)" },
+  { name: "deregister", kind: "string", default: "always", hint: "always|on-success", description: "When a container stops: always deregister, or only on exit 0 / a signal" },
+  { name: "cleanup", kind: "bool", default: false, description: "At startup and each resync, remove this host's services whose container is gone" },
+  { name: "retry-attempts", kind: "int", default: 0, hint: "n", description: "Retries of the first registry ping (-1 = forever)" },
+  { name: "retry-interval", kind: "int", default: 2000, hint: "ms", description: "Milliseconds between those retries" },
+  { name: "consul-sync", kind: "int", default: 30, hint: "s", description: "Consul anti-entropy: every N seconds re-register what the agent lost (0 = off)" },
+  { name: "allow-script-checks", kind: "bool", default: false, description: "Forward SERVICE_CHECK_SCRIPT / CHECK_CMD checks to Consul (off: dropped with a warning)" },
+  { name: "deregister-on-exit", kind: "bool", default: false, description: "On SIGTERM/SIGINT deregister every service of this host before exiting" },
+  { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it" },
+  { name: "log-format", kind: "string", default: "text", hint: "text|json", description: "Log format" },
+  { name: "log-level", kind: "string", default: "info", hint: "level", description: "debug, info, warn or error" },
+  { name: "version", kind: "bool", default: false, description: "Print the version and exit" },
+];
+
+const BY_NAME = new Map(FLAGS.map((f) => [f.name.toLowerCase(), f]));
+
+export type RawFlags = Record<string, string | boolean>;
+
+/** Go `flag` package syntax: -f v, -f=v, --f v, --f=v, bare -bool, -bool=false; stops at the first non-flag or `--`. */
+export function parseGoFlags(argv: string[]): { flags: RawFlags; rest: string[] } {
+  const flags: RawFlags = {};
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      i++;
+      break;
+    }
+    if (a === "-" || !a.startsWith("-")) break;
+    const body = a.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const key = eq >= 0 ? body.slice(0, eq) : body;
+    const spec = BY_NAME.get(key.toLowerCase()) ?? (key === "h" || key === "help" ? undefined : null);
+    if (spec === undefined) {
+      flags.help = true;
+      continue;
+    }
+    if (spec === null) throw new ConfigError(`Unknown flag "-${key}": run "registrator --help" for the list of flags`);
+    if (spec.kind === "bool") {
+      flags[spec.name] = eq >= 0 ? body.slice(eq + 1) : true;
+    } else if (eq >= 0) {
+      flags[spec.name] = body.slice(eq + 1);
+    } else {
+      const v = argv[i + 1];
+      if (v === undefined) throw new ConfigError(`Flag "-${spec.name}" needs a value (${spec.hint ?? "value"})`);
+      flags[spec.name] = v;
+      i++;
+    }
+  }
+  return { flags, rest: argv.slice(i) };
+}
+
+/** REGISTRATOR_<FLAG> for every flag: dashes become underscores, case-insensitive (REGISTRATOR_TTL_REFRESH, REGISTRATOR_USEIPFROMLABEL). */
+export function flagsFromEnv(env: Record<string, string | undefined>): RawFlags {
+  const out: RawFlags = {};
+  for (const spec of FLAGS) {
+    const plain = "REGISTRATOR_" + spec.name.toUpperCase().replace(/-/g, "_");
+    const snake = "REGISTRATOR_" + spec.name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace(/-/g, "_");
+    const v = env[plain] ?? env[snake];
+    if (v !== undefined) out[spec.name] = v;
+  }
+  return out;
+}
+
+const bool = (flag: string) =>
+  z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+    if (typeof v === "boolean") return v;
+    const s = v.trim().toLowerCase();
+    if (["1", "t", "true", "yes", "on"].includes(s)) return true;
+    if (["0", "f", "false", "no", "off", ""].includes(s)) return false;
+    ctx.addIssue({ code: "custom", message: `Invalid value "${v}" for flag -${flag}: expected true or false` });
+    return z.NEVER;
+  });
+
+const int = (flag: string, min: number, what: string) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const s = String(v).trim();
+    const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      ctx.addIssue({ code: "custom", message: `Invalid value "${v}" for flag -${flag}: expected ${what}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const oneOf = <T extends string>(flag: string, values: readonly T[]) =>
+  z.union([z.string(), z.boolean()]).transform((v, ctx) => {
+    const s = String(v);
+    if ((values as readonly string[]).includes(s)) return s as T;
+    ctx.addIssue({ code: "custom", message: `Invalid value "${s}" for flag -${flag}: expected one of ${values.join(", ")}` });
+    return z.NEVER;
+  });
+
+const str = z.union([z.string(), z.boolean()]).transform((v) => String(v));
+
+const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
+
+export const ConfigSchema = z
+  .object({
+    ip: str.refine((s) => s === "" || looksLikeIp(s), { message: "Invalid value for flag -ip: expected an IPv4 or IPv6 address such as 10.0.0.5" }),
+    internal: bool("internal"),
+    explicit: bool("explicit"),
+    useIpFromLabel: str,
+    tags: str,
+    ttl: int("ttl", 0, "a whole number of seconds, 0 or more"),
+    "ttl-refresh": int("ttl-refresh", 0, "a whole number of seconds, 0 or more"),
+    resync: int("resync", 0, "a whole number of seconds, 0 or more"),
+    deregister: oneOf("deregister", ["always", "on-success"] as const),
+    cleanup: bool("cleanup"),
+    "retry-attempts": int("retry-attempts", -1, "a whole number, -1 (forever) or more"),
+    "retry-interval": int("retry-interval", 1, "a whole number of milliseconds, 1 or more"),
+    "consul-sync": int("consul-sync", 0, "a whole number of seconds, 0 or more"),
+    "allow-script-checks": bool("allow-script-checks"),
+    "deregister-on-exit": bool("deregister-on-exit"),
+    http: str.refine((s) => s === "" || parseHostPort(s) !== null, {
+      message: 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable',
+    }),
+    "log-format": oneOf("log-format", ["text", "json"] as const),
+    "log-level": oneOf("log-level", ["debug", "info", "warn", "error"] as const),
+    version: bool("version"),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.ttl > 0) !== (c["ttl-refresh"] > 0)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `Flags -ttl and -ttl-refresh go together: got -ttl ${c.ttl} and -ttl-refresh ${c["ttl-refresh"]}; set both, e.g. -ttl 30 -ttl-refresh 10`,
+      });
+    } else if (c.ttl > 0 && c.ttl <= c["ttl-refresh"]) {
+      ctx.addIssue({
+        code: "custom",
+        message: `Flag -ttl (${c.ttl}) must be greater than -ttl-refresh (${c["ttl-refresh"]}) so entries are refreshed before they expire`,
+      });
+    }
+  });
+
+export type Flags = z.output<typeof ConfigSchema>;
+
+export interface Config extends Flags {
+  /** The registry URI; local:// when none was given. */
+  uri: string;
+  /** True when -http was given explicitly (a bind failure is then fatal). */
+  httpExplicit: boolean;
+}
+
+export function parseHostPort(s: string): { hostname: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
+}
+
+/** Flags (winning) over REGISTRATOR_* env over defaults → a validated Config. Throws ConfigError with one line. */
+export function loadConfig(argv: string[], env: Record<string, string | undefined>): Config {
+  const { flags, rest } = parseGoFlags(argv);
+  const fromEnv = flagsFromEnv(env);
+  const merged: Record<string, unknown> = {};
+  for (const spec of FLAGS) merged[spec.name] = flags[spec.name] ?? fromEnv[spec.name] ?? spec.default;
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues[0]?.message ?? "Invalid configuration");
+  if (rest.length > 1) {
+    throw new ConfigError(
+      `Unexpected argument "${rest[1]}" after the registry URI "${rest[0]}": options go before the URI, e.g. registrator -ip 10.0.0.5 consul://localhost:8500`,
+    );
+  }
+  const uri = rest[0] ?? "local://";
+  if (rest[0]?.startsWith("-")) throw new ConfigError(`Unexpected "${rest[0]}": flags go before the registry URI`);
+  return { ...parsed.data, uri, httpExplicit: flags.http !== undefined || fromEnv.http !== undefined };
+}
+
+export function wantsHelp(argv: string[]): boolean {
+  try {
+    return parseGoFlags(argv).flags.help === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,191 @@
+import { hostname as osHostname } from "node:os";
+import { Bridge, type BridgeChange } from "./bridge/bridge.ts";
+import { watchDocker } from "./bridge/watch.ts";
+import type { Config } from "./config.ts";
+import { parseHostPort } from "./config.ts";
+import { DockerClient, resolveDockerEndpoint, endpointFor } from "./docker/client.ts";
+import type { ContainerInspect } from "./docker/schema.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
+import { resolveHostIp } from "./hostip.ts";
+import { createApp } from "./http/app.ts";
+import { catalogRoutes } from "./http/catalog.ts";
+import { Metrics } from "./http/metrics.ts";
+import { createLogger } from "./log.ts";
+import { createAdapter } from "./registries/index.ts";
+import { LocalRegistry } from "./registries/local.ts";
+import type { Runtime, Server } from "./runtime/types.ts";
+import { deriveServices } from "./services/derive.ts";
+import { compileTags } from "./services/template.ts";
+import type { AdapterContext, Logger, RegistryAdapter } from "./types.ts";
+
+/** Everything registrator needs before it connects anywhere; bad input throws ConfigError here. */
+export async function prepare(config: Config, rt: Runtime, log: Logger) {
+  const hostname = osHostname();
+  const tags = compileTags(config.tags);
+  const ctx: AdapterContext = {
+    fetch: globalThis.fetch,
+    runtime: rt,
+    log,
+    env: (n) => rt.env(n),
+    hostname,
+    ttl: config.ttl,
+    ttlRefresh: config["ttl-refresh"],
+    allowScriptChecks: config["allow-script-checks"],
+  };
+  const registry = await createAdapter(config.uri, ctx);
+  const dockerHost = rt.env("DOCKER_HOST");
+  const endpoint = dockerHost ? await endpointFor(dockerHost, rt).catch((e) => {
+    throw new ConfigError(errorMessage(e));
+  }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
+  const docker = new DockerClient(endpoint);
+  let defaultHostIp = config.ip || undefined;
+  if (!config.ip && !config.internal) {
+    const { ip, why } = await resolveHostIp(hostname);
+    defaultHostIp = ip;
+    log.info(`Using ${ip} for ports published on all interfaces (${why}); set -ip to choose the address`);
+  }
+  const derive = (c: ContainerInspect, peer?: ContainerInspect) =>
+    deriveServices(c, {
+      hostname,
+      hostIp: config.ip || undefined,
+      defaultHostIp,
+      internal: config.internal,
+      explicit: config.explicit,
+      useIpFromLabel: config.useIpFromLabel || undefined,
+      tags,
+      allowScriptChecks: config["allow-script-checks"],
+      peer,
+    });
+  return { hostname, registry, docker, derive };
+}
+
+async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Logger): Promise<void> {
+  const attempts = config["retry-attempts"];
+  for (let i = 0; ; i++) {
+    try {
+      await registry.ping();
+      return;
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      if (attempts !== -1 && i >= attempts) throw e;
+      log.warn(`Registry ${registry.backend} not reachable: ${errorMessage(e)}; retrying in ${config["retry-interval"]} ms`);
+      await new Promise((r) => setTimeout(r, config["retry-interval"]));
+    }
+  }
+}
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */
+export async function runDaemon(config: Config, rt: Runtime, version: string): Promise<number> {
+  const log = createLogger({ level: config["log-level"], format: config["log-format"] });
+  const { hostname, registry, docker, derive } = await prepare(config, rt, log);
+  log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registry.backend, hostname });
+  await pingWithRetry(registry, config, log);
+
+  const metrics = new Metrics();
+  const readiness = { docker: { ok: false, reason: "not connected yet" }, registry: { ok: true, reason: "" } };
+  const observe = (op: string, ok: boolean, seconds: number) => {
+    metrics.registryLatency.observe({ backend: registry.backend, operation: op }, seconds);
+    if (op === "register") metrics.registrations.inc({ outcome: ok ? "success" : "failure" });
+    if (op === "deregister") metrics.deregistrations.inc({ outcome: ok ? "success" : "failure" });
+    if (op !== "deregister" || ok) readiness.registry = ok ? { ok: true, reason: "" } : { ok: false, reason: `${op} failed` };
+  };
+  const listeners = new Set<(c: BridgeChange) => void>();
+  const bridge = new Bridge({
+    docker,
+    registry,
+    derive,
+    hostname,
+    deregister: config.deregister,
+    cleanup: config.cleanup,
+    log,
+    observe,
+    onChange: (c) => listeners.forEach((l) => l(c)),
+  });
+  metrics.gauge("registrator_services_registered", "Services this host has registered", () => bridge.registered().length);
+  metrics.gauge("registrator_queue_depth", "Containers waiting to be reconciled", () => bridge.pendingWrites());
+
+  const server = await startHttp(config, rt, log, () =>
+    createApp({
+      bridge,
+      metrics,
+      readiness: () => readiness,
+      changes: listeners,
+      extend: registry instanceof LocalRegistry ? catalogRoutes(registry.catalog, { nodeName: hostname }) : undefined,
+    }),
+  );
+
+  const abort = new AbortController();
+  const timers: Array<ReturnType<typeof setInterval>> = [];
+  const every = (seconds: number, fn: () => Promise<void>) => {
+    if (seconds > 0) timers.push(setInterval(() => void fn().catch(() => {}), seconds * 1000));
+  };
+  let reconnects = 0;
+  const watching = watchDocker(docker, bridge, log, abort.signal, {
+    onConnected: () => {
+      if (reconnects++ > 0) metrics.dockerReconnects.inc();
+      readiness.docker = { ok: true, reason: "" };
+    },
+    onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
+    onEvent: (action) => metrics.events.inc({ action }),
+    onSynced: () => {
+      if (config.cleanup || registry.list) void bridge.reconcileRegistry();
+    },
+  });
+  const pingRegistry = async () => {
+    try {
+      await registry.ping();
+      readiness.registry = { ok: true, reason: "" };
+    } catch (e) {
+      readiness.registry = { ok: false, reason: errorMessage(e) };
+    }
+  };
+  every(5, pingRegistry);
+  every(config.resync, async () => {
+    await bridge.syncAll().catch((e) => log.warn(`Resync: cannot list containers: ${errorMessage(e)}`));
+    await bridge.reconcileRegistry();
+  });
+  if (registry.backend === "consul") every(config["consul-sync"], () => bridge.reconcileRegistry({ cleanup: false }));
+  every(config["ttl-refresh"], () => bridge.refreshTtl());
+
+  const code = await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`Received ${sig}; stopping${config["deregister-on-exit"] ? " and deregistering this host's services" : ""}`);
+      void (async () => {
+        abort.abort();
+        for (const t of timers) clearInterval(t);
+        await bridge.close({ deregisterAll: config["deregister-on-exit"], timeoutMs: 4000 });
+        await registry.close({ deregisterAll: config["deregister-on-exit"] }).catch((e) => log.warn(`Closing registry: ${errorMessage(e)}`));
+        await server?.close().catch(() => {});
+        await Promise.race([watching, new Promise((r) => setTimeout(r, 200))]);
+        log.info("Stopped");
+        resolve(0);
+      })();
+    };
+    rt.onSignal("SIGTERM", () => stop("SIGTERM"));
+    rt.onSignal("SIGINT", () => stop("SIGINT"));
+  });
+  return code;
+}
+
+async function startHttp(
+  config: Config,
+  rt: Runtime,
+  log: Logger,
+  app: () => { fetch: (req: Request) => Response | Promise<Response> },
+): Promise<Server | undefined> {
+  if (config.http === "") return undefined;
+  const addr = parseHostPort(config.http)!;
+  const a = app();
+  try {
+    const server = await rt.serve((req) => a.fetch(req), addr);
+    log.info(`HTTP API on http://${config.http.replace(/:\d+$/, "")}:${server.port}`);
+    return server;
+  } catch (e) {
+    if (config.httpExplicit) throw new ConfigError(`Cannot listen on -http ${config.http}: ${errorMessage(e)}`);
+    log.warn(`HTTP API disabled: cannot listen on ${config.http} (${errorMessage(e)}); choose another address with -http`);
+    return undefined;
+  }
+}

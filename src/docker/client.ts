@@ -1,0 +1,165 @@
+import { DockerError, errorMessage } from "../errors.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { ContainerInspect, ContainerSummary, DockerEvent } from "./schema.ts";
+
+/** The newest API version whose shapes this client knows; engines newer than this are spoken to at it. */
+export const MAX_API = "1.52";
+
+export interface DockerEndpoint {
+  /** Base URL for requests: http://localhost for unix sockets, http(s)://host:port for tcp. */
+  baseUrl: string;
+  fetch: typeof fetch;
+  /** Human-readable address for logs and errors. */
+  address: string;
+}
+
+function compareVersions(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split(".").map(Number);
+  const [bm = 0, bn = 0] = b.split(".").map(Number);
+  return am - bm || an - bn;
+}
+
+/** Where to find Docker: DOCKER_HOST, then /tmp/docker.sock, /var/run/docker.sock, then the Podman sockets. */
+export async function resolveDockerEndpoint(rt: Runtime): Promise<DockerEndpoint> {
+  const host = rt.env("DOCKER_HOST");
+  if (host) return endpointFor(host, rt);
+  const candidates = ["/tmp/docker.sock", "/var/run/docker.sock", "/run/podman/podman.sock"];
+  const xdg = rt.env("XDG_RUNTIME_DIR");
+  if (xdg) candidates.push(`${xdg}/podman/podman.sock`, `${xdg}/docker.sock`);
+  for (const path of candidates) if (await rt.exists(path)) return endpointFor(`unix://${path}`, rt);
+  throw new DockerError(
+    `Cannot find the Docker socket: tried ${candidates.join(", ")}; set DOCKER_HOST (unix:///path or tcp://host:port)`,
+  );
+}
+
+export async function endpointFor(host: string, rt: Runtime): Promise<DockerEndpoint> {
+  if (host.startsWith("unix://")) {
+    const path = host.slice("unix://".length);
+    return { baseUrl: "http://localhost", fetch: rt.fetchUnix(path), address: host };
+  }
+  if (host.startsWith("tcp://") || host.startsWith("http://") || host.startsWith("https://")) {
+    const hostPort = host.replace(/^[a-z]+:\/\//, "").replace(/\/+$/, "");
+    const verify = (rt.env("DOCKER_TLS_VERIFY") ?? "") !== "" && rt.env("DOCKER_TLS_VERIFY") !== "0";
+    const certPath = rt.env("DOCKER_CERT_PATH");
+    if (verify || host.startsWith("https://")) {
+      const read = async (f: string) => (certPath ? rt.readTextFile(`${certPath}/${f}`) : undefined);
+      const tlsFetch = rt.fetchTls({ ca: await read("ca.pem"), cert: await read("cert.pem"), key: await read("key.pem"), insecure: !verify });
+      return { baseUrl: `https://${hostPort}`, fetch: tlsFetch, address: host };
+    }
+    return { baseUrl: `http://${hostPort}`, fetch: globalThis.fetch, address: host };
+  }
+  throw new DockerError(`Invalid DOCKER_HOST "${host}": expected unix:///path/to/docker.sock or tcp://host:port`);
+}
+
+export interface EventsOptions {
+  /** Replay from this point: Docker's `since`, seconds with a nanosecond fraction. */
+  sinceNano?: bigint;
+  signal?: AbortSignal;
+}
+
+/** Docker Engine API over an injected fetch: version negotiation, list, inspect, events. */
+export class DockerClient {
+  private prefix = "";
+  apiVersion = "";
+
+  constructor(readonly endpoint: DockerEndpoint) {}
+
+  private async request(path: string, init?: RequestInit): Promise<Response> {
+    try {
+      return await this.endpoint.fetch(this.endpoint.baseUrl + path, init);
+    } catch (e) {
+      throw new DockerError(`Cannot reach Docker at ${this.endpoint.address}: ${errorMessage(e)}`, undefined, { cause: e });
+    }
+  }
+
+  private async json(path: string): Promise<unknown> {
+    const res = await this.request(this.prefix + path, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw await this.failure(path, res);
+    return res.json();
+  }
+
+  private async failure(path: string, res: Response): Promise<DockerError> {
+    const text = (await res.text().catch(() => "")).trim();
+    let msg = text;
+    try {
+      msg = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {}
+    return new DockerError(`Docker answered ${res.status} to ${path}: ${msg}`, res.status);
+  }
+
+  /** GET /_ping and pin the API version: min(engine's, ours). Never a hard-coded version. */
+  async ping(): Promise<string> {
+    const res = await this.request("/_ping", { signal: AbortSignal.timeout(10_000) });
+    await res.text().catch(() => "");
+    if (!res.ok) throw new DockerError(`Docker answered ${res.status} to /_ping at ${this.endpoint.address}`, res.status);
+    const server = res.headers.get("Api-Version") ?? "";
+    this.apiVersion = server && compareVersions(server, MAX_API) > 0 ? MAX_API : server;
+    this.prefix = this.apiVersion ? `/v${this.apiVersion}` : "";
+    return this.apiVersion;
+  }
+
+  /** Running containers. */
+  async list(): Promise<ContainerSummary[]> {
+    const body = await this.json("/containers/json");
+    return ContainerSummary.array().parse(body);
+  }
+
+  /** Inspect one container; null when it no longer exists. */
+  async inspect(id: string): Promise<ContainerInspect | null> {
+    const path = `/containers/${encodeURIComponent(id)}/json`;
+    const res = await this.request(this.prefix + path, { signal: AbortSignal.timeout(30_000) });
+    if (res.status === 404) {
+      await res.text().catch(() => "");
+      return null;
+    }
+    if (!res.ok) throw await this.failure(path, res);
+    const parsed = ContainerInspect.safeParse(await res.json());
+    if (!parsed.success) {
+      throw new DockerError(`Unexpected inspect data for container "${id.slice(0, 12)}": ${parsed.error.issues[0]?.message}`);
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Subscribe to the container event stream, filtered on the server side. Resolves once Docker has
+   * answered (so a list made afterwards cannot miss an event); the iterable ends when Docker closes it.
+   */
+  async openEvents(opts: EventsOptions = {}): Promise<AsyncIterable<DockerEvent>> {
+    const filters = JSON.stringify({
+      type: ["container"],
+      event: ["start", "restart", "die", "died", "stop", "kill", "destroy", "remove", "rename", "pause", "unpause"],
+    });
+    let q = `filters=${encodeURIComponent(filters)}`;
+    if (opts.sinceNano !== undefined) {
+      const s = opts.sinceNano / 1_000_000_000n;
+      const ns = (opts.sinceNano % 1_000_000_000n).toString().padStart(9, "0");
+      q += `&since=${s}.${ns}`;
+    }
+    const path = `/events?${q}`;
+    const res = await this.request(this.prefix + path, { signal: opts.signal });
+    if (!res.ok || !res.body) throw await this.failure("/events", res);
+    return parseEventStream(res.body);
+  }
+}
+
+async function* parseEventStream(body: ReadableStream<Uint8Array>): AsyncGenerator<DockerEvent> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const ev = DockerEvent.safeParse(raw);
+      if (ev.success) yield ev.data;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { describe, expect, test } from "bun:test";
+import { flagsFromEnv, loadConfig, parseGoFlags } from "../../src/config.ts";
+import { ConfigError } from "../../src/errors.ts";
+
+const load = (argv: string[], env: Record<string, string> = {}) => loadConfig(argv, env);
+const fails = (argv: string[], pattern: RegExp, env: Record<string, string> = {}) => {
+  let err: unknown;
+  try {
+    load(argv, env);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as Error).message).toMatch(pattern);
+  expect((err as Error).message).not.toContain("\n");
+};
+
+describe("Go flag syntax", () => {
+  test.each([
+    [["-ip", "1.2.3.4", "consul://"]],
+    [["-ip=1.2.3.4", "consul://"]],
+    [["--ip", "1.2.3.4", "consul://"]],
+    [["--ip=1.2.3.4", "consul://"]],
+  ])("%j sets -ip", (argv) => {
+    const c = load(argv);
+    expect(c.ip).toBe("1.2.3.4");
+    expect(c.uri).toBe("consul://");
+  });
+
+  test("bare boolean flags mean true and do not eat the URI", () => {
+    const c = load(["-internal", "-cleanup", "etcd://127.0.0.1:2379/s"]);
+    expect(c.internal).toBe(true);
+    expect(c.cleanup).toBe(true);
+    expect(c.uri).toBe("etcd://127.0.0.1:2379/s");
+  });
+
+  test("-bool=false turns a boolean off", () => {
+    expect(load(["-internal=false", "consul://"]).internal).toBe(false);
+  });
+
+  test("the registrator command line of the README parses", () => {
+    const c = load(["-ip", "10.0.0.5", "-resync", "30", "consul://localhost:8500"]);
+    expect(c).toMatchObject({ ip: "10.0.0.5", resync: 30, uri: "consul://localhost:8500", deregister: "always" });
+  });
+
+  test("flag names are case-insensitive like -useIpFromLabel", () => {
+    expect(load(["-useIpFromLabel", "ip.label", "consul://"]).useIpFromLabel).toBe("ip.label");
+    expect(load(["-useipfromlabel=x", "consul://"]).useIpFromLabel).toBe("x");
+  });
+
+  test("parsing stops at the first non-flag", () => {
+    expect(parseGoFlags(["-internal", "consul://", "-ip", "1.1.1.1"]).rest).toEqual(["consul://", "-ip", "1.1.1.1"]);
+  });
+
+  test("no URI means the embedded registry", () => {
+    expect(load([]).uri).toBe("local://");
+  });
+});
+
+describe("environment", () => {
+  test("REGISTRATOR_<FLAG> sets a flag, and the command line wins", () => {
+    expect(load([], { REGISTRATOR_RESYNC: "30" }).resync).toBe(30);
+    expect(load(["-resync", "5"], { REGISTRATOR_RESYNC: "30" }).resync).toBe(5);
+    expect(load([], { REGISTRATOR_TTL: "30", REGISTRATOR_TTL_REFRESH: "10" })).toMatchObject({ ttl: 30, "ttl-refresh": 10 });
+    expect(flagsFromEnv({ REGISTRATOR_USE_IP_FROM_LABEL: "a" })).toEqual({ useIpFromLabel: "a" });
+    expect(load([], { REGISTRATOR_INTERNAL: "true" }).internal).toBe(true);
+  });
+
+  test("an invalid env value names the flag", () => {
+    fails([], /-resync/, { REGISTRATOR_RESYNC: "often" });
+  });
+});
+
+describe("validation: one clear line", () => {
+  test.each<[string[], RegExp]>([
+    [["-ttl", "10", "etcd://"], /-ttl and -ttl-refresh go together/],
+    [["-ttl-refresh", "10", "etcd://"], /-ttl and -ttl-refresh go together/],
+    [["-ttl", "10", "-ttl-refresh", "10", "etcd://"], /must be greater than -ttl-refresh/],
+    [["-deregister", "sometimes", "etcd://"], /-deregister: expected one of always, on-success/],
+    [["-resync", "-3", "etcd://"], /-resync/],
+    [["-resync", "1.5", "etcd://"], /-resync: expected a whole number/],
+    [["-retry-attempts", "-2", "etcd://"], /-retry-attempts/],
+    [["-ip", "not-an-ip", "etcd://"], /-ip/],
+    [["-http", "nowhere", "etcd://"], /-http/],
+    [["-log-format", "xml"], /-log-format: expected one of text, json/],
+    [["-bogus", "etcd://"], /Unknown flag "-bogus"/],
+    [["-ip"], /-ip" needs a value/],
+    [["-internal=maybe", "etcd://"], /-internal: expected true or false/],
+    [["etcd://", "consul://"], /Unexpected argument "consul:\/\/"/],
+  ])("%j", (argv, pattern) => fails(argv, pattern));
+
+  test("valid ttl pair passes", () => {
+    expect(load(["-ttl", "30", "-ttl-refresh", "10", "etcd://"]).ttl).toBe(30);
+  });
+
+  test("-http records whether it was given", () => {
+    expect(load([]).httpExplicit).toBe(false);
+    expect(load(["-http", "127.0.0.1:9999"]).httpExplicit).toBe(true);
+    expect(load(["-http", ""]).http).toBe("");
+  });
+});
