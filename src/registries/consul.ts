@@ -1,0 +1,230 @@
+// Consul agent backend: consul://h:p, consul-tls://h:p, consul-unix:///path/to/sock.
+
+import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
+import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import { type ConsulCheck, type Dropped, consulMeta, heartbeatCheck, heartbeatCheckId, toConsulChecks } from "./consul-checks.ts";
+import {
+  ConsulClient,
+  type ConsulResponse,
+  type ConsulSettings,
+  readConsulSettings,
+  quote,
+  splitUri,
+  tcpEndpoint,
+} from "./consul-client.ts";
+
+const SCHEMES = "consul://host:port, consul-tls://host:port or consul-unix:///path/to/consul.sock";
+
+/** Validates a consul URI plus the CONSUL_* environment; throws ConfigError. */
+export function parseConsulUri(uri: string, ctx: Pick<AdapterContext, "env" | "log">): ConsulSettings {
+  const { scheme, authority, path } = splitUri(uri);
+  if (scheme === "consul-unix") {
+    if (authority || !path.startsWith("/") || path === "/") {
+      throw new ConfigError(`Invalid registry URI "${uri}": expected consul-unix:///absolute/path/to/consul.sock`);
+    }
+    return readConsulSettings(ctx.env, () => ({ kind: "unix", socketPath: path, prefix: "" }), ctx.log);
+  }
+  if (scheme !== "consul" && scheme !== "consul-tls") {
+    throw new ConfigError(`Invalid registry URI "${uri}": expected ${SCHEMES}`);
+  }
+  if (path !== "" && path !== "/") {
+    throw new ConfigError(`Invalid registry URI "${uri}": the consul backend takes no path (${SCHEMES})`);
+  }
+  return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, authority, scheme === "consul-tls", fromEnv, ssl), ctx.log);
+}
+
+/** The register body fields that `GET /v1/agent/services` gives back, in a normalized form. */
+function normalized(id: string, name: string, address: string, port: number, tags: string[], meta: Record<string, string>, eto: boolean) {
+  const sortedMeta = Object.keys(meta)
+    .sort()
+    .map((k) => [k, meta[k]]);
+  return JSON.stringify({ id, name, address, port, tags, meta: sortedMeta, eto });
+}
+
+/** Refuse IDs that would change the meaning of a URL path (`..` is normalized away even when encoded). */
+function checkId(id: string, action: string): void {
+  if (id === "" || id === "." || id === "..") {
+    throw new RegistryError(`Cannot ${action} ${quote(id)} in consul: an empty, "." or ".." service ID cannot be used`);
+  }
+}
+
+interface AgentService {
+  ID?: unknown;
+  Service?: unknown;
+  Tags?: unknown;
+  Meta?: unknown;
+  Port?: unknown;
+  Address?: unknown;
+  EnableTagOverride?: unknown;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) if (typeof x === "string") out[k] = x;
+  return out;
+}
+
+export class ConsulAdapter implements RegistryAdapter {
+  readonly backend = "consul";
+  /** `<service id>\0<what>` already warned about, so a resync does not repeat warnings. */
+  private readonly warned = new Set<string>();
+  /** Services whose ACL denial was already logged; cleared when the service registers again. */
+  private readonly aclReported = new Set<string>();
+
+  constructor(
+    readonly client: ConsulClient,
+    private readonly ctx: AdapterContext,
+  ) {}
+
+  /** The `PUT /v1/agent/service/register` body, and what was left out of it. */
+  registration(service: Service): { body: Record<string, unknown>; dropped: Dropped[] } {
+    const { meta, dropped } = consulMeta(service.attrs);
+    const converted = toConsulChecks(service.checks, this.ctx.allowScriptChecks);
+    const checks: ConsulCheck[] = converted.checks;
+    dropped.push(...converted.dropped);
+    if (this.ctx.ttl > 0) {
+      const hb = heartbeatCheck(service, this.ctx.ttl);
+      checks.push(hb.check);
+      if (hb.dropped) dropped.push(hb.dropped);
+    }
+    const body: Record<string, unknown> = { ID: service.id, Name: service.name, Tags: [...service.tags] };
+    if (service.ip) body.Address = service.ip;
+    body.Port = service.port;
+    body.Meta = meta;
+    body.EnableTagOverride = service.enableTagOverride;
+    if (checks.length > 0) body.Checks = checks;
+    return { body, dropped };
+  }
+
+  private warnOnce(service: Service, d: Dropped): void {
+    const k = `${service.id}\0${d.key}\0${d.reason}`;
+    if (this.warned.has(k)) return;
+    this.warned.add(k);
+    this.ctx.log.warn(`Dropped ${quote(d.key).slice(1, -1)} of container ${quote(service.origin.containerName)} for consul: ${d.reason}`, {
+      container: service.origin.containerName,
+      service: service.id,
+      key: d.key,
+    });
+  }
+
+  private fail(op: string, id: string, failure: string, res: ConsulResponse): RegistryError {
+    const err = this.client.httpError(failure, res);
+    if (res.status === 403) {
+      const k = `${op}\0${id}`;
+      if (!this.aclReported.has(k)) {
+        this.aclReported.add(k);
+        this.ctx.log.error(err.message, { service: id });
+      }
+    }
+    return err;
+  }
+
+  async ping(): Promise<void> {
+    const failure = `Cannot reach consul at ${this.client.describe()}`;
+    const res = await this.client.request("GET", "/v1/status/leader", failure);
+    if (res.status !== 200) throw this.client.httpError(failure, res);
+  }
+
+  async register(service: Service): Promise<void> {
+    checkId(service.id, "register");
+    const failure = `Cannot register ${quote(service.id)} in consul`;
+    const { body, dropped } = this.registration(service);
+    for (const d of dropped) this.warnOnce(service, d);
+    const res = await this.client.request(
+      "PUT",
+      "/v1/agent/service/register?replace-existing-checks",
+      failure,
+      JSON.stringify(body),
+    );
+    if (res.status !== 200) throw this.fail("register", service.id, failure, res);
+    this.aclReported.delete(`register\0${service.id}`);
+  }
+
+  async deregister(service: ServiceRef): Promise<void> {
+    checkId(service.id, "deregister");
+    const failure = `Cannot deregister ${quote(service.id)} from consul`;
+    const res = await this.client.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`, failure);
+    if (res.status !== 200 && res.status !== 404) throw this.fail("deregister", service.id, failure, res);
+    this.aclReported.delete(`deregister\0${service.id}`);
+  }
+
+  /** Passes one heartbeat check; re-registers the service when the agent lost it. */
+  private async heartbeat(service: Service): Promise<void> {
+    const id = heartbeatCheckId(service.id);
+    const failure = `Cannot pass the TTL check of ${quote(service.id)} in consul`;
+    const res = await this.client.request("PUT", `/v1/agent/check/pass/${encodeURIComponent(id)}`, failure);
+    if (res.status === 200) return;
+    if (res.status === 404 || (res.status === 500 && /does not have associated TTL/i.test(res.text))) {
+      this.ctx.log.info(`Consul agent lost ${quote(service.id)} (${res.status}); registering it again`, { service: service.id });
+      return this.register(service);
+    }
+    throw this.fail("refresh", service.id, failure, res);
+  }
+
+  async refresh(services: Service[]): Promise<void> {
+    if (this.ctx.ttl <= 0) return;
+    const errors: unknown[] = [];
+    const queue = [...services];
+    const worker = async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) {
+        try {
+          await this.heartbeat(s);
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+    const first = errors[0];
+    if (first === undefined) return;
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+    const status = first instanceof RegistryError ? first.status : undefined;
+    throw new RegistryError(`${errorMessage(first)}${more}`, status, { cause: first });
+  }
+
+  async list(): Promise<ListedService[]> {
+    const failure = "Cannot list the services of the consul agent";
+    const res = await this.client.request("GET", "/v1/agent/services", failure);
+    if (res.status !== 200) throw this.fail("list", "", failure, res);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.text);
+    } catch (e) {
+      throw new RegistryError(`${failure}: invalid JSON (${errorMessage(e)})`);
+    }
+    if (!parsed || typeof parsed !== "object") throw new RegistryError(`${failure}: expected a JSON object`);
+    const out: ListedService[] = [];
+    for (const [key, raw] of Object.entries(parsed as Record<string, AgentService>)) {
+      if (!raw || typeof raw !== "object") continue;
+      const id = typeof raw.ID === "string" ? raw.ID : key;
+      const name = typeof raw.Service === "string" ? raw.Service : "";
+      const ip = typeof raw.Address === "string" ? raw.Address : "";
+      const port = typeof raw.Port === "number" ? raw.Port : 0;
+      const tags = strings(raw.Tags);
+      const eto = raw.EnableTagOverride === true;
+      out.push({
+        id,
+        name,
+        ip,
+        port,
+        protocol: id.endsWith(":udp") || tags.includes("udp") ? "udp" : "tcp",
+        fingerprint: normalized(id, name, ip, port, tags, stringMap(raw.Meta), eto),
+      });
+    }
+    return out;
+  }
+
+  /** Same as `list()` reports once `service` is registered (checks are not part of it: the agent does not list them). */
+  fingerprint(service: Service): string {
+    const { meta } = consulMeta(service.attrs);
+    return normalized(service.id, service.name, service.ip, service.port, service.tags, meta, service.enableTagOverride);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** consul://h:p (default 127.0.0.1:8500 or CONSUL_HTTP_ADDR), consul-tls://h:p, consul-unix:///path/to/sock. */
+export const consulFactory: AdapterFactory = (uri: string, ctx: AdapterContext): RegistryAdapter =>
+  new ConsulAdapter(new ConsulClient(parseConsulUri(uri, ctx), ctx), ctx);
