@@ -1,0 +1,282 @@
+// Process and polling helpers for tests: free ports, deadline-bound polling, temp dirs,
+// child processes that capture their output and are stopped by their own PID only.
+// This module is preloaded by bunfig.toml so that onTestRunEnd() hooks run once after all files.
+import { afterAll } from "bun:test";
+import { mkdtempSync, openSync, closeSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen({ host: "127.0.0.1", port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error("Cannot find a free port"))));
+    });
+  });
+}
+
+export interface WaitOptions {
+  /** Deadline in ms (default 10000). */
+  timeout?: number;
+  /** Pause between attempts in ms (default 50). */
+  interval?: number;
+  /** What we were waiting for; used as the error message. */
+  message?: string;
+}
+
+/** Calls fn until it returns a truthy value without throwing; throws after the deadline. */
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+  const { timeout = 10_000, interval = 50, message = "Condition not met" } = opts;
+  const deadline = Date.now() + timeout;
+  let lastError: unknown;
+  let lastValue: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+      lastValue = value;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) break;
+    await Bun.sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
+  }
+  const reason = lastError !== undefined ? errorText(lastError) : `last value ${JSON.stringify(lastValue)}`;
+  throw new Error(`${message} (after ${timeout} ms): ${reason}`, { cause: lastError });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A fresh directory under the system temp dir; removed by removeDir() or at the end of the run. */
+export function tempDir(prefix = "regtest-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestRunEnd(() => removeDir(dir));
+  return dir;
+}
+
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+// ---- once-per-run teardown -------------------------------------------------------------------
+
+type Cleanup = () => unknown | Promise<unknown>;
+const cleanups: Cleanup[] = [];
+
+/** Registers fn to run once after all test files (reverse order of registration). */
+export function onTestRunEnd(fn: Cleanup): void {
+  cleanups.push(fn);
+}
+
+/** Runs the registered teardown now (also called by the global afterAll). Errors are logged. */
+export async function runTestRunEnd(): Promise<void> {
+  while (cleanups.length) {
+    const fn = cleanups.pop()!;
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`Test teardown failed: ${errorText(err)}`);
+    }
+  }
+  // Children a test forgot to stop (stopped by their own PID).
+  for (const proc of [...live]) await proc.stop().catch((e) => console.error(`Cannot stop pid ${proc.pid}: ${errorText(e)}`));
+}
+
+try {
+  // Global when this module is preloaded (bunfig.toml); scoped to the first importing file otherwise.
+  afterAll(runTestRunEnd, 120_000);
+} catch {
+  // Not under `bun test` (a script or benchmark imported us): callers clean up themselves.
+}
+
+// ---- child processes -------------------------------------------------------------------------
+
+export interface ProcOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** "pipe" to write to the child with proc.write(); default "ignore". */
+  stdin?: "pipe" | "ignore";
+  /** Send stdout+stderr to this file (appended) instead of capturing lines: for daemons that must
+   * outlive a broken pipe (Go programs die of SIGPIPE when their stderr reader goes away). */
+  logFile?: string;
+  /** Echo captured lines to the test's stderr, prefixed with this label (or REGISTRATOR_TEST_ECHO=1). */
+  echo?: string | boolean;
+}
+
+type Waiter = { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void };
+
+const live = new Set<Proc>();
+
+/** A child process started with Bun.spawn; stdout/stderr lines are kept in arrays. */
+export class Proc {
+  readonly pid: number;
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  /** stdout and stderr lines in arrival order. */
+  readonly lines: string[] = [];
+  readonly exited: Promise<number>;
+  exitCode: number | null = null;
+  private readonly child: ReturnType<typeof Bun.spawn>;
+  private waiters = new Set<Waiter>();
+  private readers: Promise<void>[] = [];
+  private readonly label: string;
+
+  constructor(readonly cmd: string[], opts: ProcOptions = {}) {
+    const fd = opts.logFile ? openSync(opts.logFile, "a") : undefined;
+    try {
+      this.child = Bun.spawn(cmd, {
+        env: opts.env ?? (process.env as Record<string, string>),
+        cwd: opts.cwd,
+        stdin: opts.stdin ?? "ignore",
+        stdout: fd ?? "pipe",
+        stderr: fd ?? "pipe",
+      });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    this.pid = this.child.pid;
+    const echo = opts.echo ?? (process.env.REGISTRATOR_TEST_ECHO === "1" ? true : undefined);
+    this.label = typeof echo === "string" ? echo : echo ? cmd.slice(0, 2).join(" ") : "";
+    if (fd === undefined) {
+      this.readers.push(this.read(this.child.stdout as ReadableStream<Uint8Array>, this.stdout));
+      this.readers.push(this.read(this.child.stderr as ReadableStream<Uint8Array>, this.stderr));
+    }
+    live.add(this);
+    this.exited = this.child.exited.then(async (code) => {
+      await Promise.allSettled(this.readers);
+      this.exitCode = code;
+      live.delete(this);
+      for (const w of this.waiters) w.reject(new Error(`Process ${this.describe()} exited (${code}) before printing ${w.re}`));
+      this.waiters.clear();
+      return code;
+    });
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The current number of lines: pass it to waitForLine() to ignore what came before. */
+  mark(): number {
+    return this.lines.length;
+  }
+
+  /** Resolves with the match of the first line (from line index `from`) matching re. */
+  waitForLine(re: RegExp, timeout = 10_000, from = 0): Promise<RegExpMatchArray> {
+    for (let i = from; i < this.lines.length; i++) {
+      const m = this.lines[i]!.match(re);
+      if (m) return Promise.resolve(m);
+    }
+    if (!this.running && this.exitCode !== null) {
+      return Promise.reject(new Error(`Process ${this.describe()} exited (${this.exitCode}) before printing ${re}`));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        re, from,
+        resolve: (m) => { clearTimeout(timer); resolve(m); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`No line matching ${re} from ${this.describe()} within ${timeout} ms; last lines:\n${this.tail()}`));
+      }, timeout);
+      this.waiters.add(waiter);
+    });
+  }
+
+  write(text: string): void {
+    const sink = this.child.stdin;
+    if (!sink || typeof sink === "number") throw new Error(`Process ${this.describe()} has no stdin pipe`);
+    sink.write(text);
+    sink.flush();
+  }
+
+  closeStdin(): void {
+    const sink = this.child.stdin;
+    if (sink && typeof sink !== "number") sink.end();
+  }
+
+  /** Sends signal to this PID (only), then SIGKILL after timeoutMs; resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 10_000): Promise<number> {
+    if (this.running) this.child.kill(signal);
+    let timer: Timer | undefined;
+    const deadline = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
+    const first = await Promise.race([this.exited, deadline]);
+    clearTimeout(timer);
+    if (first !== "timeout") return first;
+    if (this.running) this.child.kill("SIGKILL");
+    return this.exited;
+  }
+
+  /** The last n captured lines, for error messages. */
+  tail(n = 20): string {
+    return this.lines.slice(-n).join("\n");
+  }
+
+  describe(): string {
+    return `${this.pid} (${this.cmd.slice(0, 3).join(" ")})`;
+  }
+
+  private async read(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+    const decoder = new TextDecoder();
+    let rest = "";
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
+      const parts = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) this.push(line, into);
+    }
+    rest += decoder.decode();
+    if (rest) this.push(rest, into);
+  }
+
+  private push(line: string, into: string[]): void {
+    into.push(line);
+    this.lines.push(line);
+    if (this.label) console.error(`[${this.label}] ${line}`);
+    const index = this.lines.length - 1;
+    for (const w of this.waiters) {
+      if (index < w.from) continue;
+      const m = line.match(w.re);
+      if (m) {
+        this.waiters.delete(w);
+        w.resolve(m);
+      }
+    }
+  }
+}
+
+/** Starts cmd as a child process (see Proc). */
+export function spawn(cmd: string[], opts: ProcOptions = {}): Proc {
+  return new Proc(cmd, opts);
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Bytes or text fed to the command's stdin. */
+  stdin?: Uint8Array | string;
+}
+
+/** Runs cmd to completion; returns stdout, throws with stderr on a non-zero exit. */
+export async function run(cmd: string[], opts: RunOptions = {}): Promise<string> {
+  const stdin = typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin;
+  const child = Bun.spawn(cmd, {
+    env: opts.env ?? (process.env as Record<string, string>), cwd: opts.cwd, stdin: stdin ?? "ignore", stdout: "pipe", stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`Command "${cmd.join(" ")}" failed (exit ${code}): ${err.trim() || out.trim()}`);
+  return out;
+}
