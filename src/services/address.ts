@@ -1,0 +1,81 @@
+// Which address a service gets (parity "Service identity and address" and "Precise rules").
+
+import type { ContainerInspect } from "../docker/schema.ts";
+
+/** Network modes that are not a user-defined network. */
+const BUILTIN_MODES = new Set(["", "default", "bridge", "host", "none"]);
+
+export function isUserDefinedNetwork(mode: string): boolean {
+  return !BUILTIN_MODES.has(mode) && !mode.startsWith("container:");
+}
+
+/** True for a host IP that means "all interfaces" (or none given): 0.0.0.0, ::, "". */
+export function isWildcardIp(ip: string | null | undefined): boolean {
+  return !ip || ip === "0.0.0.0" || ip === "::" || ip === "[::]";
+}
+
+export interface ContainerAddress {
+  /** IPv4 address, or the IPv6 address when it is the only one; "" when none. */
+  ip: string;
+  /** The network it came from (undefined: the legacy top-level NetworkSettings fields). */
+  network?: string;
+  /** Set when several networks had an address and one was picked by name. */
+  note?: string;
+}
+
+type Endpoint = { IPAddress?: string | null; GlobalIPv6Address?: string | null };
+const endpointIp = (e: Endpoint | undefined): string => e?.IPAddress || e?.GlobalIPv6Address || "";
+
+/**
+ * The container's own IP: the network named by HostConfig.NetworkMode ("default" = "bridge") when
+ * it has an address; otherwise the first network by name that has one (noted, so it can be logged);
+ * otherwise the legacy NetworkSettings.IPAddress / GlobalIPv6Address (gone in API ≥ 1.52).
+ */
+export function containerAddress(c: ContainerInspect): ContainerAddress {
+  const nets = (c.NetworkSettings?.Networks ?? {}) as Record<string, Endpoint>;
+  const mode = c.HostConfig?.NetworkMode ?? "";
+  const wanted = mode === "default" || mode === "" ? "bridge" : mode;
+  const own = Object.hasOwn(nets, wanted) ? endpointIp(nets[wanted]) : "";
+  if (own) return { ip: own, network: wanted };
+  const withIp = Object.keys(nets)
+    .sort()
+    .filter((n) => endpointIp(nets[n]) !== "");
+  const first = withIp[0];
+  if (first !== undefined) {
+    const note =
+      withIp.length > 1
+        ? `Container "${c.Name.replace(/^\//, "")}" has addresses on networks ${withIp.map((n) => `"${n}"`).join(", ")}: using "${first}" (the first by name)`
+        : undefined;
+    return { ip: endpointIp(nets[first]), network: first, ...(note ? { note } : {}) };
+  }
+  return { ip: c.NetworkSettings?.IPAddress || c.NetworkSettings?.GlobalIPv6Address || "" };
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** A plain IPv4 or IPv6 address (no brackets, no zone, no prefix length). */
+export function isIp(s: string): boolean {
+  if (IPV4.test(s)) return true;
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return false;
+  try {
+    return new URL(`http://[${s}]/`).hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** `-useIpFromLabel`: the label's value with the text from the last "/" dropped (CIDR → IP). */
+export function ipFromLabel(value: string): string {
+  const slash = value.lastIndexOf("/");
+  return (slash >= 0 ? value.slice(0, slash) : value).trim();
+}
+
+/**
+ * Default service name: basename of the image reference without digest or tag:
+ * `registry:5000/org/app:1.2@sha256:…` → `app` (registrator gave `app@sha256` for digests: fixed).
+ */
+export function imageName(image: string): string {
+  const noDigest = image.split("@")[0] ?? "";
+  const base = noDigest.slice(noDigest.lastIndexOf("/") + 1);
+  return base.split(":")[0] ?? "";
+}

@@ -1,0 +1,210 @@
+// container → the services its ports should produce. Pure: no I/O, no clock, deterministic.
+// Rules: parity.md "Container metadata", "Service identity and address", "Precise rules".
+
+import type { ContainerInspect } from "../docker/schema.ts";
+import type { Protocol, Service } from "../types.ts";
+import { containerAddress, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
+import { deriveChecks } from "./checks.ts";
+import { SAFE_IDENTITY_RULE, unsafeReason } from "./identity.ts";
+import { attributes, parseBool, parseTags, serviceMetadata, uniqueNonEmpty } from "./metadata.ts";
+
+export interface DeriveOptions {
+  /** This host's name: the first segment of default IDs. */
+  hostname: string;
+  /** -ip */
+  hostIp?: string;
+  /** Resolved host address for 0.0.0.0 / :: bindings when -ip is not set. */
+  defaultHostIp?: string;
+  internal: boolean;
+  explicit: boolean;
+  useIpFromLabel?: string;
+  /** -tags (compileTags); may throw at render time → warning, no template tags. */
+  tags?: (c: ContainerInspect) => string[];
+  allowScriptChecks: boolean;
+  /** The container of a `container:<id>` network mode, inspected by the caller. */
+  peer?: ContainerInspect;
+}
+
+export interface DeriveResult {
+  services: Service[];
+  /** Ports deliberately not registered (not published, SERVICE_IGNORE, -explicit): log at info. */
+  ignored: Array<{ port: string; reason: string }>;
+  /** Bad metadata dropped at the smallest unit (a port, a check, the template tags). */
+  warnings: string[];
+  /** Informational choices worth one log line (which network's IP was picked and why). */
+  notes: string[];
+}
+
+type Binding = { HostIp?: string | null; HostPort?: string | null };
+interface PortEntry {
+  key: string;
+  port: number;
+  proto: string;
+  binding?: Binding;
+}
+
+const PORT_KEY = /^(\d{1,5})(?:\/([a-z0-9]+))?$/i;
+
+/** First binding, except that a `::` binding with an IPv4 twin on the same port is the twin. */
+function firstBinding(list: readonly Binding[] | null | undefined): Binding | undefined {
+  const first = list?.[0];
+  if (first?.HostIp !== "::") return first;
+  return list?.find((b) => b.HostPort === first.HostPort && (b.HostIp === "0.0.0.0" || !b.HostIp)) ?? first;
+}
+
+/** ExposedPorts count as published on the same host port; NetworkSettings.Ports overrides. */
+function collectPorts(c: ContainerInspect, ignored: DeriveResult["ignored"]): PortEntry[] {
+  const raw = new Map<string, readonly Binding[] | null>();
+  const norm = (k: string): string => (k.includes("/") ? k.toLowerCase() : `${k}/tcp`);
+  for (const k of Object.keys(c.Config.ExposedPorts ?? {})) {
+    raw.set(norm(k), [{ HostIp: "", HostPort: k.split("/")[0] ?? "" }]);
+  }
+  for (const [k, v] of Object.entries(c.NetworkSettings?.Ports ?? {})) raw.set(norm(k), v);
+  const out: PortEntry[] = [];
+  for (const [key, list] of raw) {
+    const m = PORT_KEY.exec(key);
+    if (!m) {
+      ignored.push({ port: key, reason: "not a port/protocol pair" });
+      continue;
+    }
+    out.push({ key, port: Number(m[1]), proto: (m[2] ?? "tcp").toLowerCase(), binding: firstBinding(list) });
+  }
+  return out.sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+}
+
+export function deriveServices(c: ContainerInspect, opts: DeriveOptions): DeriveResult {
+  const res: DeriveResult = { services: [], ignored: [], warnings: [], notes: [] };
+  const name = c.Name.replace(/^\//, "");
+  const who = `container "${name}"`;
+  const qualifying = collectPorts(c, res.ignored).filter((p) => {
+    if (opts.internal || p.binding?.HostPort) return true;
+    res.ignored.push({ port: p.key, reason: "not published on the host (-internal registers exposed ports)" });
+    return false;
+  });
+  if (qualifying.length === 0) return res;
+  const isGroup = qualifying.length > 1; // counted before per-port ignores: names stay stable
+
+  let templateTags: string[] = [];
+  if (opts.tags) {
+    try {
+      templateTags = opts.tags(c);
+    } catch (e) {
+      res.warnings.push(`No -tags template tags for ${who}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const addr = resolveAddress(c, opts, res);
+  const ids = new Set<string>();
+
+  for (const p of qualifying) {
+    const skip = (why: string): void => void res.warnings.push(`Skipped port ${p.key} of ${who}: ${why}`);
+    if (p.proto !== "tcp" && p.proto !== "udp") {
+      res.ignored.push({ port: p.key, reason: `protocol "${p.proto}" is not supported (tcp, udp)` });
+      continue;
+    }
+    const protocol: Protocol = p.proto;
+    const { meta, fromPort, source } = serviceMetadata(c, p.port);
+    if (parseBool(meta.ignore)) {
+      res.ignored.push({ port: p.key, reason: `${source.ignore} is "${meta.ignore}"` });
+      continue;
+    }
+    if (opts.explicit && !meta.name) {
+      res.ignored.push({ port: p.key, reason: `-explicit is set and SERVICE_NAME / SERVICE_${p.port}_NAME is not` });
+      continue;
+    }
+
+    let service = meta.name || imageName(c.Config.Image ?? "");
+    if (isGroup && !fromPort.has("name")) service += `-${p.port}`;
+    let id = meta.id || `${opts.hostname}:${name}:${p.port}`;
+    if (protocol === "udp") id += ":udp";
+    const bad = (what: string, value: string, key: string): boolean => {
+      const reason = unsafeReason(value);
+      if (reason) skip(`${key} gives the ${what} ${JSON.stringify(value)}, which is unsafe: ${reason} (valid: ${SAFE_IDENTITY_RULE})`);
+      return reason !== undefined;
+    };
+    if (bad("service name", service, meta.name ? (source.name ?? "SERVICE_NAME") : "Config.Image")) continue;
+    if (bad("service ID", id, meta.id ? (source.id ?? "SERVICE_ID") : "the default ID")) continue;
+    if (ids.has(id)) {
+      skip(`the service ID ${JSON.stringify(id)} is already used by another port of this container (set SERVICE_${p.port}_ID)`);
+      continue;
+    }
+
+    const hostPort = p.binding?.HostPort ?? "";
+    const ip = addr(p.binding);
+    if (!ip) {
+      skip("no address could be determined (set -ip, or attach the container to a network)");
+      continue;
+    }
+    const port = opts.internal ? p.port : Number(hostPort);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+      skip(`the published host port ${JSON.stringify(hostPort)} is not a port number`);
+      continue;
+    }
+    const checks = deriveChecks({
+      meta,
+      source,
+      ip,
+      port,
+      containerId: c.Id,
+      containerName: name,
+      exposedPort: p.port,
+      allowScriptChecks: opts.allowScriptChecks,
+    });
+    res.warnings.push(...checks.warnings);
+    ids.add(id);
+    res.services.push({
+      id,
+      name: service,
+      ip,
+      port,
+      protocol,
+      tags: uniqueNonEmpty([...parseTags(meta.tags), ...templateTags, ...(protocol === "udp" ? ["udp"] : [])]),
+      attrs: attributes(meta),
+      checks: checks.checks,
+      enableTagOverride: parseBool(meta.enable_tag_override),
+      origin: { containerId: c.Id, containerName: name, exposedPort: p.port, hostPort, hostIp: p.binding?.HostIp ?? "" },
+    });
+  }
+  return res;
+}
+
+/**
+ * The IP rules in parity order, each later one overriding: binding HostIp (wildcard → the host's
+ * address); user-defined network → its container IP; -ip; -internal → container IP;
+ * -useIpFromLabel; `container:<id>` mode → the peer's IP. Returns a function of the port's binding.
+ */
+function resolveAddress(c: ContainerInspect, opts: DeriveOptions, res: DeriveResult): (b?: Binding) => string {
+  const name = c.Name.replace(/^\//, "");
+  const mode = c.HostConfig?.NetworkMode ?? "";
+  const own = containerAddress(c);
+  const usesOwn = isUserDefinedNetwork(mode) || opts.internal;
+  if (usesOwn && own.note) res.notes.push(own.note);
+
+  let fixed: string | undefined; // the result of the rules that do not depend on the binding
+  if (isUserDefinedNetwork(mode) && own.ip) fixed = own.ip;
+  if (opts.hostIp) fixed = opts.hostIp;
+  if (opts.internal) {
+    // host network: the container's address is the host's
+    const ownIp = own.ip || (mode === "host" ? opts.hostIp || opts.defaultHostIp : undefined);
+    if (ownIp) fixed = ownIp;
+  }
+  if (opts.useIpFromLabel) {
+    const raw = c.Config.Labels?.[opts.useIpFromLabel];
+    const ip = raw ? ipFromLabel(raw) : "";
+    if (ip && isIp(ip)) fixed = ip;
+    else if (raw) {
+      res.warnings.push(
+        `Ignored label ${JSON.stringify(opts.useIpFromLabel)} of container "${name}" for -useIpFromLabel: ${JSON.stringify(raw)} is not an IP address (e.g. "10.0.0.5" or "10.0.0.5/24")`,
+      );
+    }
+  }
+  if (mode.startsWith("container:")) {
+    const peerIp = opts.peer ? containerAddress(opts.peer).ip : "";
+    if (peerIp) fixed = peerIp;
+    else res.warnings.push(`No address from the network peer of container "${name}" (${mode}): it was not inspected or has no IP`);
+  }
+  return (b) => {
+    if (fixed !== undefined) return fixed;
+    if (!b?.HostPort) return "";
+    return isWildcardIp(b.HostIp) ? (opts.defaultHostIp ?? "") : (b.HostIp ?? "");
+  };
+}

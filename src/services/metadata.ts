@@ -1,0 +1,128 @@
+// SERVICE_* metadata of a container, as registrator reads it (parity.md "Container metadata").
+//
+// Sources, lowest to highest precedence:
+//   1. global keys  `SERVICE_<key>`        from Config.Env, then Config.Labels (label wins)
+//   2. per-port keys `SERVICE_<port>_<key>` from Config.Env, then Config.Labels (label wins)
+// The `SERVICE_` prefix is case-sensitive (as in registrator); everything after it is lower-cased
+// as a whole, so `SERVICE_Check_HTTP` and `SERVICE_CHECK_HTTP` are the same key `check_http`.
+// A key `SERVICE_<digits>_<rest>` is always a per-port key: it applies to port <digits> only and
+// never becomes a global key for the other ports.
+
+import type { ContainerInspect } from "../docker/schema.ts";
+
+export interface Metadata {
+  /** Lower-cased key (without prefix and port) → raw value as written. */
+  meta: Record<string, string>;
+  /** Keys whose value came from the per-port form `SERVICE_<port>_<key>`. */
+  fromPort: Set<string>;
+  /** Lower-cased key → the key as the user wrote it (for warnings), e.g. `SERVICE_80_NAME`. */
+  source: Record<string, string>;
+}
+
+const PREFIX = "SERVICE_";
+const PER_PORT = /^(\d+)_(.+)$/s;
+
+/** `K=V` entries of Config.Env, then Config.Labels in key order; later entries override earlier ones. */
+function rawEntries(c: ContainerInspect): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const kv of c.Config.Env ?? []) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) out.push([kv.slice(0, eq), kv.slice(eq + 1)]);
+  }
+  const labels = c.Config.Labels ?? {};
+  for (const k of Object.keys(labels).sort()) {
+    const v = labels[k];
+    if (typeof v === "string") out.push([k, v]);
+  }
+  return out;
+}
+
+/** The SERVICE_* metadata that applies to one exposed (container) port. */
+export function serviceMetadata(c: ContainerInspect, exposedPort: string | number): Metadata {
+  const port = String(exposedPort);
+  const global: Record<string, [string, string]> = {};
+  const perPort: Record<string, [string, string]> = {};
+  for (const [k, v] of rawEntries(c)) {
+    if (!k.startsWith(PREFIX) || k.length === PREFIX.length) continue;
+    const key = k.slice(PREFIX.length).toLowerCase();
+    const m = PER_PORT.exec(key);
+    if (m) {
+      if (m[1] === port && m[2]) perPort[m[2]] = [v, k];
+    } else {
+      global[key] = [v, k];
+    }
+  }
+  const meta: Record<string, string> = {};
+  const source: Record<string, string> = {};
+  const fromPort = new Set<string>();
+  for (const [key, [v, k]] of Object.entries(global)) {
+    meta[key] = v;
+    source[key] = k;
+  }
+  for (const [key, [v, k]] of Object.entries(perPort)) {
+    meta[key] = v;
+    source[key] = k;
+    fromPort.add(key);
+  }
+  return { meta, fromPort, source };
+}
+
+/** The keys that are not attributes (parity: name, id, tags, ignore). */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags", "ignore"]);
+
+/** Every non-reserved key with its raw value (Consul Meta validation is the adapter's job). */
+export function attributes(meta: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(meta).sort()) {
+    if (!RESERVED_KEYS.has(k)) out[k] = meta[k] ?? "";
+  }
+  return out;
+}
+
+/**
+ * Boolean metadata (IGNORE, CHECK_TCP, CHECK_GRPC, CHECK_GRPC_USE_TLS, CHECK_TLS_SKIP_VERIFY,
+ * ENABLE_TAG_OVERRIDE): `false`, `0`, `no`, `off` and empty (or absent) are off, case-insensitively
+ * and ignoring surrounding whitespace; any other value is on.
+ */
+export function parseBool(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  return !(v === "" || v === "false" || v === "0" || v === "no" || v === "off");
+}
+
+/**
+ * Tags: split on commas not preceded by a backslash (`\,` is a literal comma; any other backslash
+ * stays as written), trim surrounding whitespace, drop empty tags, drop duplicates keeping the first,
+ * keep the written order (registrator reversed them: fixed).
+ */
+export function parseTags(value: string | undefined): string[] {
+  if (!value) return [];
+  const parts: string[] = [];
+  let cur = "";
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (ch === "\\" && value[i + 1] === ",") {
+      cur += ",";
+      i++;
+    } else if (ch === ",") {
+      parts.push(cur);
+      cur = "";
+    } else {
+      cur += ch;
+    }
+  }
+  parts.push(cur);
+  return uniqueNonEmpty(parts.map((p) => p.trim()));
+}
+
+/** Drops empty strings and later duplicates, keeping order. */
+export function uniqueNonEmpty(items: Iterable<string>): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const t of items) {
+    if (t === "" || seen.has(t)) continue;
+    seen.add(t);
+    out.push(t);
+  }
+  return out;
+}

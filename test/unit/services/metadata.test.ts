@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { attributes, parseBool, parseTags, serviceMetadata } from "../../../src/services/metadata.ts";
+import { container } from "../builders.ts";
+
+describe("serviceMetadata", () => {
+  const cases: Array<{
+    name: string;
+    env?: Record<string, string> | string[];
+    labels?: Record<string, string>;
+    port?: number;
+    meta: Record<string, string>;
+    fromPort?: string[];
+  }> = [
+    { name: "env is read", env: { SERVICE_NAME: "api" }, meta: { name: "api" } },
+    { name: "labels are read", labels: { SERVICE_NAME: "api" }, meta: { name: "api" } },
+    { name: "label beats env with the same key", env: { SERVICE_NAME: "env" }, labels: { SERVICE_NAME: "label" }, meta: { name: "label" } },
+    {
+      name: "per-port key beats the global key",
+      env: { SERVICE_80_NAME: "port" },
+      labels: { SERVICE_NAME: "global" },
+      meta: { name: "port" },
+      fromPort: ["name"],
+    },
+    { name: "per-port key of another port is not used", env: { SERVICE_8080_NAME: "other", SERVICE_NAME: "g" }, meta: { name: "g" } },
+    { name: "the rest of the key is lower-cased as a whole", env: { SERVICE_Check_HTTP: "/x" }, meta: { check_http: "/x" } },
+    { name: "per-port keys are lower-cased too", labels: { SERVICE_80_CHECK_TCP: "true" }, meta: { check_tcp: "true" }, fromPort: ["check_tcp"] },
+    { name: "prefix is case-sensitive", env: { service_name: "x", Service_Name: "y" }, meta: {} },
+    { name: "other variables are not metadata", env: { PATH: "/bin", NAME: "x" }, labels: { "com.example": "1" }, meta: {} },
+    { name: "values keep '=' after the first", env: ["SERVICE_TAGS=a=b,c"], meta: { tags: "a=b,c" } },
+    { name: "empty values are kept", env: ["SERVICE_IGNORE="], meta: { ignore: "" } },
+    { name: "entries without '=' are skipped", env: ["SERVICE_NAME"], meta: {} },
+    { name: "later env entry wins", env: ["SERVICE_NAME=a", "SERVICE_NAME=b"], meta: { name: "b" } },
+    { name: "attributes keep raw values", env: { SERVICE_REGION: "EU West" }, meta: { region: "EU West" } },
+    { name: "port given as a number of another value", env: { SERVICE_53_NAME: "dns" }, port: 53, meta: { name: "dns" }, fromPort: ["name"] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const md = serviceMetadata(container({ env: c.env, labels: c.labels }), c.port ?? 80);
+      expect(md.meta).toEqual(c.meta);
+      expect([...md.fromPort].sort()).toEqual(c.fromPort ?? []);
+    });
+  }
+
+  test("source names the key as written", () => {
+    const md = serviceMetadata(container({ env: { SERVICE_NAME: "g" }, labels: { SERVICE_80_Name: "p", SERVICE_TAGS: "t" } }), "80");
+    expect(md.source).toEqual({ name: "SERVICE_80_Name", tags: "SERVICE_TAGS" });
+  });
+});
+
+describe("attributes", () => {
+  test("every key but name, id, tags, ignore, sorted", () => {
+    const a = attributes({ name: "n", id: "i", tags: "t", ignore: "", check_http: "/h", enable_tag_override: "1", region: "eu" });
+    expect(a).toEqual({ check_http: "/h", enable_tag_override: "1", region: "eu" });
+    expect(Object.keys(a)).toEqual(["check_http", "enable_tag_override", "region"]);
+  });
+});
+
+describe("parseBool", () => {
+  const off = ["false", "FALSE", "0", "no", "No", "off", "OFF", "", "  ", " false "];
+  const on = ["true", "1", "yes", "on", "anything", "disabled"];
+  for (const v of off) test(`${JSON.stringify(v)} is off`, () => expect(parseBool(v)).toBe(false));
+  for (const v of on) test(`${JSON.stringify(v)} is on`, () => expect(parseBool(v)).toBe(true));
+  test("absent is off", () => expect(parseBool(undefined)).toBe(false));
+});
+
+describe("parseTags", () => {
+  const cases: Array<[string | undefined, string[]]> = [
+    [undefined, []],
+    ["", []],
+    ["a,b,c", ["a", "b", "c"]], // written order (registrator reversed it)
+    ["c,b,a", ["c", "b", "a"]],
+    [" a , b ", ["a", "b"]],
+    ["a,,b,", ["a", "b"]],
+    ["a,b,a", ["a", "b"]],
+    ["a\\,b,c", ["a,b", "c"]],
+    ["x\\y,z", ["x\\y", "z"]],
+    ["\\,", [","]],
+  ];
+  for (const [input, want] of cases) test(`${JSON.stringify(input)}`, () => expect(parseTags(input)).toEqual(want));
+});
