@@ -14,7 +14,7 @@ const args: ArgsDef = Object.fromEntries([
     f.name,
     f.kind === "bool"
       ? { type: "boolean", description: f.description }
-      : { type: "string", description: f.description, valueHint: f.hint, default: String(f.default) },
+      : { type: "string", description: f.description, valueHint: f.hint, ...(f.default === "" ? {} : { default: String(f.default) }) },
   ]),
   ["registry", { type: "positional", required: false, description: "Registry URI (default local://, the embedded registry)", valueHint: "uri" }],
 ]);

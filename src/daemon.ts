@@ -39,7 +39,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger) {
   }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
   const docker = new DockerClient(endpoint);
   let defaultHostIp = config.ip || undefined;
-  if (!config.ip && !config.internal) {
+  if (!config.ip) {
     const { ip, why } = await resolveHostIp(hostname);
     defaultHostIp = ip;
     log.info(`Using ${ip} for ports published on all interfaces (${why}); set -ip to choose the address`);

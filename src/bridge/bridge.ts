@@ -14,6 +14,8 @@ export interface DeriveOutput {
   services: Service[];
   ignored: Array<{ port: string; reason: string }>;
   warnings: string[];
+  /** Choices worth telling the operator (e.g. which network's address was used). */
+  notes?: string[];
 }
 
 export type BridgeChange =
@@ -145,6 +147,7 @@ export class Bridge {
       return;
     }
     for (const w of out.warnings) this.o.log.warn(w, { container: name });
+    for (const n of out.notes ?? []) this.o.log.info(n);
     for (const ig of out.ignored) this.o.log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
     this.desired.set(id, { name, services: out.services });
   }
