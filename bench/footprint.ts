@@ -1,0 +1,106 @@
+#!/usr/bin/env bun
+// Footprint: the compiled executable's size, and idle RSS of registrator against a private dockerd
+// with the embedded registry, for the compiled executable and for `bun src/cli.ts`.
+//
+//   bun bench/footprint.ts [--seconds 5] [--deno] [--variants]
+//
+// --variants also compiles and measures build options: --bytecode, --smol, both.
+//
+// Idle RSS: start, wait for /ready, then sample VmRSS from /proc/<pid>/status every 500 ms for
+// ~5 s and take the median. Prints a table; asserts nothing.
+import { readFileSync, statSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { compile, freshBinary, releaseVersion } from "../build.ts";
+import { sharedDockerd } from "../test/support/docker.ts";
+import { freePort, runTestRunEnd, tempDir, waitFor } from "../test/support/proc.ts";
+import { startRegistrator, type RegistratorRuntime } from "../test/support/registrator.ts";
+
+const argv = Bun.argv.slice(2);
+const seconds = Number(argv[argv.indexOf("--seconds") + 1]) || 5;
+const withDeno = argv.includes("--deno");
+const withVariants = argv.includes("--variants");
+
+function kib(field: string, pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+  if (!m) throw new Error(`No ${field} in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
+
+interface Row { name: string; size?: number; startMs: number; rss: number; min: number; max: number; hwm: number; anon: number; file: number }
+
+async function measure(name: string, runtime: RegistratorRuntime, dockerHost: string, size?: number): Promise<Row> {
+  const http = await freePort();
+  const t0 = performance.now();
+  const proc = await startRegistrator(["-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, "local://"], {
+    dockerHost, runtime, env: { HOME: tempDir("regbench-home-") },
+  });
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/ready`)).ok, { timeout: 30_000, interval: 10, message: `${name}: /ready` });
+    const startMs = performance.now() - t0;
+    const samples: number[] = [];
+    const n = Math.max(3, Math.round(seconds * 2));
+    for (let i = 0; i < n; i++) {
+      samples.push(kib("VmRSS", proc.pid));
+      await Bun.sleep(500);
+    }
+    return {
+      name, size, startMs, rss: median(samples), min: Math.min(...samples), max: Math.max(...samples),
+      hwm: kib("VmHWM", proc.pid), anon: kib("RssAnon", proc.pid), file: kib("RssFile", proc.pid),
+    };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${proc.tail()}`);
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const scratch = tempDir("regbench-footprint-");
+  const binary = await freshBinary(scratch);
+  const d = await sharedDockerd();
+  const rows: Row[] = [];
+  rows.push(await measure("compiled (bun build --compile)", { binary }, d.host, statSync(binary).size));
+  rows.push(await measure("bun src/cli.ts", "bun", d.host));
+  if (withVariants) {
+    for (const [label, opts] of [["bytecode", { bytecode: true }], ["smol", { smol: true }], ["bytecode+smol", { bytecode: true, smol: true }]] as const) {
+      const file = await compile("bun-linux-x64", releaseVersion(), { ...opts, outfile: join(scratch, `registrator-${label}`) });
+      rows.push(await measure(`compiled --${label.replace("+", " --")}`, { binary: file }, d.host, statSync(file).size));
+    }
+  }
+  if (withDeno) rows.push(await measure("deno run -A src/cli.ts", "deno", d.host));
+
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  console.log(`\nregistrator footprint — ${cpus().length} CPUs, ${cpu}; idle = embedded registry, no containers`);
+  console.log(`binary: ${binary}\n`);
+  const header = ["variant", "file size", "start→/ready", `idle RSS (median of ${Math.max(3, Math.round(seconds * 2))})`, "min–max", "anon / file-backed", "peak (VmHWM)"];
+  const table = rows.map((r) => [
+    r.name,
+    r.size ? `${(r.size / 1024 / 1024).toFixed(1)} MiB` : "–",
+    `${r.startMs.toFixed(0)} ms`,
+    mib(r.rss),
+    `${mib(r.min)}–${mib(r.max)}`,
+    `${mib(r.anon)} / ${mib(r.file)}`,
+    mib(r.hwm),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
+  console.log(line(header));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const t of table) console.log(line(t));
+  const [compiled, source] = rows;
+  if (compiled && source) console.log(`\ncompiled vs bun src/cli.ts: RSS ${(compiled.rss / source.rss).toFixed(2)}×, start ${(compiled.startMs / source.startMs).toFixed(2)}×`);
+}
+
+try {
+  await main();
+} finally {
+  await runTestRunEnd(); // the private dockerd, temp dirs, any child left running
+}
