@@ -1,0 +1,241 @@
+// ZooKeeper adapter (registrator's layout): ephemeral `<base>/<name>/<ip>:<port>` with JSON body
+// `{Name,IP,PublicPort,PrivatePort,ContainerID,Tags,Attrs}`; persistent parents created as needed,
+// `<base>/<name>` removed when it empties. Nodes live with our session, so the adapter remembers
+// what it registered and writes it all again when a new session replaces an expired one.
+
+import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
+import type { AdapterContext, Logger, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import { joinHostPort, parseRegistryUri, redactUri, safeSegment } from "./etcd-client.ts";
+import { ZkClient } from "./zk/client.ts";
+import { Err, ZkError } from "./zk/protocol.ts";
+
+export const ZOOKEEPER_URI_FORM = "zookeeper://host:port[,host:port…]/base (default 127.0.0.1:2181)";
+
+export interface ZookeeperOptions {
+  /** Requested session timeout (default 10 s; the server clamps it to 2–20 ticks). */
+  sessionTimeoutMs?: number;
+  /** How long an operation waits for a connection (default: the session timeout). */
+  operationTimeoutMs?: number;
+}
+
+const decoder = new TextDecoder();
+const isZk = (e: unknown, code: number) => e instanceof ZkError && e.code === code;
+
+/** The body registrator writes (Go's encoding/json field order; Attrs keys sorted like Go maps). */
+export function znodeBody(s: Service): string {
+  const attrs: Record<string, string> = {};
+  for (const k of Object.keys(s.attrs).sort()) attrs[k] = s.attrs[k] as string;
+  return JSON.stringify({
+    Name: s.name,
+    IP: s.ip,
+    PublicPort: s.port,
+    PrivatePort: s.origin.exposedPort,
+    ContainerID: s.origin.containerId,
+    Tags: s.tags,
+    Attrs: attrs,
+  });
+}
+
+export class ZookeeperAdapter implements RegistryAdapter {
+  readonly backend = "zookeeper";
+  readonly client: ZkClient;
+  /** Node path → body of every service registered through this adapter. */
+  private readonly held = new Map<string, string>();
+  private restoring?: Promise<void>;
+  private restoreAgain = false;
+
+  constructor(
+    private readonly base: string,
+    hosts: Array<{ host: string; port: number }>,
+    private readonly log: Logger,
+    opts: ZookeeperOptions = {},
+  ) {
+    this.client = new ZkClient({
+      hosts,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000,
+      ...(opts.operationTimeoutMs ? { operationTimeoutMs: opts.operationTimeoutMs } : {}),
+      log,
+      onSession: ({ previous }) => {
+        if (previous !== undefined || this.held.size) void this.restore();
+      },
+    });
+  }
+
+  private servicePath(ref: ServiceRef): string {
+    const name = safeSegment(ref.name, "service name", "zookeeper");
+    const addr = safeSegment(joinHostPort(safeSegment(ref.ip, "service IP", "zookeeper"), ref.port), "service address", "zookeeper");
+    return `${this.base}/${name}/${addr}`;
+  }
+
+  private fail(action: string, e: unknown): RegistryError {
+    return new RegistryError(`${action} in zookeeper (${this.client.describe()}): ${errorMessage(e)}`, undefined, { cause: e });
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.exists(this.base || "/");
+    } catch (e) {
+      throw this.fail("Cannot reach ZooKeeper", e);
+    }
+  }
+
+  async register(service: Service): Promise<void> {
+    const path = this.servicePath(service);
+    const body = znodeBody(service);
+    this.held.set(path, body);
+    try {
+      await this.retry(() => this.ensureNode(path, body));
+    } catch (e) {
+      throw this.fail(`Cannot register "${service.id}"`, e);
+    }
+  }
+
+  async deregister(ref: ServiceRef): Promise<void> {
+    const path = this.servicePath(ref);
+    this.held.delete(path);
+    try {
+      await this.retry(async () => {
+        try {
+          await this.client.delete(path);
+        } catch (e) {
+          if (!isZk(e, Err.noNode)) throw e;
+        }
+      });
+      // Remove the service's directory once its last instance is gone.
+      const parent = path.slice(0, path.lastIndexOf("/"));
+      try {
+        await this.client.delete(parent);
+      } catch (e) {
+        if (!isZk(e, Err.notEmpty) && !isZk(e, Err.noNode)) throw e;
+      }
+    } catch (e) {
+      throw this.fail(`Cannot deregister "${ref.id}"`, e);
+    }
+  }
+
+  /** Nodes live with the session; this re-creates any of `services` that went missing. */
+  async refresh(services: Service[]): Promise<void> {
+    const wanted: Array<[string, string]> = [];
+    for (const s of services) {
+      try {
+        wanted.push([this.servicePath(s), znodeBody(s)]);
+      } catch (e) {
+        this.log.warn(errorMessage(e), { service: s.id });
+      }
+    }
+    for (const [path, body] of wanted) this.held.set(path, body);
+    try {
+      for (const [path, body] of wanted) {
+        const stat = await this.client.exists(path);
+        if (!stat || stat.ephemeralOwner !== this.client.sessionId) await this.ensureNode(path, body);
+      }
+    } catch (e) {
+      throw this.fail(`Cannot refresh ${wanted.length} services`, e);
+    }
+  }
+
+  async close(opts?: { deregisterAll?: boolean }): Promise<void> {
+    this.held.clear();
+    // Ending the session deletes our ephemeral nodes; otherwise they live until it times out.
+    if (opts?.deregisterAll) await this.client.close();
+    else this.client.detach();
+  }
+
+  /** One retry after a lost connection (the client reconnects, or resumes the session, meanwhile). */
+  private async retry(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (!isZk(e, Err.connectionLoss) && !isZk(e, Err.sessionExpired)) throw e;
+      await fn();
+    }
+  }
+
+  /** Our ephemeral node at `path` with `body`, whatever was there before. */
+  private async ensureNode(path: string, body: string): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.client.create(path, body, "ephemeral");
+        return;
+      } catch (e) {
+        if (isZk(e, Err.noNode)) {
+          await this.mkdirs(path.slice(0, path.lastIndexOf("/")));
+          continue;
+        }
+        if (!isZk(e, Err.nodeExists)) throw e;
+      }
+      // It exists: keep it if it is ours, update its body if needed, else take it over.
+      let existing: { data: Uint8Array; stat: { ephemeralOwner: bigint; version: number } };
+      try {
+        existing = await this.client.getData(path);
+      } catch (e) {
+        if (isZk(e, Err.noNode)) continue;
+        throw e;
+      }
+      if (existing.stat.ephemeralOwner === this.client.sessionId) {
+        if (decoder.decode(existing.data) !== body) await this.client.setData(path, body);
+        return;
+      }
+      try {
+        await this.client.delete(path, existing.stat.version);
+      } catch (e) {
+        if (!isZk(e, Err.noNode) && !isZk(e, Err.badVersion)) throw e;
+      }
+    }
+    throw new ZkError(Err.nodeExists, path, "another client keeps re-creating it");
+  }
+
+  /** Persistent nodes for every segment of `dir` (existing ones are fine). */
+  private async mkdirs(dir: string): Promise<void> {
+    let path = "";
+    for (const segment of dir.split("/").filter(Boolean)) {
+      path += `/${segment}`;
+      try {
+        await this.client.create(path, "", "persistent");
+      } catch (e) {
+        if (!isZk(e, Err.nodeExists)) throw e;
+      }
+    }
+  }
+
+  /** After a new session: write every held node again (they died with the old session). */
+  private restore(): Promise<void> {
+    this.restoreAgain = true;
+    this.restoring ??= (async () => {
+      try {
+        while (this.restoreAgain) {
+          this.restoreAgain = false;
+          const nodes = [...this.held];
+          if (nodes.length) this.log.warn(`zookeeper: new session; re-creating ${nodes.length} nodes`);
+          for (const [path, body] of nodes) {
+            if (this.held.get(path) !== body) continue;
+            try {
+              await this.ensureNode(path, body);
+            } catch (e) {
+              this.log.error(`zookeeper: cannot re-create "${path}": ${errorMessage(e)}`);
+            }
+          }
+        }
+      } finally {
+        this.restoring = undefined;
+      }
+    })();
+    return this.restoring;
+  }
+}
+
+/** `zookeeper://h:p[,h2:p2…]/base`. */
+export function zookeeperFactory(uri: string, ctx: AdapterContext, opts: ZookeeperOptions = {}): RegistryAdapter {
+  const u = parseRegistryUri(uri, {
+    schemes: ["zookeeper"],
+    defaultHost: "127.0.0.1",
+    defaultPort: 2181,
+    form: ZOOKEEPER_URI_FORM,
+    params: [],
+  });
+  if (u.path.split("/")[1] === "zookeeper") {
+    // /zookeeper is the server's own subtree and refuses writes.
+    throw new ConfigError(`Invalid registry URI "${redactUri(uri)}": "/zookeeper" is reserved by ZooKeeper; expected ${ZOOKEEPER_URI_FORM}`);
+  }
+  return new ZookeeperAdapter(u.path, u.hosts, ctx.log, opts);
+}
