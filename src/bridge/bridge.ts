@@ -251,7 +251,9 @@ export class Bridge {
   private failed(op: "register" | "deregister", service: ServiceRef, e: unknown): false {
     const msg = errorMessage(e);
     if (this.errors.get(service.id) !== msg) {
-      this.o.log.warn(`Cannot ${op} "${service.id}" in ${this.o.registry.backend}: ${msg}; will retry`);
+      // Adapters usually say what failed already ("Cannot register "x" in etcd: …").
+      const what = msg.includes(service.id) ? msg : `Cannot ${op} "${service.id}" in ${this.o.registry.backend}: ${msg}`;
+      this.o.log.warn(`${what}; will retry`);
     }
     this.errors.set(service.id, msg);
     this.o.onChange?.({ type: "failed", op, service, error: msg });
