@@ -134,12 +134,16 @@ async function createAndStart(d: Dockerd, image: string, hostPort: number, name:
 }
 
 /** What a registrator must do per container: inspect it, put its key. Returns the key's value. */
-async function inspectAndPut(d: Dockerd, clientUrl: string, id: string, key: string): Promise<string> {
+async function inspectAndPut(d: Dockerd, clientUrl: string, id: string, key: string, split?: { inspect: number[]; put: number[] }): Promise<string> {
+  const t0 = performance.now();
   const info = (await (await d.api(`${API}/containers/${id}/json`)).json()) as { NetworkSettings: { Ports: Record<string, Array<{ HostPort: string }> | null> } };
   const value = `127.0.0.1:${info.NetworkSettings.Ports["80/tcp"]?.[0]?.HostPort ?? "0"}`;
+  const t1 = performance.now();
   const res = await fetch(`${clientUrl}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(key), value: b64(value) }) });
   if (!res.ok) throw new Error(`etcd put: ${res.status}`);
   await res.arrayBuffer();
+  split?.inspect.push(t1 - t0);
+  split?.put.push(performance.now() - t1);
   return value;
 }
 
@@ -205,7 +209,8 @@ async function main(): Promise<void> {
 
     // 2. The same procedure with an ideal registrator in this process: on the start event,
     //    inspect + put, nothing else (what registrator could do at best on this machine right now).
-    events.onStart = (id) => void inspectAndPut(d, etcd.clientUrl, id, `${PREFIX}/ideal/${id.slice(0, 12)}`).catch((e) => console.error(`ideal: ${e}`));
+    const split = { inspect: [] as number[], put: [] as number[] };
+    events.onStart = (id) => void inspectAndPut(d, etcd.clientUrl, id, `${PREFIX}/ideal/${id.slice(0, 12)}`, split).catch((e) => console.error(`ideal: ${e}`));
     const ideal = await phase(d, "ideal", CONTAINERS, events, watch.seen, ids);
     events.onStart = undefined;
 
@@ -225,6 +230,8 @@ async function main(): Promise<void> {
       row("registrator: start event → key in etcd", measured.latencies),
       row("floor: inspect + etcd put (warm loop)", floorMs),
       row("ideal in-bench registrator, same procedure", ideal.latencies),
+      row("  of which: inspect right after start", split.inspect),
+      row("  of which: etcd put", split.put),
       row("engine: start timeNano → event received", [...measured.delivery, ...ideal.delivery]),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
