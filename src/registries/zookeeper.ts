@@ -207,13 +207,20 @@ export class ZookeeperAdapter implements RegistryAdapter {
           this.restoreAgain = false;
           const nodes = [...this.held];
           if (nodes.length) this.log.warn(`zookeeper: new session; re-creating ${nodes.length} nodes`);
+          let connectionLost = false;
           for (const [path, body] of nodes) {
             if (this.held.get(path) !== body) continue;
             try {
               await this.ensureNode(path, body);
             } catch (e) {
-              this.log.error(`zookeeper: cannot re-create "${path}": ${errorMessage(e)}`);
+              if (isZk(e, Err.connectionLoss) || isZk(e, Err.sessionExpired)) connectionLost = true;
+              else this.log.error(`zookeeper: cannot re-create "${path}": ${errorMessage(e)}`);
             }
+          }
+          // Interrupted by a lost connection: once connected again (a resumed session does not
+          // call us back), go over the list again. A closed client ends this.
+          if (connectionLost && (await this.client.ready(this.client.sessionTimeoutMs * 3).then(() => true, () => false))) {
+            this.restoreAgain = true;
           }
         }
       } finally {
