@@ -1,0 +1,83 @@
+// Catalog and health reads (protocols.md 2.5), all blocking (2.6):
+//   GET /v1/catalog/services              name → union of tags (the "consul" service included)
+//   GET /v1/catalog/service/<name>[?tag=] instances; every ?tag= must match, case-insensitively
+//   GET /v1/health/service/<name>[?tag=][&passing]
+// The anonymous caller (ACLs on, no token) gets everything filtered away, like a real agent.
+
+import type { Hono } from "hono";
+import type { Acl } from "./acl.ts";
+import { blockOnIndex, parseWait } from "./blocking.ts";
+import { sortedMap } from "./gojsonout.ts";
+import { type Ctx, type Env, HttpError, jsonResponse, pathTail, query, queryMeta, refuseFilter, route } from "./http.ts";
+import { type NodeInfo, catalogService, consulServiceRecord, healthEntry } from "./render.ts";
+import type { ConsulState, ServiceRecord } from "./state.ts";
+
+export interface CatalogConfig {
+  state: ConsulState;
+  acl: Acl;
+  node: NodeInfo;
+}
+
+/** The agent's services plus the server's own "consul" service, by service ID. */
+function allServices(cfg: CatalogConfig): ServiceRecord[] {
+  const list = [consulServiceRecord(cfg.node.version), ...cfg.state.services.values()];
+  return list.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+}
+
+function hasTags(s: ServiceRecord, tags: string[]): boolean {
+  const own = (s.Tags ?? []).map((t) => t.toLowerCase());
+  return tags.every((t) => own.includes(t.toLowerCase()));
+}
+
+/** Common start of a catalog read: blocking parameters first, then the filter, name and token. */
+function begin(cfg: CatalogConfig, c: Ctx, prefix?: string) {
+  const params = parseWait(c);
+  refuseFilter(c);
+  const name = prefix === undefined ? "" : pathTail(c, prefix);
+  if (prefix !== undefined && name === "") throw new HttpError(400, "Missing service name");
+  const visible = cfg.acl.resolve(c) === "allowed";
+  return { params, name, visible };
+}
+
+export function catalogRoutes(app: Hono<Env>, cfg: CatalogConfig): void {
+  const { state, node } = cfg;
+
+  route(app, "/v1/catalog/services", ["GET"], async (c) => {
+    const { params, visible } = begin(cfg, c);
+    await blockOnIndex(state, c, params, () => state.servicesIndex);
+    const out: Record<string, Set<string>> = {};
+    if (visible) {
+      for (const s of allServices(cfg)) {
+        const tags = (out[s.Service] ??= new Set());
+        for (const t of s.Tags ?? []) tags.add(t);
+      }
+    }
+    const body = sortedMap(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()])));
+    return jsonResponse(c, body, queryMeta(state.servicesIndex));
+  });
+
+  route(app, "/v1/catalog/service/*", ["GET"], async (c) => {
+    const { params, name, visible } = begin(cfg, c, "/v1/catalog/service/");
+    await blockOnIndex(state, c, params, () => state.indexForService(name));
+    const tags = query(c).getAll("tag");
+    const found = visible ? allServices(cfg).filter((s) => s.Service === name && hasTags(s, tags)) : [];
+    return jsonResponse(c, found.map((s) => catalogService(s, node)), queryMeta(state.indexForService(name)));
+  });
+
+  route(app, "/v1/health/service/*", ["GET"], async (c) => {
+    const { params, name, visible } = begin(cfg, c, "/v1/health/service/");
+    await blockOnIndex(state, c, params, () => state.indexForService(name));
+    const q = query(c);
+    const tags = q.getAll("tag");
+    const passingOnly = q.has("passing") && !["false", "0"].includes(q.get("passing") ?? "");
+    const entries = (visible ? allServices(cfg) : [])
+      .filter((s) => s.Service === name && hasTags(s, tags))
+      .map((s) => ({ s, checks: state.checksOf(s.ID).sort((a, b) => (a.CheckID < b.CheckID ? -1 : 1)) }))
+      .filter(({ checks }) => !passingOnly || checks.every((chk) => chk.Status === "passing"));
+    return jsonResponse(
+      c,
+      entries.map(({ s, checks }) => healthEntry(s, checks, node)),
+      queryMeta(state.indexForService(name)),
+    );
+  });
+}
