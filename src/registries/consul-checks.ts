@@ -89,6 +89,7 @@ export function toConsulCheck(def: CheckDef, allowScriptChecks: boolean): Consul
       if (!def.target) return { problem: "grpc check has no address" };
       c.GRPC = def.target;
       if (def.grpcUseTLS) c.GRPCUseTLS = true;
+      if (def.tlsSkipVerify) c.TLSSkipVerify = true;
       break;
     case "ttl":
       if (!def.ttl) return { problem: "ttl check has no TTL" };

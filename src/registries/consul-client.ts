@@ -156,6 +156,13 @@ function base64(s: string): string {
   return btoa(bin);
 }
 
+/** A fetch failure's message without the runtime's advice (Bun: `fetching "<url>". For more information…`). */
+function networkMessage(e: unknown): string {
+  const msg = errorMessage(e).replace(/ fetching "[^"]*"\.?.*$/s, "").replace(/\s*For more information.*$/s, "");
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && code !== "" && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
 /** One HTTP client per adapter. Never puts the token in a message. */
 export class ConsulClient {
   readonly base: string;
@@ -248,10 +255,11 @@ export class ConsulClient {
       return { status: res.status, statusText: res.statusText, text: await res.text() };
     } catch (e) {
       const name = e instanceof Error ? e.name : "";
+      const where = failure.includes(this.describe()) ? "" : `${this.describe()}: `;
       const reason =
         name === "TimeoutError" || name === "AbortError"
           ? `no answer from ${this.describe()} within ${this.timeoutMs / 1000}s`
-          : `${this.describe()}: ${errorMessage(e)}`;
+          : where + networkMessage(e);
       throw new RegistryError(this.redact(`${failure}: ${reason}`), undefined, { cause: e });
     }
   }

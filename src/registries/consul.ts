@@ -158,7 +158,11 @@ export class ConsulAdapter implements RegistryAdapter {
     if (res.status === 200) return;
     if (res.status === 404 || (res.status === 500 && /does not have associated TTL/i.test(res.text))) {
       this.ctx.log.info(`Consul agent lost ${quote(service.id)} (${res.status}); registering it again`, { service: service.id });
-      return this.register(service);
+      await this.register(service);
+      // The agent keeps the status of a check ID it already had (e.g. a critical non-TTL check): pass it now.
+      const again = await this.client.request("PUT", `/v1/agent/check/pass/${encodeURIComponent(id)}`, failure);
+      if (again.status === 200) return;
+      throw this.fail("refresh", service.id, failure, again);
     }
     throw this.fail("refresh", service.id, failure, res);
   }

@@ -317,11 +317,16 @@ describe("consul refresh", () => {
     [500, 'CheckID "registrator:host1:web:80" does not have associated TTL'],
   ])("%d re-registers the service", async (status, text) => {
     const f = fakeCtx({ ttl: 30 });
-    f.setHandler((r) => (r.url.includes("/check/pass/") ? new Response(text, { status }) : new Response("", { status: 200 })));
+    let passes = 0;
+    f.setHandler((r) =>
+      r.url.includes("/check/pass/") && passes++ === 0 ? new Response(text, { status }) : new Response("", { status: 200 }),
+    );
     await consulFactory("consul://", f.ctx).refresh([service()]);
+    // Register again, then pass once more (the agent keeps an existing check's status).
     expect(f.seen.map((r) => r.url.replace("http://127.0.0.1:8500", ""))).toEqual([
       "/v1/agent/check/pass/registrator%3Ahost1%3Aweb%3A80",
       "/v1/agent/service/register?replace-existing-checks",
+      "/v1/agent/check/pass/registrator%3Ahost1%3Aweb%3A80",
     ]);
     expect(JSON.parse(f.seen[1]!.body!).Checks.at(-1).CheckID).toBe("registrator:host1:web:80");
   });

@@ -42,8 +42,8 @@ describe("check conversion", () => {
     ],
     [{ kind: "tcp", target: "[2001:db8::1]:80", interval: "15s" }, { TCP: "[2001:db8::1]:80", Interval: "15s" }],
     [
-      { kind: "grpc", target: "10.0.0.2:9090/health", grpcUseTLS: true },
-      { GRPC: "10.0.0.2:9090/health", GRPCUseTLS: true, Interval: "10s" },
+      { kind: "grpc", target: "10.0.0.2:9090/health", grpcUseTLS: true, tlsSkipVerify: true },
+      { GRPC: "10.0.0.2:9090/health", GRPCUseTLS: true, TLSSkipVerify: true, Interval: "10s" },
     ],
     [{ kind: "grpc", target: "10.0.0.2:9090", grpcUseTLS: false }, { GRPC: "10.0.0.2:9090", Interval: "10s" }],
     [{ kind: "ttl", ttl: "30s", interval: "10s" }, { TTL: "30s" }],

@@ -1,0 +1,413 @@
+// Consul agent adapter against the strict agent emulator (test/support/consul): every check kind
+// registers without a 400, list/fingerprint agree, TTL heartbeats survive an agent restart, ACLs.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { RegistryError } from "../../src/errors.ts";
+import { memoryLogger } from "../../src/log.ts";
+import { ConsulClient } from "../../src/registries/consul-client.ts";
+import { ConsulAdapter, consulFactory, parseConsulUri } from "../../src/registries/consul.ts";
+import { runtime } from "../../src/runtime/index.ts";
+import type { AdapterContext, CheckDef, RegistryAdapter, Service } from "../../src/types.ts";
+import { type ConsulEmulator, startConsulEmulator } from "../support/consul/index.ts";
+import { tempDir, waitFor } from "../support/proc.ts";
+
+function context(o: { env?: Record<string, string>; ttl?: number; allowScriptChecks?: boolean } = {}) {
+  const log = memoryLogger();
+  const ctx: AdapterContext = {
+    fetch: globalThis.fetch,
+    runtime: runtime(),
+    log,
+    env: (n) => o.env?.[n],
+    hostname: "host1",
+    ttl: o.ttl ?? 0,
+    ttlRefresh: o.ttl ? 1 : 0,
+    allowScriptChecks: o.allowScriptChecks ?? false,
+  };
+  return { ctx, log };
+}
+
+function svc(over: Partial<Service> = {}): Service {
+  return {
+    id: "host1:web:80",
+    name: "web",
+    ip: "10.0.0.2",
+    port: 8080,
+    protocol: "tcp",
+    tags: ["v1", "prod"],
+    attrs: { version: "1.2", check_http: "/health" },
+    checks: [],
+    enableTagOverride: false,
+    origin: { containerId: "0123456789abcdef", containerName: "web", exposedPort: 80, hostPort: "8080", hostIp: "" },
+    ...over,
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<RegistryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(RegistryError);
+    return e as RegistryError;
+  }
+  throw new Error("expected a RegistryError");
+}
+
+/** Every register request the emulator answered with a 4xx, with its answer status: none expected. */
+const badRequests = (emu: ConsulEmulator) => emu.requests.filter((r) => r.status >= 400 && r.status < 500 && r.status !== 404);
+
+describe("consul agent adapter", () => {
+  let emu: ConsulEmulator;
+  beforeAll(async () => {
+    emu = await startConsulEmulator({ enableScriptChecks: true });
+  });
+  afterAll(async () => {
+    await emu?.stop();
+  });
+  const adapter = (o: Parameters<typeof context>[0] = {}) => {
+    const { ctx, log } = context(o);
+    return { a: consulFactory(`consul://127.0.0.1:${emu.port}`, ctx), log };
+  };
+
+  test("ping", async () => {
+    await adapter().a.ping();
+    expect(emu.requests.at(-1)).toMatchObject({ method: "GET", path: "/v1/status/leader", status: 200 });
+  });
+
+  const kinds: Array<[string, CheckDef, Record<string, unknown>]> = [
+    ["http", { kind: "http", target: "http://10.0.0.2:8080/health", method: "HEAD", timeout: "2s", interval: "5s" }, { Type: "http", Interval: "5s", Timeout: "2s" }],
+    ["https", { kind: "https", target: "https://10.0.0.2:8443/health", tlsSkipVerify: true, interval: "10s" }, { Type: "http", Interval: "10s" }],
+    ["tcp", { kind: "tcp", target: "10.0.0.2:8080", interval: "15s" }, { Type: "tcp", Interval: "15s" }],
+    ["grpc", { kind: "grpc", target: "10.0.0.2:9090/health", grpcUseTLS: true, tlsSkipVerify: true, interval: "10s" }, { Type: "grpc", Interval: "10s" }],
+    ["ttl", { kind: "ttl", ttl: "30s", initialStatus: "passing" }, { Type: "ttl", Status: "passing" }],
+    ["script", { kind: "script", args: ["/bin/sh", "-c", "nc -z 10.0.0.2 8080"], interval: "30s" }, { Type: "script", Interval: "30s" }],
+    ["cmd", { kind: "cmd", args: ["check-cmd", "0123456789ab", "80", "true"], interval: "30s" }, { Type: "script", Interval: "30s" }],
+    ["http with status and deregister", { kind: "http", target: "http://10.0.0.2:8080/", initialStatus: "warning", deregisterAfter: "5m" }, { Type: "http", Status: "warning" }],
+  ];
+
+  test.each(kinds)("%s check: register, list, deregister", async (_name, check, expected) => {
+    emu.clearLog();
+    const { a } = adapter({ allowScriptChecks: true });
+    const s = svc({ id: `host1:web-${check.kind}:80`, checks: [check], enableTagOverride: true });
+    await a.register(s);
+    expect(badRequests(emu)).toEqual([]);
+    expect(emu.services()[s.id]).toMatchObject({
+      ID: s.id,
+      Service: "web",
+      Tags: ["v1", "prod"],
+      Address: "10.0.0.2",
+      Port: 8080,
+      Meta: { check_http: "/health", version: "1.2" },
+      EnableTagOverride: true,
+    });
+    expect(emu.checks()[`service:${s.id}`]).toMatchObject({ ServiceID: s.id, ...expected });
+
+    const listed = (await a.list!()).find((l) => l.id === s.id);
+    expect(listed).toMatchObject({ id: s.id, name: "web", ip: "10.0.0.2", port: 8080, protocol: "tcp" });
+    expect(listed!.fingerprint).toBe(a.fingerprint!(s));
+
+    await a.deregister(s);
+    expect(emu.services()[s.id]).toBeUndefined();
+    expect(emu.checks()[`service:${s.id}`]).toBeUndefined();
+    await a.deregister(s); // already gone: 404 counts as done
+    expect(emu.requests.at(-1)).toMatchObject({ path: `/v1/agent/service/deregister/${encodeURIComponent(s.id)}`, status: 404 });
+  });
+
+  test("several checks; re-registering replaces the old checks", async () => {
+    const { a } = adapter();
+    const s = svc({
+      id: "host1:multi:80",
+      checks: [
+        { kind: "http", target: "http://10.0.0.2:8080/health", interval: "10s" },
+        { kind: "tcp", target: "10.0.0.2:8080", interval: "10s" },
+      ],
+    });
+    await a.register(s);
+    expect(Object.keys(emu.checks()).filter((k) => k.includes("multi")).sort()).toEqual([
+      "service:host1:multi:80:1",
+      "service:host1:multi:80:2",
+    ]);
+    await a.register({ ...s, checks: [{ kind: "ttl", ttl: "1m" }] });
+    expect(Object.keys(emu.checks()).filter((k) => k.includes("multi"))).toEqual(["service:host1:multi:80"]);
+    await a.deregister(s);
+  });
+
+  test("a bad Meta key is dropped with a warning; the service still registers", async () => {
+    const { a, log } = adapter();
+    const long = "x".repeat(600);
+    const s = svc({ id: "host1:meta:80", attrs: { good: "1", "bad.key": "2", "consul-internal": "3", big: long } });
+    await a.register(s);
+    expect(emu.services()[s.id]?.Meta).toEqual({ good: "1" });
+    const warnings = log.lines.filter((l) => l.level === "warn").map((l) => l.msg);
+    expect(warnings).toHaveLength(3);
+    for (const key of ["bad.key", "consul-internal", "big"]) {
+      expect(warnings.some((w) => w.includes(key) && w.includes('container "web"'))).toBe(true);
+    }
+    expect((await a.list!()).find((l) => l.id === s.id)?.fingerprint).toBe(a.fingerprint!(s));
+    await a.deregister(s);
+  });
+
+  test("script checks are not forwarded without -allow-script-checks", async () => {
+    const { a, log } = adapter({ allowScriptChecks: false });
+    const s = svc({ id: "host1:script:80", checks: [{ kind: "script", args: ["/bin/sh", "-c", "rm -rf /"] }] });
+    await a.register(s);
+    expect(emu.services()[s.id]).toBeDefined();
+    expect(Object.values(emu.checks()).filter((c) => c.ServiceID === s.id)).toEqual([]);
+    expect(log.lines.some((l) => l.level === "warn" && l.msg.includes("-allow-script-checks"))).toBe(true);
+    await a.deregister(s);
+  });
+
+  test("an in-sync agent lists equal fingerprints; a changed entry does not", async () => {
+    const { a } = adapter();
+    const services = [
+      svc({ id: "host1:a:80", tags: [] }),
+      svc({ id: "host1:b:53:udp", name: "dns", protocol: "udp", port: 53, tags: ["udp"], attrs: {} }),
+      svc({ id: "host1:c:80", ip: "fd00::5", enableTagOverride: true }),
+    ];
+    for (const s of services) await a.register(s);
+    const listed = await a.list!();
+    for (const s of services) {
+      const l = listed.find((x) => x.id === s.id);
+      expect(l?.fingerprint).toBe(a.fingerprint!(s));
+      expect(l?.protocol).toBe(s.protocol);
+    }
+    // Someone changes a tag behind our back.
+    const changed = { ...services[0]!, tags: ["edited"] };
+    await adapter().a.register(changed);
+    const after = (await a.list!()).find((x) => x.id === changed.id);
+    expect(after?.fingerprint).not.toBe(a.fingerprint!(services[0]!));
+    for (const s of services) await a.deregister(s);
+  });
+
+  test("agent errors carry status and body", async () => {
+    const { a } = adapter();
+    emu.fail({ status: 500, paths: /\/register$/ });
+    try {
+      const e = await rejection(a.register(svc({ id: "host1:err:80" })));
+      expect(e.message).toBe('Cannot register "host1:err:80" in consul: 500 rpc error making call: No cluster leader');
+      expect(e.status).toBe(500);
+    } finally {
+      emu.fail(null);
+    }
+    // The agent's own validation answer is passed through too.
+    const e = await rejection(a.register(svc({ id: "host1:err:80", ip: "0.0.0.0" })));
+    expect(e.message).toBe('Cannot register "host1:err:80" in consul: 400 Invalid service address');
+  });
+
+  test("script checks sent to an agent without enable_script_checks fail with its message", async () => {
+    const other = await startConsulEmulator();
+    try {
+      const { ctx } = context({ allowScriptChecks: true });
+      const a = consulFactory(`consul://127.0.0.1:${other.port}`, ctx);
+      const e = await rejection(a.register(svc({ checks: [{ kind: "script", args: ["/bin/true"] }] })));
+      expect(e.status).toBe(500);
+      expect(e.message).toContain("Scripts are disabled on this agent");
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test("a slow agent times out", async () => {
+    const { ctx } = context();
+    const settings = parseConsulUri(`consul://127.0.0.1:${emu.port}`, ctx);
+    const a = new ConsulAdapter(new ConsulClient(settings, ctx, 150), ctx);
+    emu.fail({ delayMs: 3000, paths: /\/register$/ });
+    try {
+      const started = Date.now();
+      const e = await rejection(a.register(svc({ id: "host1:slow:80" })));
+      expect(e.message).toBe(`Cannot register "host1:slow:80" in consul: no answer from http://127.0.0.1:${emu.port} within 0.15s`);
+      expect(Date.now() - started).toBeLessThan(2500);
+    } finally {
+      emu.fail(null);
+    }
+  });
+
+  test("an unreachable agent is a RegistryError naming the address", async () => {
+    const gone = await startConsulEmulator();
+    const port = gone.port;
+    await gone.stop();
+    const e = await rejection(consulFactory(`consul://127.0.0.1:${port}`, context().ctx).ping());
+    expect(e.message).toStartWith(`Cannot reach consul at http://127.0.0.1:${port}: `);
+  });
+
+  test("CONSUL_HTTP_ADDR is used for consul://", async () => {
+    const { ctx } = context({ env: { CONSUL_HTTP_ADDR: emu.address } });
+    const a = consulFactory("consul://", ctx);
+    const s = svc({ id: "host1:env:80" });
+    await a.register(s);
+    expect(emu.services()[s.id]).toBeDefined();
+    await a.deregister(s);
+  });
+});
+
+describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
+  let emu: ConsulEmulator;
+  beforeAll(async () => {
+    emu = await startConsulEmulator();
+  });
+  afterAll(async () => {
+    await emu?.stop();
+  });
+
+  test("passes the registrator check, and re-registers after an agent restart", async () => {
+    const { ctx, log } = context({ ttl: 30 });
+    const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    const s = svc({
+      id: "host1:ttl:80",
+      attrs: { check_deregister_after: "10m" },
+      checks: [{ kind: "http", target: "http://10.0.0.2:8080/health", interval: "10s" }],
+    });
+    const s2 = svc({ id: "host1:ttl2:80" });
+    await a.register(s);
+    await a.register(s2);
+    const checkId = "registrator:host1:ttl:80";
+    expect(emu.checks()[checkId]).toMatchObject({ Type: "ttl", Status: "passing", ServiceID: s.id });
+    expect(emu.checks()["service:host1:ttl:80:1"]).toMatchObject({ Type: "http" });
+
+    // The TTL ran out (as the agent would mark it); a refresh passes it again.
+    emu.setCheckStatus(checkId, "critical", "TTL expired");
+    emu.clearLog();
+    await a.refresh([s, s2]);
+    expect(emu.checks()[checkId]).toMatchObject({ Status: "passing" });
+    expect(emu.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)} ${r.status}`).sort()).toEqual([
+      "PUT /v1/agent/check/pass/registrator:host1:ttl2:80 200",
+      "PUT /v1/agent/check/pass/registrator:host1:ttl:80 200",
+    ]);
+
+    // A -dev agent restart forgets everything: the next refresh gets 404 and registers again.
+    await emu.restart();
+    expect(emu.services()).toEqual({});
+    emu.clearLog();
+    await a.refresh([s, s2]);
+    expect(Object.keys(emu.services()).sort()).toEqual(["host1:ttl2:80", "host1:ttl:80"]);
+    expect(emu.checks()[checkId]).toMatchObject({ Type: "ttl", Status: "passing" });
+    expect(emu.requests.filter((r) => r.path.endsWith("/register")).map((r) => r.status)).toEqual([200, 200]);
+    expect(badRequests(emu)).toEqual([]);
+    expect(log.lines.some((l) => l.msg.includes('Consul agent lost "host1:ttl:80"'))).toBe(true);
+  });
+
+  test("a check that lost its TTL (500 does not have associated TTL) also re-registers", async () => {
+    const { ctx } = context({ ttl: 20 });
+    const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    const s = svc({ id: "host1:nottl:80" });
+    // Someone registered the service with a non-TTL check under our check ID.
+    const res = await emu.fetch("/v1/agent/service/register", {
+      method: "PUT",
+      body: JSON.stringify({ ID: s.id, Name: "web", Port: 1, Check: { CheckID: "registrator:host1:nottl:80", TCP: "10.0.0.2:1", Interval: "10s" } }),
+    });
+    expect(res.status).toBe(200);
+    expect(emu.checks()["registrator:host1:nottl:80"]).toMatchObject({ Type: "tcp" });
+    emu.clearLog();
+    await a.refresh([s]);
+    expect(emu.requests.map((r) => `${decodeURIComponent(r.path)} ${r.status}`)).toEqual([
+      "/v1/agent/check/pass/registrator:host1:nottl:80 500",
+      "/v1/agent/service/register 200",
+      "/v1/agent/check/pass/registrator:host1:nottl:80 200",
+    ]);
+    expect(emu.checks()["registrator:host1:nottl:80"]).toMatchObject({ Type: "ttl", Status: "passing" });
+    expect(emu.services()[s.id]).toMatchObject({ Port: 8080 });
+  });
+
+  test("the heartbeat check holds the TTL and the service's deregister-after", async () => {
+    const { ctx } = context({ ttl: 45 });
+    const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    const s = svc({ id: "host1:ttl3:80", attrs: { check_deregister_after: "2m" } });
+    emu.clearLog();
+    await a.register(s);
+    const body = JSON.parse(emu.requests.at(-1)!.body);
+    expect(body.Checks).toEqual([
+      expect.objectContaining({ CheckID: "registrator:host1:ttl3:80", TTL: "45s", DeregisterCriticalServiceAfter: "2m" }),
+    ]);
+    expect(body.Checks[0].Interval).toBeUndefined();
+  });
+});
+
+describe("consul ACL token", () => {
+  let emu: ConsulEmulator;
+  const TOKEN = "b1gs3cret-0000-4000-8000-000000000001";
+  beforeAll(async () => {
+    emu = await startConsulEmulator({ token: TOKEN });
+  });
+  afterAll(async () => {
+    await emu?.stop();
+  });
+  const adapter = (env: Record<string, string>) => {
+    const { ctx, log } = context({ env });
+    return { a: consulFactory(`consul://127.0.0.1:${emu.port}`, ctx), log };
+  };
+
+  test("the right token registers, lists and deregisters", async () => {
+    const { a } = adapter({ CONSUL_HTTP_TOKEN: TOKEN });
+    const s = svc({ id: "host1:acl:80" });
+    await a.ping();
+    await a.register(s);
+    expect(emu.services()[s.id]).toBeDefined();
+    expect(emu.requests.at(-1)?.headers["x-consul-token"]).toBe(TOKEN);
+    expect((await a.list!()).map((l) => l.id)).toContain(s.id);
+    await a.deregister(s);
+    expect(emu.services()[s.id]).toBeUndefined();
+  });
+
+  test("CONSUL_HTTP_TOKEN_FILE wins over CONSUL_HTTP_TOKEN", async () => {
+    const file = join(tempDir("consul-token-"), "token");
+    writeFileSync(file, `  ${TOKEN}\n`);
+    const { a } = adapter({ CONSUL_HTTP_TOKEN: "wrong-token", CONSUL_HTTP_TOKEN_FILE: file });
+    const s = svc({ id: "host1:aclfile:80" });
+    await a.register(s);
+    expect(emu.services()[s.id]).toBeDefined();
+    await a.deregister(s);
+  });
+
+  test("a wrong token: 403 with the ACL hint, logged once, the token never shown", async () => {
+    const wrong = "wr0ng-token-value-123";
+    const { a, log } = adapter({ CONSUL_HTTP_TOKEN: wrong });
+    const s = svc({ id: "host1:denied:80" });
+    for (let i = 0; i < 3; i++) {
+      const e = await rejection(a.register(s));
+      expect(e.status).toBe(403);
+      expect(e.message).toBe(
+        `Cannot register "host1:denied:80" in consul: 403 ACL not found (check CONSUL_HTTP_TOKEN / the token's service:write policy)`,
+      );
+    }
+    expect(emu.services()[s.id]).toBeUndefined();
+    expect(log.lines.filter((l) => l.level === "error")).toHaveLength(1);
+    expect(JSON.stringify(log.lines)).not.toContain(wrong);
+  });
+
+  test("no token: permission denied with the ACL hint", async () => {
+    const { a } = adapter({});
+    const e = await rejection(a.register(svc({ id: "host1:anon:80" })));
+    expect(e.status).toBe(403);
+    expect(e.message).toContain("Permission denied");
+    expect(e.message).toContain("check CONSUL_HTTP_TOKEN / the token's service:write policy");
+  });
+});
+
+describe("consul over a unix socket", () => {
+  let emu: ConsulEmulator;
+  let sock: string;
+  beforeAll(async () => {
+    sock = join(tempDir("consul-sock-"), "consul.sock");
+    emu = await startConsulEmulator({ unixSocket: sock });
+  });
+  afterAll(async () => {
+    await emu?.stop();
+  });
+
+  test("consul-unix:///path registers, lists and deregisters", async () => {
+    const a: RegistryAdapter = consulFactory(`consul-unix://${sock}`, context().ctx);
+    const s = svc({ id: "host1:unix:80", checks: [{ kind: "tcp", target: "10.0.0.2:8080", interval: "10s" }] });
+    await a.ping();
+    await a.register(s);
+    expect(emu.services()[s.id]).toMatchObject({ Service: "web", Port: 8080 });
+    expect((await a.list!()).find((l) => l.id === s.id)?.fingerprint).toBe(a.fingerprint!(s));
+    await a.deregister(s);
+    await waitFor(() => emu.services()[s.id] === undefined, { timeout: 2000, message: "service gone" });
+  });
+
+  test("CONSUL_HTTP_ADDR=unix:///path works for consul://", async () => {
+    const a = consulFactory("consul://", context({ env: { CONSUL_HTTP_ADDR: emu.address } }).ctx);
+    await a.ping();
+    expect(emu.address).toBe(`unix://${sock}`);
+  });
+});
