@@ -1,6 +1,6 @@
 import { DockerError, errorMessage } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { ContainerInspect, ContainerSummary, DockerEvent } from "./schema.ts";
+import { type ContainerInspect, ContainerSummary, DockerEvent, validInspect } from "./schema.ts";
 
 /** The newest API version whose shapes this client knows; engines newer than this are spoken to at it. */
 export const MAX_API = "1.52";
@@ -113,10 +113,8 @@ export class DockerClient {
       return null;
     }
     if (!res.ok) throw await this.failure(path, res);
-    const parsed = ContainerInspect.safeParse(await res.json());
-    if (!parsed.success) {
-      throw new DockerError(`Unexpected inspect data for container "${id.slice(0, 12)}": ${parsed.error.issues[0]?.message}`);
-    }
+    const parsed = validInspect(await res.json());
+    if ("error" in parsed) throw new DockerError(`Unexpected inspect data for container "${id.slice(0, 12)}": ${parsed.error}`);
     return parsed.data;
   }
 

@@ -1,35 +1,36 @@
 import { z } from "zod";
 
-// Only the fields registrator reads; everything else Docker sends is kept (loose) but unchecked,
-// so the -tags templates can still reach any field of the inspect JSON.
+// Only the fields registrator reads are declared and checked. Parsing strips the rest, so callers
+// validate with `validInspect()`, which keeps Docker's whole object (the -tags templates may reach
+// any field of the inspect JSON) without paying for a deep copy of it on every event.
 
-const PortBinding = z.looseObject({
+const PortBinding = z.object({
   HostIp: z.string().nullish(),
   HostPort: z.string().nullish(),
 });
 
-const EndpointSettings = z.looseObject({
+const EndpointSettings = z.object({
   IPAddress: z.string().nullish(),
   GlobalIPv6Address: z.string().nullish(),
   NetworkID: z.string().nullish(),
 });
 
-export const ContainerInspect = z.looseObject({
+export const ContainerInspect = z.object({
   Id: z.string(),
   Name: z.string(),
   Image: z.string().nullish(),
-  Config: z.looseObject({
+  Config: z.object({
     Hostname: z.string().nullish(),
     Image: z.string().nullish(),
     Env: z.array(z.string()).nullish(),
     Labels: z.record(z.string(), z.string()).nullish(),
     ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
   }),
-  State: z.looseObject({
+  State: z.object({
     Status: z.string().nullish(),
     Running: z.boolean().nullish(),
     ExitCode: z.number().nullish(),
-    Health: z.looseObject({ Status: z.string() }).nullish(),
+    Health: z.object({ Status: z.string() }).nullish(),
   }),
   HostConfig: z
     .looseObject({
@@ -47,14 +48,24 @@ export const ContainerInspect = z.looseObject({
 });
 export type ContainerInspect = z.infer<typeof ContainerInspect>;
 
-export const ContainerSummary = z.looseObject({
+/** Checks the fields registrator reads; returns Docker's own object (all fields) or the first problem. */
+export function validInspect(raw: unknown): { data: ContainerInspect } | { error: string } {
+  const r = ContainerInspect.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    return { error: `${issue?.path.join(".") || "(root)"}: ${issue?.message}` };
+  }
+  return { data: raw as ContainerInspect };
+}
+
+export const ContainerSummary = z.object({
   Id: z.string(),
   Names: z.array(z.string()).nullish(),
   State: z.string().nullish(),
 });
 export type ContainerSummary = z.infer<typeof ContainerSummary>;
 
-export const DockerEvent = z.looseObject({
+export const DockerEvent = z.object({
   Type: z.string().nullish(),
   Action: z.string().nullish(),
   status: z.string().nullish(),

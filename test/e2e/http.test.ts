@@ -84,7 +84,7 @@ describe("HTTP API", () => {
     const c = await container();
     await keyIs(e, `${prefix}/busybox/${HOST}:${c.name}:80`, `127.0.0.1:${c.port}`);
     const text = await (await fetch(`${api}/metrics`)).text();
-    const families = parsePrometheus(text) as Array<{ name: string; type: string; metrics: Array<{ value?: string; labels?: Record<string, string>; count?: string }> }>;
+    const families = parsePrometheus(text);
     const family = (n: string) => families.find((f) => f.name === n);
     expect(family("registrator_docker_events_total")?.metrics.find((m) => m.labels?.action === "start")?.value).toBeDefined();
     expect(Number(family("registrator_registrations_total")?.metrics.find((m) => m.labels?.outcome === "success")?.value)).toBeGreaterThanOrEqual(1);

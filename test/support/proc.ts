@@ -31,8 +31,11 @@ export interface WaitOptions {
   message?: string;
 }
 
+/** T without the falsy values waitFor keeps polling on. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
+
 /** Calls fn until it returns a truthy value without throwing; throws after the deadline. */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<Truthy<T>> {
   const { timeout = 10_000, interval = 50, message = "Condition not met" } = opts;
   const deadline = Date.now() + timeout;
   let lastError: unknown;
@@ -40,7 +43,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions = {
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value;
+      if (value) return value as Truthy<T>;
       lastValue = value;
       lastError = undefined;
     } catch (err) {
