@@ -1,0 +1,95 @@
+// The Docker client against a small engine stand-in on a unix socket: version negotiation (an
+// engine whose minimum is 1.44 rejects older paths, as Docker 29 does), inspect, list, events.
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { DockerClient, endpointFor, MAX_API } from "../../src/docker/client.ts";
+import { bunRuntime } from "../../src/runtime/bun.ts";
+import { tempDir } from "../support/proc.ts";
+
+interface Engine {
+  apiVersion: string;
+  minVersion: string;
+  paths: string[];
+}
+
+const servers: Array<{ stop(): void }> = [];
+afterAll(() => servers.forEach((s) => s.stop()));
+
+const num = (v: string) => Number(v.split(".")[1]);
+
+function engine(e: Engine, events: object[] = []): string {
+  const socket = join(tempDir("docker-stub-"), "docker.sock");
+  const server = Bun.serve({
+    unix: socket,
+    fetch(req) {
+      const url = new URL(req.url);
+      e.paths.push(url.pathname + url.search);
+      if (url.pathname === "/_ping") return new Response("OK", { headers: { "Api-Version": e.apiVersion } });
+      const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url.pathname);
+      if (!m) return Response.json({ message: "page not found" }, { status: 404 });
+      if (num(m[1]!) < num(e.minVersion)) {
+        return new Response(`client version ${m[1]} is too old. Minimum supported API version is ${e.minVersion}, please upgrade your client to a newer version`, { status: 400 });
+      }
+      const path = m[2]!;
+      if (path === "/containers/json") return Response.json([{ Id: "a".repeat(64), Names: ["/web"], State: "running" }]);
+      if (path === `/containers/${"a".repeat(64)}/json`) {
+        return Response.json({ Id: "a".repeat(64), Name: "/web", Config: { Image: "web", Env: null, Labels: {}, Extra: 1 }, State: { Running: true }, HostConfig: { NetworkMode: "bridge" }, NetworkSettings: { Ports: {} } });
+      }
+      if (path.startsWith("/containers/")) return Response.json({ message: "No such container: x" }, { status: 404 });
+      if (path === "/events") return new Response(events.map((ev) => JSON.stringify(ev) + "\n").join(""));
+      return Response.json({ message: "page not found" }, { status: 404 });
+    },
+  });
+  servers.push(server);
+  return socket;
+}
+
+async function client(socket: string): Promise<DockerClient> {
+  return new DockerClient(await endpointFor(`unix://${socket}`, bunRuntime()));
+}
+
+test("speaks the engine's version when it is older than ours (Docker 20.10: 1.41)", async () => {
+  const e = { apiVersion: "1.41", minVersion: "1.12", paths: [] };
+  const c = await client(engine(e));
+  expect(await c.ping()).toBe("1.41");
+  expect((await c.list()).map((x) => x.Id)).toEqual(["a".repeat(64)]);
+  expect(e.paths.at(-1)).toBe("/v1.41/containers/json");
+});
+
+test("works with an engine whose minimum is 1.44 (Docker 29), capped at the newest shapes we know", async () => {
+  const e = { apiVersion: "1.53", minVersion: "1.44", paths: [] };
+  const c = await client(engine(e));
+  expect(await c.ping()).toBe(MAX_API);
+  const inspect = await c.inspect("a".repeat(64));
+  expect(inspect?.Name).toBe("/web");
+  // Docker's whole object is kept for -tags templates, not only the fields we validate.
+  expect((inspect?.Config as Record<string, unknown>).Extra).toBe(1);
+  expect(e.paths.at(-1)).toBe(`/v${MAX_API}/containers/${"a".repeat(64)}/json`);
+});
+
+test("inspect of a removed container is null, not an error", async () => {
+  const c = await client(engine({ apiVersion: "1.41", minVersion: "1.12", paths: [] }));
+  await c.ping();
+  expect(await c.inspect("gone")).toBeNull();
+});
+
+test("events: server-side filters, since with nanoseconds, one event per line", async () => {
+  const e = { apiVersion: "1.41", minVersion: "1.12", paths: [] as string[] };
+  const evs = [
+    { Type: "container", Action: "start", Actor: { ID: "a", Attributes: {} }, time: 1, timeNano: 1000000001 },
+    { Type: "container", Action: "die", Actor: { ID: "a", Attributes: { exitCode: "0" } }, time: 2, timeNano: 2000000002 },
+  ];
+  const c = await client(engine(e, evs));
+  await c.ping();
+  const got = [];
+  for await (const ev of await c.openEvents({ sinceNano: 1795770127512009999n })) got.push(ev.Action);
+  expect(got).toEqual(["start", "die"]);
+  const q = new URL("http://x" + e.paths.at(-1)).searchParams;
+  expect(q.get("since")).toBe("1795770127.512009999");
+  expect(JSON.parse(q.get("filters")!)).toMatchObject({ type: ["container"] });
+  expect(JSON.parse(q.get("filters")!).event).toContain("died");
+});
+
+test("a bad DOCKER_HOST is named in the error", async () => {
+  await expect(endpointFor("ftp://x", bunRuntime())).rejects.toThrow(/Invalid DOCKER_HOST "ftp:\/\/x": expected unix:\/\/\/path/);
+});
