@@ -49,7 +49,7 @@ async function client(socket: string): Promise<DockerClient> {
 }
 
 test("speaks the engine's version when it is older than ours (Docker 20.10: 1.41)", async () => {
-  const e = { apiVersion: "1.41", minVersion: "1.12", paths: [] };
+  const e: Engine = { apiVersion: "1.41", minVersion: "1.12", paths: [] };
   const c = await client(engine(e));
   expect(await c.ping()).toBe("1.41");
   expect((await c.list()).map((x) => x.Id)).toEqual(["a".repeat(64)]);
@@ -57,7 +57,7 @@ test("speaks the engine's version when it is older than ours (Docker 20.10: 1.41
 });
 
 test("works with an engine whose minimum is 1.44 (Docker 29), capped at the newest shapes we know", async () => {
-  const e = { apiVersion: "1.53", minVersion: "1.44", paths: [] };
+  const e: Engine = { apiVersion: "1.53", minVersion: "1.44", paths: [] };
   const c = await client(engine(e));
   expect(await c.ping()).toBe(MAX_API);
   const inspect = await c.inspect("a".repeat(64));
