@@ -3,7 +3,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import parsePrometheus from "parse-prometheus-text-format";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
+import { registratorCommand, startRegistrator } from "../support/registrator.ts";
+import { spawn } from "../support/proc.ts";
 import { e2eEnv, HOST, keyIs, keysUnder, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
+
+const spawnRegistrator = (args: string[]) => spawn(registratorCommand(args), { env: { ...process.env, DOCKER_HOST: e.dockerd.host } });
 
 let e: Env;
 const procs: Proc[] = [];
@@ -129,6 +133,37 @@ describe("HTTP API", () => {
       return text.includes("event: registered") && text.includes(c.name);
     }, { message: "no registered event" });
     await reader.cancel();
+  });
+});
+
+describe("-http address", () => {
+  test("an explicit -http that cannot be bound exits 2 naming it", async () => {
+    const port = await freePort();
+    const taken = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    try {
+      const p = spawnRegistrator(["-http", `127.0.0.1:${port}`]);
+      expect(await p.exited).toBe(2);
+      expect(p.stderr.join("\n")).toContain(`-http 127.0.0.1:${port}`);
+    } finally {
+      taken.stop(true);
+    }
+  });
+
+  test("when the default address is taken, registrator warns and runs without the API", async () => {
+    let taken: { stop(closeActive?: boolean): void } | undefined;
+    try {
+      taken = Bun.listen({ hostname: "127.0.0.1", port: 8485, socket: { data() {} } });
+    } catch {
+      // Someone else holds 8485 already: that is the situation under test.
+    }
+    try {
+      const p = await startRegistrator([], { dockerHost: e.dockerd.host, ready: /HTTP API disabled: cannot listen on 127\.0\.0\.1:8485/ });
+      procs.push(p);
+      await p.waitForLine(/Connected to Docker/, 20_000);
+      expect(p.running).toBe(true);
+    } finally {
+      taken?.stop(true);
+    }
   });
 });
 
