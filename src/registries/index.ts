@@ -12,6 +12,7 @@ const SCHEMES: Record<string, () => Promise<AdapterFactory>> = {
   etcd: async () => (await import("./etcd.ts")).etcdFactory,
   "etcd+https": async () => (await import("./etcd.ts")).etcdFactory,
   skydns2: async () => (await import("./skydns2.ts")).skydns2Factory,
+  "skydns2+https": async () => (await import("./skydns2.ts")).skydns2Factory,
   zookeeper: async () => (await import("./zookeeper.ts")).zookeeperFactory,
   local: async () => () => new LocalRegistry(),
 };
