@@ -3,9 +3,8 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** A registry could not be reached or refused a request. Never fatal after startup. */
-export class RegistryError extends Error {
-  override name = "RegistryError";
+/** A failure talking to a service over HTTP, with the answer's status when there was one. */
+abstract class StatusError extends Error {
   constructor(
     message: string,
     readonly status?: number,
@@ -15,16 +14,14 @@ export class RegistryError extends Error {
   }
 }
 
+/** A registry could not be reached or refused a request. Never fatal after startup. */
+export class RegistryError extends StatusError {
+  override name = "RegistryError";
+}
+
 /** Docker could not be reached or answered unexpectedly. */
-export class DockerError extends Error {
+export class DockerError extends StatusError {
   override name = "DockerError";
-  constructor(
-    message: string,
-    readonly status?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export function errorMessage(e: unknown): string {
