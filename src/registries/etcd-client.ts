@@ -414,6 +414,9 @@ export function v3Error(res: EtcdResponse, path: string): EtcdError {
   let hint = "";
   if (/user name is empty/.test(msg)) hint = " (authentication is enabled on the cluster: set ETCDCTL_USER=user:password)";
   else if (res.status === 403 || /permission denied/.test(msg)) hint = " (the ETCDCTL_USER user lacks permission on this key range)";
+  else if (/CommonName/.test(msg)) {
+    hint = " (with authentication on, etcd's HTTP gateway refuses client certificates that carry a CommonName: use one without a CN for ETCDCTL_CERT)";
+  }
   return new EtcdError(`${res.status} ${msg}${hint}`, res.status, code);
 }
 

@@ -11,8 +11,10 @@ const SCHEMES: Record<string, () => Promise<AdapterFactory>> = {
   "consulkv-unix": async () => (await import("./consulkv.ts")).consulKvFactory,
   etcd: async () => (await import("./etcd.ts")).etcdFactory,
   "etcd+https": async () => (await import("./etcd.ts")).etcdFactory,
+  "etcd+http": async () => (await import("./etcd.ts")).etcdFactory,
   skydns2: async () => (await import("./skydns2.ts")).skydns2Factory,
   "skydns2+https": async () => (await import("./skydns2.ts")).skydns2Factory,
+  "skydns2+http": async () => (await import("./skydns2.ts")).skydns2Factory,
   zookeeper: async () => (await import("./zookeeper.ts")).zookeeperFactory,
   local: async () => () => new LocalRegistry(),
 };
