@@ -3,7 +3,7 @@
 
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { TlsOptions } from "../runtime/types.ts";
-import type { AdapterContext } from "../types.ts";
+import type { AdapterContext, Logger } from "../types.ts";
 
 export type ConsulEndpoint =
   | { kind: "http" | "https"; host: string; port: number; prefix: string }
@@ -269,6 +269,40 @@ export class ConsulClient {
     const body = res.text.trim().replace(/\s+/g, " ").slice(0, 300) || (res.statusText ?? "");
     const hint = res.status === 403 ? ` (${ACL_HINT})` : "";
     return new RegistryError(this.redact(`${failure}: ${res.status} ${body}`.trimEnd() + hint), res.status);
+  }
+
+  /** Liveness: `GET /v1/status/leader` answers 200 (an empty leader too); anything else is a RegistryError. */
+  async ping(): Promise<void> {
+    const failure = `Cannot reach consul at ${this.describe()}`;
+    const res = await this.request("GET", "/v1/status/leader", failure);
+    if (res.status !== 200) throw this.httpError(failure, res);
+  }
+}
+
+/**
+ * Turns failed answers into RegistryErrors and logs an ACL denial (403) once per operation and service,
+ * so a resync does not repeat it; once that operation succeeds, a new denial is logged again.
+ */
+export class AclReporter {
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly client: ConsulClient,
+    private readonly log: Logger,
+  ) {}
+
+  fail(op: string, id: string, failure: string, res: ConsulResponse): RegistryError {
+    const err = this.client.httpError(failure, res);
+    const k = `${op}\0${id}`;
+    if (res.status === 403 && !this.reported.has(k)) {
+      this.reported.add(k);
+      this.log.error(err.message, { service: id });
+    }
+    return err;
+  }
+
+  succeeded(op: string, id: string): void {
+    this.reported.delete(`${op}\0${id}`);
   }
 }
 

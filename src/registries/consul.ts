@@ -3,15 +3,7 @@
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { type ConsulCheck, type Dropped, consulMeta, heartbeatCheck, heartbeatCheckId, toConsulChecks } from "./consul-checks.ts";
-import {
-  ConsulClient,
-  type ConsulResponse,
-  type ConsulSettings,
-  readConsulSettings,
-  quote,
-  splitUri,
-  tcpEndpoint,
-} from "./consul-client.ts";
+import { AclReporter, ConsulClient, type ConsulSettings, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 const SCHEMES = "consul://host:port, consul-tls://host:port or consul-unix:///path/to/consul.sock";
 
@@ -70,13 +62,14 @@ export class ConsulAdapter implements RegistryAdapter {
   readonly backend = "consul";
   /** `<service id>\0<what>` already warned about, so a resync does not repeat warnings. */
   private readonly warned = new Set<string>();
-  /** Services whose ACL denial was already logged; cleared when the service registers again. */
-  private readonly aclReported = new Set<string>();
+  private readonly acl: AclReporter;
 
   constructor(
     readonly client: ConsulClient,
     private readonly ctx: AdapterContext,
-  ) {}
+  ) {
+    this.acl = new AclReporter(client, ctx.log);
+  }
 
   /** The `PUT /v1/agent/service/register` body, and what was left out of it. */
   registration(service: Service): { body: Record<string, unknown>; dropped: Dropped[] } {
@@ -109,22 +102,8 @@ export class ConsulAdapter implements RegistryAdapter {
     });
   }
 
-  private fail(op: string, id: string, failure: string, res: ConsulResponse): RegistryError {
-    const err = this.client.httpError(failure, res);
-    if (res.status === 403) {
-      const k = `${op}\0${id}`;
-      if (!this.aclReported.has(k)) {
-        this.aclReported.add(k);
-        this.ctx.log.error(err.message, { service: id });
-      }
-    }
-    return err;
-  }
-
-  async ping(): Promise<void> {
-    const failure = `Cannot reach consul at ${this.client.describe()}`;
-    const res = await this.client.request("GET", "/v1/status/leader", failure);
-    if (res.status !== 200) throw this.client.httpError(failure, res);
+  ping(): Promise<void> {
+    return this.client.ping();
   }
 
   async register(service: Service): Promise<void> {
@@ -138,16 +117,16 @@ export class ConsulAdapter implements RegistryAdapter {
       failure,
       JSON.stringify(body),
     );
-    if (res.status !== 200) throw this.fail("register", service.id, failure, res);
-    this.aclReported.delete(`register\0${service.id}`);
+    if (res.status !== 200) throw this.acl.fail("register", service.id, failure, res);
+    this.acl.succeeded("register", service.id);
   }
 
   async deregister(service: ServiceRef): Promise<void> {
     checkId(service.id, "deregister");
     const failure = `Cannot deregister ${quote(service.id)} from consul`;
     const res = await this.client.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`, failure);
-    if (res.status !== 200 && res.status !== 404) throw this.fail("deregister", service.id, failure, res);
-    this.aclReported.delete(`deregister\0${service.id}`);
+    if (res.status !== 200 && res.status !== 404) throw this.acl.fail("deregister", service.id, failure, res);
+    this.acl.succeeded("deregister", service.id);
   }
 
   /** Passes one heartbeat check; re-registers the service when the agent lost it. */
@@ -162,9 +141,9 @@ export class ConsulAdapter implements RegistryAdapter {
       // The agent keeps the status of a check ID it already had (e.g. a critical non-TTL check): pass it now.
       const again = await this.client.request("PUT", `/v1/agent/check/pass/${encodeURIComponent(id)}`, failure);
       if (again.status === 200) return;
-      throw this.fail("refresh", service.id, failure, again);
+      throw this.acl.fail("refresh", service.id, failure, again);
     }
-    throw this.fail("refresh", service.id, failure, res);
+    throw this.acl.fail("refresh", service.id, failure, res);
   }
 
   async refresh(services: Service[]): Promise<void> {
@@ -191,7 +170,7 @@ export class ConsulAdapter implements RegistryAdapter {
   async list(): Promise<ListedService[]> {
     const failure = "Cannot list the services of the consul agent";
     const res = await this.client.request("GET", "/v1/agent/services", failure);
-    if (res.status !== 200) throw this.fail("list", "", failure, res);
+    if (res.status !== 200) throw this.acl.fail("list", "", failure, res);
     let parsed: unknown;
     try {
       parsed = JSON.parse(res.text);

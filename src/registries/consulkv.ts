@@ -3,7 +3,7 @@
 
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { ConsulClient, type ConsulResponse, type ConsulSettings, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { AclReporter, ConsulClient, type ConsulSettings, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 const FORMS = "consulkv://host:port/prefix or consulkv-unix:///path/to/consul.sock:/prefix";
 
@@ -72,13 +72,15 @@ function decodeBase64(b64: string): string {
 
 export class ConsulKvAdapter implements RegistryAdapter {
   readonly backend = "consulkv";
-  private readonly aclReported = new Set<string>();
+  private readonly acl: AclReporter;
 
   constructor(
     readonly client: ConsulClient,
     readonly prefix: string[],
-    private readonly ctx: AdapterContext,
-  ) {}
+    ctx: AdapterContext,
+  ) {
+    this.acl = new AclReporter(client, ctx.log);
+  }
 
   /** The `/v1/kv/...` path of a service; refuses names and IDs that would leave their place. */
   keyPath(service: ServiceRef, action: string): string {
@@ -94,36 +96,24 @@ export class ConsulKvAdapter implements RegistryAdapter {
     return "/v1/kv/" + [...this.prefix, service.name, service.id].map(encodeURIComponent).join("/");
   }
 
-  private fail(op: string, id: string, failure: string, res: ConsulResponse): RegistryError {
-    const err = this.client.httpError(failure, res);
-    const k = `${op}\0${id}`;
-    if (res.status === 403 && !this.aclReported.has(k)) {
-      this.aclReported.add(k);
-      this.ctx.log.error(err.message, { service: id });
-    }
-    return err;
-  }
-
-  async ping(): Promise<void> {
-    const failure = `Cannot reach consul at ${this.client.describe()}`;
-    const res = await this.client.request("GET", "/v1/status/leader", failure);
-    if (res.status !== 200) throw this.client.httpError(failure, res);
+  ping(): Promise<void> {
+    return this.client.ping();
   }
 
   async register(service: Service): Promise<void> {
     const path = this.keyPath(service, "register");
     const failure = `Cannot register ${quote(service.id)} in consulkv`;
     const res = await this.client.request("PUT", path, failure, kvValue(service.ip, service.port));
-    if (res.status !== 200) throw this.fail("register", service.id, failure, res);
-    this.aclReported.delete(`register\0${service.id}`);
+    if (res.status !== 200) throw this.acl.fail("register", service.id, failure, res);
+    this.acl.succeeded("register", service.id);
   }
 
   async deregister(service: ServiceRef): Promise<void> {
     const path = this.keyPath(service, "deregister");
     const failure = `Cannot deregister ${quote(service.id)} from consulkv`;
     const res = await this.client.request("DELETE", path, failure);
-    if (res.status !== 200 && res.status !== 404) throw this.fail("deregister", service.id, failure, res);
-    this.aclReported.delete(`deregister\0${service.id}`);
+    if (res.status !== 200 && res.status !== 404) throw this.acl.fail("deregister", service.id, failure, res);
+    this.acl.succeeded("deregister", service.id);
   }
 
   /** KV entries carry no TTL; anti-entropy (list + fingerprint) restores lost keys. */
@@ -134,7 +124,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
     const path = "/v1/kv/" + this.prefix.map(encodeURIComponent).join("/") + "/?recurse";
     const res = await this.client.request("GET", path, failure);
     if (res.status === 404) return [];
-    if (res.status !== 200) throw this.fail("list", "", failure, res);
+    if (res.status !== 200) throw this.acl.fail("list", "", failure, res);
     let entries: unknown;
     try {
       entries = JSON.parse(res.text);
