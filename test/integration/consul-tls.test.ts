@@ -2,48 +2,17 @@
 // server name, client certificates (mutual TLS) and CONSUL_HTTP_SSL_VERIFY=false.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigError, RegistryError } from "../../src/errors.ts";
-import { memoryLogger } from "../../src/log.ts";
 import { consulFactory } from "../../src/registries/consul.ts";
 import { consulKvFactory } from "../../src/registries/consulkv.ts";
-import { runtime } from "../../src/runtime/index.ts";
-import type { AdapterContext, Service } from "../../src/types.ts";
 import { type CertBundle, type ConsulEmulator, makeCerts, startConsulEmulator } from "../support/consul/index.ts";
+import { adapterContext, rejection, testService } from "../support/fixtures.ts";
 import { tempDir } from "../support/proc.ts";
 
-function context(env: Record<string, string>): AdapterContext {
-  return {
-    fetch: globalThis.fetch,
-    runtime: runtime(),
-    log: memoryLogger(),
-    env: (n) => env[n],
-    hostname: "host1",
-    ttl: 0,
-    ttlRefresh: 0,
-    allowScriptChecks: false,
-  };
-}
+const context = (env: Record<string, string>) => adapterContext({ env }).ctx;
 
-const service = (id: string): Service => ({
-  id,
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: [],
-  attrs: {},
-  checks: [{ kind: "https", target: "https://10.0.0.2:8080/health", tlsSkipVerify: true, interval: "10s" }],
-  enableTagOverride: false,
-  origin: { containerId: "0123456789abcdef", containerName: "web", exposedPort: 80, hostPort: "8080", hostIp: "" },
-});
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
+/** A service with an HTTPS check, as the TLS tests register it. */
+const service = (id: string) =>
+  testService({ id, checks: [{ kind: "https", target: "https://10.0.0.2:8080/health", tlsSkipVerify: true, interval: "10s" }] });
 
 let certs: CertBundle;
 beforeAll(async () => {
@@ -72,8 +41,7 @@ describe("consul over TLS (server certificate)", () => {
 
   test("without the CA the agent's certificate is refused", async () => {
     emu.clearLog();
-    const e = await rejection(consulFactory(`consul-tls://127.0.0.1:${emu.port}`, context({})).ping());
-    expect(e).toBeInstanceOf(RegistryError);
+    const e = await rejection(consulFactory(`consul-tls://127.0.0.1:${emu.port}`, context({})).ping(), RegistryError);
     expect(e.message).toStartWith(`Cannot reach consul at https://127.0.0.1:${emu.port}: `);
     expect(e.message).toMatch(/certificate|verify/i);
     expect(emu.requests).toHaveLength(0);
@@ -98,8 +66,7 @@ describe("consul over TLS (server certificate)", () => {
       context({ CONSUL_CACERT: certs.caPath, CONSUL_TLS_SERVER_NAME: "other.example" }),
     );
     emu.clearLog();
-    const e = await rejection(bad.ping());
-    expect(e).toBeInstanceOf(RegistryError);
+    const e = await rejection(bad.ping(), RegistryError);
     expect(e.message).toMatch(/ALTNAME|certificate|host ?name/i);
     expect(emu.requests).toHaveLength(0);
   });
@@ -114,8 +81,7 @@ describe("consul over TLS (server certificate)", () => {
 
   test("an unreadable CONSUL_CACERT is a ConfigError naming the variable", async () => {
     const a = consulFactory(`consul-tls://127.0.0.1:${emu.port}`, context({ CONSUL_CACERT: "/nonexistent/ca.pem" }));
-    const e = await rejection(a.ping());
-    expect(e).toBeInstanceOf(ConfigError);
+    const e = await rejection(a.ping(), ConfigError);
     expect(e.message).toStartWith('Cannot read CONSUL_CACERT "/nonexistent/ca.pem"');
   });
 });
@@ -142,8 +108,7 @@ describe("consul over mutual TLS (client certificate required)", () => {
   test("without a client certificate the agent refuses the connection", async () => {
     emu.clearLog();
     const a = consulFactory(`consul-tls://127.0.0.1:${emu.port}`, context({ CONSUL_CACERT: certs.caPath }));
-    const e = await rejection(a.register(service("host1:nocert:80")));
-    expect(e).toBeInstanceOf(RegistryError);
+    const e = await rejection(a.register(service("host1:nocert:80")), RegistryError);
     expect(e.message).toStartWith(`Cannot register "host1:nocert:80" in consul: https://127.0.0.1:${emu.port}: `);
     expect(emu.services()["host1:nocert:80"]).toBeUndefined();
   });

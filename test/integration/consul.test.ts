@@ -4,54 +4,22 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RegistryError } from "../../src/errors.ts";
-import { memoryLogger } from "../../src/log.ts";
 import { ConsulClient } from "../../src/registries/consul-client.ts";
 import { ConsulAdapter, consulFactory, parseConsulUri } from "../../src/registries/consul.ts";
-import { runtime } from "../../src/runtime/index.ts";
-import type { AdapterContext, CheckDef, RegistryAdapter, Service } from "../../src/types.ts";
+import type { CheckDef, RegistryAdapter } from "../../src/types.ts";
 import { type ConsulEmulator, startConsulEmulator } from "../support/consul/index.ts";
+import { type ContextOptions, type ServiceOverrides, adapterContext, rejection, testService } from "../support/fixtures.ts";
 import { tempDir, waitFor } from "../support/proc.ts";
 
-function context(o: { env?: Record<string, string>; ttl?: number; allowScriptChecks?: boolean } = {}) {
-  const log = memoryLogger();
-  const ctx: AdapterContext = {
-    fetch: globalThis.fetch,
-    runtime: runtime(),
-    log,
-    env: (n) => o.env?.[n],
-    hostname: "host1",
-    ttl: o.ttl ?? 0,
-    ttlRefresh: o.ttl ? 1 : 0,
-    allowScriptChecks: o.allowScriptChecks ?? false,
-  };
-  return { ctx, log };
-}
-
-function svc(over: Partial<Service> = {}): Service {
-  return {
+/** Tags and Meta the agent must keep; warnings name container "web". */
+const svc = (over: ServiceOverrides = {}) =>
+  testService({
     id: "host1:web:80",
-    name: "web",
-    ip: "10.0.0.2",
-    port: 8080,
-    protocol: "tcp",
     tags: ["v1", "prod"],
     attrs: { version: "1.2", check_http: "/health" },
-    checks: [],
-    enableTagOverride: false,
-    origin: { containerId: "0123456789abcdef", containerName: "web", exposedPort: 80, hostPort: "8080", hostIp: "" },
+    origin: { containerName: "web" },
     ...over,
-  };
-}
-
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error("expected a RegistryError");
-}
+  });
 
 /** Every register request the emulator answered with a 4xx, with its answer status: none expected. */
 const badRequests = (emu: ConsulEmulator) => emu.requests.filter((r) => r.status >= 400 && r.status < 500 && r.status !== 404);
@@ -64,8 +32,8 @@ describe("consul agent adapter", () => {
   afterAll(async () => {
     await emu?.stop();
   });
-  const adapter = (o: Parameters<typeof context>[0] = {}) => {
-    const { ctx, log } = context(o);
+  const adapter = (o: ContextOptions = {}) => {
+    const { ctx, log } = adapterContext(o);
     return { a: consulFactory(`consul://127.0.0.1:${emu.port}`, ctx), log };
   };
 
@@ -183,23 +151,23 @@ describe("consul agent adapter", () => {
     const { a } = adapter();
     emu.fail({ status: 500, paths: /\/register$/ });
     try {
-      const e = await rejection(a.register(svc({ id: "host1:err:80" })));
+      const e = await rejection(a.register(svc({ id: "host1:err:80" })), RegistryError);
       expect(e.message).toBe('Cannot register "host1:err:80" in consul: 500 rpc error making call: No cluster leader');
       expect(e.status).toBe(500);
     } finally {
       emu.fail(null);
     }
     // The agent's own validation answer is passed through too.
-    const e = await rejection(a.register(svc({ id: "host1:err:80", ip: "0.0.0.0" })));
+    const e = await rejection(a.register(svc({ id: "host1:err:80", ip: "0.0.0.0" })), RegistryError);
     expect(e.message).toBe('Cannot register "host1:err:80" in consul: 400 Invalid service address');
   });
 
   test("script checks sent to an agent without enable_script_checks fail with its message", async () => {
     const other = await startConsulEmulator();
     try {
-      const { ctx } = context({ allowScriptChecks: true });
+      const { ctx } = adapterContext({ allowScriptChecks: true });
       const a = consulFactory(`consul://127.0.0.1:${other.port}`, ctx);
-      const e = await rejection(a.register(svc({ checks: [{ kind: "script", args: ["/bin/true"] }] })));
+      const e = await rejection(a.register(svc({ checks: [{ kind: "script", args: ["/bin/true"] }] })), RegistryError);
       expect(e.status).toBe(500);
       expect(e.message).toContain("Scripts are disabled on this agent");
     } finally {
@@ -208,13 +176,13 @@ describe("consul agent adapter", () => {
   });
 
   test("a slow agent times out", async () => {
-    const { ctx } = context();
+    const { ctx } = adapterContext();
     const settings = parseConsulUri(`consul://127.0.0.1:${emu.port}`, ctx);
     const a = new ConsulAdapter(new ConsulClient(settings, ctx, 150), ctx);
     emu.fail({ delayMs: 3000, paths: /\/register$/ });
     try {
       const started = Date.now();
-      const e = await rejection(a.register(svc({ id: "host1:slow:80" })));
+      const e = await rejection(a.register(svc({ id: "host1:slow:80" })), RegistryError);
       expect(e.message).toBe(`Cannot register "host1:slow:80" in consul: no answer from http://127.0.0.1:${emu.port} within 0.15s`);
       expect(Date.now() - started).toBeLessThan(2500);
     } finally {
@@ -226,12 +194,12 @@ describe("consul agent adapter", () => {
     const gone = await startConsulEmulator();
     const port = gone.port;
     await gone.stop();
-    const e = await rejection(consulFactory(`consul://127.0.0.1:${port}`, context().ctx).ping());
+    const e = await rejection(consulFactory(`consul://127.0.0.1:${port}`, adapterContext().ctx).ping(), RegistryError);
     expect(e.message).toStartWith(`Cannot reach consul at http://127.0.0.1:${port}: `);
   });
 
   test("CONSUL_HTTP_ADDR is used for consul://", async () => {
-    const { ctx } = context({ env: { CONSUL_HTTP_ADDR: emu.address } });
+    const { ctx } = adapterContext({ env: { CONSUL_HTTP_ADDR: emu.address } });
     const a = consulFactory("consul://", ctx);
     const s = svc({ id: "host1:env:80" });
     await a.register(s);
@@ -250,7 +218,7 @@ describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
   });
 
   test("passes the registrator check, and re-registers after an agent restart", async () => {
-    const { ctx, log } = context({ ttl: 30 });
+    const { ctx, log } = adapterContext({ ttl: 30 });
     const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
     const s = svc({
       id: "host1:ttl:80",
@@ -287,7 +255,7 @@ describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
   });
 
   test("a check that lost its TTL (500 does not have associated TTL) also re-registers", async () => {
-    const { ctx } = context({ ttl: 20 });
+    const { ctx } = adapterContext({ ttl: 20 });
     const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
     const s = svc({ id: "host1:nottl:80" });
     // Someone registered the service with a non-TTL check under our check ID.
@@ -309,7 +277,7 @@ describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
   });
 
   test("the heartbeat check holds the TTL and the service's deregister-after", async () => {
-    const { ctx } = context({ ttl: 45 });
+    const { ctx } = adapterContext({ ttl: 45 });
     const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
     const s = svc({ id: "host1:ttl3:80", attrs: { check_deregister_after: "2m" } });
     emu.clearLog();
@@ -332,7 +300,7 @@ describe("consul ACL token", () => {
     await emu?.stop();
   });
   const adapter = (env: Record<string, string>) => {
-    const { ctx, log } = context({ env });
+    const { ctx, log } = adapterContext({ env });
     return { a: consulFactory(`consul://127.0.0.1:${emu.port}`, ctx), log };
   };
 
@@ -363,7 +331,7 @@ describe("consul ACL token", () => {
     const { a, log } = adapter({ CONSUL_HTTP_TOKEN: wrong });
     const s = svc({ id: "host1:denied:80" });
     for (let i = 0; i < 3; i++) {
-      const e = await rejection(a.register(s));
+      const e = await rejection(a.register(s), RegistryError);
       expect(e.status).toBe(403);
       expect(e.message).toBe(
         `Cannot register "host1:denied:80" in consul: 403 ACL not found (check CONSUL_HTTP_TOKEN / the token's service:write policy)`,
@@ -376,7 +344,7 @@ describe("consul ACL token", () => {
 
   test("no token: permission denied with the ACL hint", async () => {
     const { a } = adapter({});
-    const e = await rejection(a.register(svc({ id: "host1:anon:80" })));
+    const e = await rejection(a.register(svc({ id: "host1:anon:80" })), RegistryError);
     expect(e.status).toBe(403);
     expect(e.message).toContain("Permission denied");
     expect(e.message).toContain("check CONSUL_HTTP_TOKEN / the token's service:write policy");
@@ -395,7 +363,7 @@ describe("consul over a unix socket", () => {
   });
 
   test("consul-unix:///path registers, lists and deregisters", async () => {
-    const a: RegistryAdapter = consulFactory(`consul-unix://${sock}`, context().ctx);
+    const a: RegistryAdapter = consulFactory(`consul-unix://${sock}`, adapterContext().ctx);
     const s = svc({ id: "host1:unix:80", checks: [{ kind: "tcp", target: "10.0.0.2:8080", interval: "10s" }] });
     await a.ping();
     await a.register(s);
@@ -406,7 +374,7 @@ describe("consul over a unix socket", () => {
   });
 
   test("CONSUL_HTTP_ADDR=unix:///path works for consul://", async () => {
-    const a = consulFactory("consul://", context({ env: { CONSUL_HTTP_ADDR: emu.address } }).ctx);
+    const a = consulFactory("consul://", adapterContext({ env: { CONSUL_HTTP_ADDR: emu.address } }).ctx);
     await a.ping();
     expect(emu.address).toBe(`unix://${sock}`);
   });

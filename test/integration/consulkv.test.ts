@@ -3,49 +3,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { RegistryError } from "../../src/errors.ts";
-import { memoryLogger } from "../../src/log.ts";
 import { consulKvFactory } from "../../src/registries/consulkv.ts";
-import { runtime } from "../../src/runtime/index.ts";
-import type { AdapterContext, Service } from "../../src/types.ts";
+import type { Service } from "../../src/types.ts";
 import { type ConsulEmulator, startConsulEmulator } from "../support/consul/index.ts";
+import { type ServiceOverrides, adapterContext, refusedBothWays, rejection, testService } from "../support/fixtures.ts";
 import { tempDir } from "../support/proc.ts";
 
-function context(env: Record<string, string> = {}): AdapterContext {
-  return {
-    fetch: globalThis.fetch,
-    runtime: runtime(),
-    log: memoryLogger(),
-    env: (n) => env[n],
-    hostname: "host1",
-    ttl: 0,
-    ttlRefresh: 0,
-    allowScriptChecks: false,
-  };
-}
-
-const svc = (over: Partial<Service> = {}): Service => ({
-  id: "host1:web:80",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: [],
-  attrs: {},
-  checks: [],
-  enableTagOverride: false,
-  origin: { containerId: "0123456789abcdef", containerName: "web", exposedPort: 80, hostPort: "8080", hostIp: "" },
-  ...over,
-});
-
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error("expected a RegistryError");
-}
+const context = (env: Record<string, string> = {}) => adapterContext({ env }).ctx;
+const svc = (over: ServiceOverrides = {}) => testService({ id: "host1:web:80", ...over });
 
 describe("consulkv", () => {
   let emu: ConsulEmulator;
@@ -110,8 +75,7 @@ describe("consulkv", () => {
     const before = JSON.stringify(emu.kv());
     emu.clearLog();
     const a = adapter("/safe");
-    await rejection(a.register(svc(over)));
-    await rejection(a.deregister(svc(over)));
+    await refusedBothWays(a, svc(over));
     expect(emu.requests).toHaveLength(0);
     expect(JSON.stringify(emu.kv())).toBe(before);
   });
@@ -129,7 +93,7 @@ describe("consulkv", () => {
   test("errors carry status and body", async () => {
     emu.fail({ status: 500, paths: /^\/v1\/kv\// });
     try {
-      const e = await rejection(adapter("/err").register(svc()));
+      const e = await rejection(adapter("/err").register(svc()), RegistryError);
       expect(e.message).toBe('Cannot register "host1:web:80" in consulkv: 500 rpc error making call: No cluster leader');
       expect(e.status).toBe(500);
     } finally {
@@ -151,7 +115,7 @@ describe("consulkv against an agent that validates KV keys", () => {
     const a = consulKvFactory(`consulkv://127.0.0.1:${emu.port}/services`, context());
     await a.register(svc({ id: "web-1_80" }));
     expect(emu.kv()).toEqual({ "services/web/web-1_80": "10.0.0.2:8080" });
-    const e = await rejection(a.register(svc()));
+    const e = await rejection(a.register(svc()), RegistryError);
     expect(e.status).toBe(400);
     expect(e.message).toBe(
       'Cannot register "host1:web:80" in consulkv: 400 key contains invalid characters. Only alphanumeric characters and ,-_./ are allowed',
@@ -178,7 +142,7 @@ describe("consulkv with ACLs", () => {
     const wrong = "bad-kv-token-xyz";
     const ctx = context({ CONSUL_HTTP_TOKEN: wrong });
     const bad = consulKvFactory(`consulkv://127.0.0.1:${emu.port}/services`, ctx);
-    const e = await rejection(bad.register(svc({ id: "host1:other:80" })));
+    const e = await rejection(bad.register(svc({ id: "host1:other:80" })), RegistryError);
     expect(e.status).toBe(403);
     expect(e.message).toContain("check CONSUL_HTTP_TOKEN / the token's service:write policy");
     expect(e.message).not.toContain(wrong);

@@ -4,9 +4,6 @@
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { memoryLogger } from "../../src/log.ts";
-import { runtime } from "../../src/runtime/index.ts";
-import type { AdapterContext, Service } from "../../src/types.ts";
 import { type Proc, freePort, run, spawn, tempDir, waitFor } from "./proc.ts";
 
 export const ETCD_BIN = "/usr/bin/etcd";
@@ -370,38 +367,5 @@ export async function makeTestCerts(dir = tempDir("certs-")): Promise<TestCerts>
   };
 }
 
-// --- adapter test helpers (also used by the zookeeper and skydns2 tests) ---------------------------
-
-
-/** A real AdapterContext (Bun's fetch and runtime) with a memory logger and the given env. */
-export function adapterContext(o: { env?: Record<string, string>; ttl?: number; ttlRefresh?: number } = {}) {
-  const log = memoryLogger();
-  const ctx: AdapterContext = {
-    fetch: globalThis.fetch,
-    runtime: runtime(),
-    log,
-    env: (n) => o.env?.[n],
-    hostname: "host1",
-    ttl: o.ttl ?? 0,
-    ttlRefresh: o.ttlRefresh ?? 0,
-    allowScriptChecks: false,
-  };
-  return { ctx, log };
-}
-
-/** A hand-built Service as the bridge would pass it. */
-export function testService(over: Partial<Service> = {}): Service {
-  return {
-    id: "host1:web1:80",
-    name: "web",
-    ip: "10.0.0.2",
-    port: 8080,
-    protocol: "tcp",
-    tags: ["a", "b"],
-    attrs: {},
-    checks: [],
-    enableTagOverride: false,
-    origin: { containerId: "c0ffee".padEnd(64, "0"), containerName: "web1", exposedPort: 80, hostPort: "8080", hostIp: "" },
-    ...over,
-  };
-}
+// The adapter test helpers moved to fixtures.ts; re-exported for the tests that import them from here.
+export { adapterContext, testService } from "./fixtures.ts";
