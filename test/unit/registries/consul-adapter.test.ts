@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, RegistryError } from "../../../src/errors.ts";
-import { memoryLogger } from "../../../src/log.ts";
 import type { Runtime, TlsOptions } from "../../../src/runtime/types.ts";
 import { ConsulClient } from "../../../src/registries/consul-client.ts";
 import { consulFactory } from "../../../src/registries/consul.ts";
-import type { AdapterContext, Service } from "../../../src/types.ts";
+import type { Service } from "../../../src/types.ts";
+import { type ServiceOverrides, adapterContext, rejection, testService } from "../../support/fixtures.ts";
 
 interface Seen {
   method: string;
@@ -37,7 +37,6 @@ function fakeCtx(opts: { env?: Record<string, string>; files?: Record<string, st
       seen.push(r);
       return handler(r);
     }) as typeof fetch;
-  const log = memoryLogger();
   const runtime = {
     name: "bun",
     fetchUnix: (p: string) => (unixPaths.push(p), make("unix")),
@@ -49,42 +48,21 @@ function fakeCtx(opts: { env?: Record<string, string>; files?: Record<string, st
       return f;
     },
   } as unknown as Runtime;
-  const ctx: AdapterContext = {
-    fetch: make("plain"),
-    runtime,
-    log,
-    env: (n) => opts.env?.[n],
-    hostname: "host1",
-    ttl: opts.ttl ?? 0,
-    ttlRefresh: opts.ttl ? Math.max(1, opts.ttl - 5) : 0,
-    allowScriptChecks: opts.allowScriptChecks ?? false,
-  };
+  const { ctx, log } = adapterContext({ env: opts.env, ttl: opts.ttl, allowScriptChecks: opts.allowScriptChecks, fetch: make("plain"), runtime });
   return { ctx, seen, tlsOptions, unixPaths, filesRead, log, setHandler: (h: Handler) => void (handler = h) };
 }
 
-const service = (over: Partial<Service> = {}): Service => ({
-  id: "host1:web:80",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: ["v1", "prod"],
-  attrs: { version: "1", "bad.key": "x" },
-  checks: [{ kind: "http", target: "http://10.0.0.2:8080/health", interval: "5s" }],
-  enableTagOverride: true,
-  origin: { containerId: "abc", containerName: "web-1", exposedPort: 80, hostPort: "8080", hostIp: "" },
-  ...over,
-});
-
-async function rejects(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error("expected a RegistryError");
-}
+/** Meta with one key Consul refuses, one HTTP check, tag override on, from container web-1. */
+const service = (over: ServiceOverrides = {}) =>
+  testService({
+    id: "host1:web:80",
+    tags: ["v1", "prod"],
+    attrs: { version: "1", "bad.key": "x" },
+    checks: [{ kind: "http", target: "http://10.0.0.2:8080/health", interval: "5s" }],
+    enableTagOverride: true,
+    origin: { containerName: "web-1" },
+    ...over,
+  });
 
 describe("consul adapter", () => {
   test("register sends only agent fields, with replace-existing-checks", async () => {
@@ -141,11 +119,11 @@ describe("consul adapter", () => {
 
   test("errors carry the status and body", async () => {
     const f = fakeCtx({ handler: () => new Response("Invalid service address", { status: 400 }) });
-    const e = await rejects(consulFactory("consul://", f.ctx).register(service()));
+    const e = await rejection(consulFactory("consul://", f.ctx).register(service()), RegistryError);
     expect(e.message).toBe('Cannot register "host1:web:80" in consul: 400 Invalid service address');
     expect(e.status).toBe(400);
     f.setHandler(() => new Response("", { status: 500, statusText: "Internal Server Error" }));
-    const e2 = await rejects(consulFactory("consul://", f.ctx).register(service()));
+    const e2 = await rejection(consulFactory("consul://", f.ctx).register(service()), RegistryError);
     expect(e2.message).toBe('Cannot register "host1:web:80" in consul: 500 Internal Server Error');
   });
 
@@ -155,7 +133,7 @@ describe("consul adapter", () => {
         throw new TypeError("Unable to connect. Is the computer able to access the url?");
       },
     });
-    const e = await rejects(consulFactory("consul://10.9.9.9:1", f.ctx).ping());
+    const e = await rejection(consulFactory("consul://10.9.9.9:1", f.ctx).ping(), RegistryError);
     expect(e.message).toContain("Cannot reach consul at http://10.9.9.9:1");
     expect(e.status).toBeUndefined();
   });
@@ -167,7 +145,7 @@ describe("consul adapter", () => {
     const a = consulFactory("consul://", f.ctx) as unknown as { client: ConsulClient };
     const client = new ConsulClient(a.client.settings, f.ctx, 50);
     const started = Date.now();
-    const e = await rejects(client.request("GET", "/v1/status/leader", "Cannot reach consul"));
+    const e = await rejection(client.request("GET", "/v1/status/leader", "Cannot reach consul"), RegistryError);
     expect(e.message).toBe("Cannot reach consul: no answer from http://127.0.0.1:8500 within 0.05s");
     expect(Date.now() - started).toBeLessThan(5000);
   });
@@ -179,7 +157,7 @@ describe("consul adapter", () => {
     });
     const a = consulFactory("consul://", f.ctx);
     for (let i = 0; i < 3; i++) {
-      const e = await rejects(a.register(service()));
+      const e = await rejection(a.register(service()), RegistryError);
       expect(e.status).toBe(403);
       expect(e.message).toContain("check CONSUL_HTTP_TOKEN / the token's service:write policy");
       expect(e.message).not.toContain("sekret-token-1");
@@ -188,13 +166,13 @@ describe("consul adapter", () => {
     const errors = f.log.lines.filter((l) => l.level === "error");
     expect(errors).toHaveLength(1);
     expect(JSON.stringify(f.log.lines)).not.toContain("sekret-token-1");
-    await rejects(a.register(service({ id: "host1:other:81" })));
+    await rejection(a.register(service({ id: "host1:other:81" })), RegistryError);
     expect(f.log.lines.filter((l) => l.level === "error")).toHaveLength(2);
     // After a success, a new denial is reported again.
     f.setHandler(() => new Response("", { status: 200 }));
     await a.register(service());
     f.setHandler(() => new Response("Permission denied", { status: 403 }));
-    await rejects(a.register(service()));
+    await rejection(a.register(service()), RegistryError);
     expect(f.log.lines.filter((l) => l.level === "error")).toHaveLength(3);
   });
 
@@ -278,12 +256,12 @@ describe("consul adapter", () => {
     await a.deregister({ id: "h:a/b:80", name: "n", ip: "", port: 1, protocol: "tcp" });
     expect(f.seen[0]).toMatchObject({ method: "PUT", url: "http://127.0.0.1:8500/v1/agent/service/deregister/h%3Aa%2Fb%3A80" });
     for (const id of ["", ".", ".."]) {
-      await rejects(a.deregister({ id, name: "n", ip: "", port: 1, protocol: "tcp" }));
-      await rejects(a.register(service({ id })));
+      await rejection(a.deregister({ id, name: "n", ip: "", port: 1, protocol: "tcp" }), RegistryError);
+      await rejection(a.register(service({ id })), RegistryError);
     }
     expect(f.seen).toHaveLength(1);
     f.setHandler(() => new Response("boom", { status: 500 }));
-    const e = await rejects(a.deregister(service()));
+    const e = await rejection(a.deregister(service()), RegistryError);
     expect(e.message).toBe('Cannot deregister "host1:web:80" from consul: 500 boom');
   });
 
@@ -292,7 +270,7 @@ describe("consul adapter", () => {
     const a = consulFactory("consul://", f.ctx);
     await a.ping();
     f.setHandler(() => new Response("Service Unavailable", { status: 503 }));
-    expect((await rejects(a.ping())).message).toBe("Cannot reach consul at http://127.0.0.1:8500: 503 Service Unavailable");
+    expect((await rejection(a.ping(), RegistryError)).message).toBe("Cannot reach consul at http://127.0.0.1:8500: 503 Service Unavailable");
   });
 });
 
@@ -333,7 +311,7 @@ describe("consul refresh", () => {
 
   test("other failures are reported after trying every service", async () => {
     const f = fakeCtx({ ttl: 30, handler: () => new Response("rpc error", { status: 500 }) });
-    const e = await rejects(consulFactory("consul://", f.ctx).refresh([service(), service({ id: "host1:web:81" }), service({ id: "host1:web:82" })]));
+    const e = await rejection(consulFactory("consul://", f.ctx).refresh([service(), service({ id: "host1:web:81" }), service({ id: "host1:web:82" })]), RegistryError);
     expect(f.seen).toHaveLength(3);
     expect(e.message).toMatch(/^Cannot pass the TTL check of "host1:web:8\d" in consul: 500 rpc error \(and 2 more\)$/);
     expect(e.status).toBe(500);
@@ -393,8 +371,8 @@ describe("consul list and fingerprint", () => {
   test("list failures are RegistryErrors", async () => {
     const f = fakeCtx({ handler: () => new Response("not json", { status: 200 }) });
     const a = consulFactory("consul://", f.ctx);
-    expect((await rejects(a.list!())).message).toContain("invalid JSON");
+    expect((await rejection(a.list!(), RegistryError)).message).toContain("invalid JSON");
     f.setHandler(() => new Response("ACL not found", { status: 403 }));
-    expect((await rejects(a.list!())).message).toContain("check CONSUL_HTTP_TOKEN");
+    expect((await rejection(a.list!(), RegistryError)).message).toContain("check CONSUL_HTTP_TOKEN");
   });
 });

@@ -7,21 +7,10 @@ import {
   toConsulCheck,
   toConsulChecks,
 } from "../../../src/registries/consul-checks.ts";
-import type { CheckDef, Service } from "../../../src/types.ts";
+import type { CheckDef } from "../../../src/types.ts";
+import { type ServiceOverrides, testService } from "../../support/fixtures.ts";
 
-const service = (over: Partial<Service> = {}): Service => ({
-  id: "host1:web:80",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: [],
-  attrs: {},
-  checks: [],
-  enableTagOverride: false,
-  origin: { containerId: "abc", containerName: "web", exposedPort: 80, hostPort: "8080", hostIp: "" },
-  ...over,
-});
+const service = (over: ServiceOverrides = {}) => testService({ id: "host1:web:80", ...over });
 
 // Every key the agent accepts in a check (protocols.md 2.2); anything else is a 400.
 const AGENT_CHECK_KEYS = new Set(

@@ -4,21 +4,10 @@ import { memoryLogger } from "../../../src/log.ts";
 import { parseConsulAddr, parseHostPort, splitUri } from "../../../src/registries/consul-client.ts";
 import { parseConsulUri } from "../../../src/registries/consul.ts";
 import { parseConsulKvUri } from "../../../src/registries/consulkv.ts";
+import { configError } from "../../support/fixtures.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 const ctx = (vars: Record<string, string> = {}) => ({ env: envOf(vars), log: memoryLogger() });
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain("\n");
-    return msg;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("consul URIs", () => {
   test.each([
@@ -50,7 +39,7 @@ describe("consul URIs", () => {
     ["consulx://h:1", /expected consul:\/\/host:port, consul-tls/],
     ["consul:h:1", /expected consul:\/\/host:port/],
   ])("%s is a ConfigError", (uri, re) => {
-    const msg = configError(() => parseConsulUri(uri, ctx()));
+    const msg = configError(() => parseConsulUri(uri, ctx())).message;
     expect(msg).toContain(`"${uri}"`);
     expect(msg).toMatch(re);
   });
@@ -100,7 +89,7 @@ describe("consul URIs", () => {
   test("CONSUL_HTTP_SSL=true makes consul:// use https", () => {
     expect(parseConsulUri("consul://a:1", ctx({ CONSUL_HTTP_SSL: "true" })).endpoint.kind).toBe("https");
     expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_SSL: "1", CONSUL_HTTP_ADDR: "b:2" })).endpoint.kind).toBe("https");
-    expect(configError(() => parseConsulUri("consul://", ctx({ CONSUL_HTTP_SSL: "yes" })))).toContain('CONSUL_HTTP_SSL "yes"');
+    expect(configError(() => parseConsulUri("consul://", ctx({ CONSUL_HTTP_SSL: "yes" }))).message).toContain('CONSUL_HTTP_SSL "yes"');
   });
 
   test.each([
@@ -114,13 +103,13 @@ describe("consul URIs", () => {
       expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: addr })).endpoint).toMatchObject({ host: "127.0.0.1" });
       return;
     }
-    const msg = configError(() => parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: addr })));
+    const msg = configError(() => parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: addr }))).message;
     expect(msg).toContain("CONSUL_HTTP_ADDR");
     expect(msg).toMatch(re);
   });
 
   test("consul-tls cannot use a unix CONSUL_HTTP_ADDR", () => {
-    expect(configError(() => parseConsulUri("consul-tls://", ctx({ CONSUL_HTTP_ADDR: "unix:///x.sock" })))).toContain(
+    expect(configError(() => parseConsulUri("consul-tls://", ctx({ CONSUL_HTTP_ADDR: "unix:///x.sock" }))).message).toContain(
       "consul-tls",
     );
   });
@@ -157,7 +146,7 @@ describe("CONSUL_* environment", () => {
     expect(parseConsulUri("consul-tls://c", ctx()).insecure).toBe(false);
     expect(parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "true" })).insecure).toBe(false);
     expect(parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "0" })).insecure).toBe(true);
-    expect(configError(() => parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "nope" })))).toContain(
+    expect(configError(() => parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "nope" }))).message).toContain(
       "CONSUL_HTTP_SSL_VERIFY",
     );
   });
@@ -166,7 +155,7 @@ describe("CONSUL_* environment", () => {
     [{ CONSUL_CLIENT_CERT: "/c.pem" }, "only CONSUL_CLIENT_CERT"],
     [{ CONSUL_CLIENT_KEY: "/k.pem" }, "only CONSUL_CLIENT_KEY"],
   ])("client certificate and key go together %p", (vars, part) => {
-    const msg = configError(() => parseConsulUri("consul-tls://c", ctx(vars)));
+    const msg = configError(() => parseConsulUri("consul-tls://c", ctx(vars))).message;
     expect(msg).toContain("CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY must be set together");
     expect(msg).toContain(part);
   });
@@ -174,7 +163,7 @@ describe("CONSUL_* environment", () => {
   test("the token never appears in a ConfigError", () => {
     const msg = configError(() =>
       parseConsulUri("consul://h:0", ctx({ CONSUL_HTTP_TOKEN: "s3cr3t-token" })),
-    );
+    ).message;
     expect(msg).not.toContain("s3cr3t-token");
   });
 
@@ -218,7 +207,7 @@ describe("consulkv URIs", () => {
     ["consulkv-unix://rel.sock:/p", /consulkv-unix:\/\/\/absolute/],
     ["consulkv://c:x/p", /expected host:port/],
   ])("%s is a ConfigError", (uri, re) => {
-    const msg = configError(() => parseConsulKvUri(uri, ctx()));
+    const msg = configError(() => parseConsulKvUri(uri, ctx())).message;
     expect(msg).toContain(`"${uri}"`);
     expect(msg).toMatch(re);
   });

@@ -1,9 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { RegistryError } from "../../../src/errors.ts";
-import { memoryLogger } from "../../../src/log.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
 import { consulKvFactory, kvValue, segmentProblem } from "../../../src/registries/consulkv.ts";
-import type { AdapterContext, Service } from "../../../src/types.ts";
+import { type ServiceOverrides, adapterContext, refusedBothWays, rejection, testService } from "../../support/fixtures.ts";
 
 interface Seen {
   method: string;
@@ -24,43 +23,12 @@ function fakeCtx(env: Record<string, string> = {}) {
     return handler(r);
   }) as typeof fetch;
   const unixPaths: string[] = [];
-  const log = memoryLogger();
-  const ctx: AdapterContext = {
-    fetch: f,
-    runtime: { fetchUnix: (p: string) => (unixPaths.push(p), f) } as unknown as Runtime,
-    log,
-    env: (n) => env[n],
-    hostname: "host1",
-    ttl: 0,
-    ttlRefresh: 0,
-    allowScriptChecks: false,
-  };
+  const runtime = { fetchUnix: (p: string) => (unixPaths.push(p), f) } as unknown as Runtime;
+  const { ctx, log } = adapterContext({ env, fetch: f, runtime });
   return { ctx, seen, unixPaths, log, setHandler: (h: (r: Seen) => Response) => void (handler = h) };
 }
 
-const service = (over: Partial<Service> = {}): Service => ({
-  id: "host1:web:80",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: [],
-  attrs: {},
-  checks: [],
-  enableTagOverride: false,
-  origin: { containerId: "abc", containerName: "web-1", exposedPort: 80, hostPort: "8080", hostIp: "" },
-  ...over,
-});
-
-async function rejects(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error("expected a RegistryError");
-}
+const service = (over: ServiceOverrides = {}) => testService({ id: "host1:web:80", ...over });
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -89,7 +57,7 @@ describe("consulkv adapter", () => {
     await a.deregister(service());
     expect(f.seen[0]).toEqual({ method: "DELETE", url: "http://127.0.0.1:8500/v1/kv/services/web/host1%3Aweb%3A80" });
     f.setHandler(() => new Response("Permission denied", { status: 403 }));
-    const e = await rejects(a.deregister(service()));
+    const e = await rejection(a.deregister(service()), RegistryError);
     expect(e.message).toBe(
       `Cannot deregister "host1:web:80" from consulkv: 403 Permission denied (check CONSUL_HTTP_TOKEN / the token's service:write policy)`,
     );
@@ -106,10 +74,9 @@ describe("consulkv adapter", () => {
   ])("an unsafe %s is refused before any request: %p", async (what, over, why) => {
     const f = fakeCtx();
     const a = consulKvFactory("consulkv://127.0.0.1:8500/services", f.ctx);
-    const e = await rejects(a.register(service(over)));
+    const e = await refusedBothWays(a, service(over));
     expect(e.message).toContain(`the service ${what} ${why}`);
     expect(e.message).not.toMatch(/[\u0000-\u001f]/);
-    await rejects(a.deregister(service(over)));
     expect(f.seen).toHaveLength(0);
   });
 

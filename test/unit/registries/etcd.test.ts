@@ -2,27 +2,14 @@
 // failover / auth / encoding rules against a scripted fetch.
 import { describe, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
-import { ConfigError, RegistryError } from "../../../src/errors.ts";
-import { memoryLogger } from "../../../src/log.ts";
+import { RegistryError } from "../../../src/errors.ts";
 import { etcdSettings, joinHostPort, safeSegment, splitHostPort } from "../../../src/registries/etcd-client.ts";
 import { etcdFactory, etcdLayout } from "../../../src/registries/etcd.ts";
 import { prefixRangeEnd } from "../../../src/registries/etcd3.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
-import type { AdapterContext, Service } from "../../../src/types.ts";
+import { type ServiceOverrides, adapterContext, configError, testService } from "../../support/fixtures.ts";
 
-const service = (over: Partial<Service> = {}): Service => ({
-  id: "host1:web1:80",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: [],
-  attrs: {},
-  checks: [],
-  enableTagOverride: false,
-  origin: { containerId: "abc", containerName: "web1", exposedPort: 80, hostPort: "8080", hostIp: "" },
-  ...over,
-});
+const service = (over: ServiceOverrides = {}) => testService({ id: "host1:web1:80", ...over });
 
 interface Call {
   url: string;
@@ -38,20 +25,11 @@ function fakeCtx(handler: (c: Call) => Response | Promise<Response>, env: Record
     calls.push(c);
     return handler(c);
   }) as typeof fetch;
-  const log = memoryLogger();
-  const ctx: AdapterContext = {
-    fetch: f,
-    runtime: {
-      fetchTls: () => f,
-      readTextFile: async (p: string) => `PEM of ${p}`,
-    } as unknown as Runtime,
-    log,
-    env: (n) => env[n],
-    hostname: "host1",
-    ttl,
-    ttlRefresh: ttl ? Math.floor(ttl / 2) : 0,
-    allowScriptChecks: false,
-  };
+  const runtime = {
+    fetchTls: () => f,
+    readTextFile: async (p: string) => `PEM of ${p}`,
+  } as unknown as Runtime;
+  const { ctx, log } = adapterContext({ env, ttl, fetch: f, runtime });
   return { ctx, calls, log };
 }
 
@@ -61,17 +39,6 @@ const refused = () => {
 };
 const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
 const FORM = /expected etcd:\/\/host:port\[,host:port…\]\/prefix or etcd\+https:\/\/…\/prefix/;
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).not.toContain("\n");
-    return e as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("etcd URI", () => {
   const settings = (uri: string, env: Record<string, string> = {}) =>

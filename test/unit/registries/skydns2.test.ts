@@ -1,39 +1,20 @@
 // skydns2 adapter without a server: URI validation and the record layout (parity "SkyDNS records").
 import { describe, expect, test } from "bun:test";
-import { ConfigError, RegistryError } from "../../../src/errors.ts";
-import { memoryLogger } from "../../../src/log.ts";
+import { RegistryError } from "../../../src/errors.ts";
 import { skydns2Factory, skydnsBase, skydnsLayout } from "../../../src/registries/skydns2.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
-import type { AdapterContext, Service } from "../../../src/types.ts";
+import { type ServiceOverrides, adapterContext, configError, testService } from "../../support/fixtures.ts";
 
-const service = (over: Partial<Service> = {}): Service => ({
-  id: "web1",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: [],
-  attrs: {},
-  checks: [],
-  enableTagOverride: false,
-  origin: { containerId: "abc", containerName: "web1", exposedPort: 80, hostPort: "8080", hostIp: "" },
-  ...over,
-});
+const service = (over: ServiceOverrides = {}) => testService({ id: "web1", ...over });
 
-function ctx(ttl = 0): AdapterContext {
-  return {
+/** A context that fails any request: URI validation must not make one. */
+const ctx = () =>
+  adapterContext({
     fetch: (() => {
       throw new Error("no request expected");
     }) as unknown as typeof fetch,
     runtime: {} as Runtime,
-    log: memoryLogger(),
-    env: () => undefined,
-    hostname: "host1",
-    ttl,
-    ttlRefresh: 0,
-    allowScriptChecks: false,
-  };
-}
+  }).ctx;
 
 describe("skydns2 URI", () => {
   test.each([
@@ -57,15 +38,7 @@ describe("skydns2 URI", () => {
     ["skydns2://h/skydns.local?api=v1", /api must be v2 or v3/],
     ["etcd://h/skydns.local", /scheme must be skydns2:\/\//],
   ])("%s is a ConfigError", (uri, re) => {
-    let err: unknown;
-    try {
-      skydns2Factory(uri, ctx());
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(re);
-    expect((err as Error).message).not.toContain("\n");
+    expect(configError(() => skydns2Factory(uri, ctx())).message).toMatch(re);
   });
 });
 

@@ -1,36 +1,14 @@
 // zookeeper adapter and wire client without a server: URI validation, znode body, jute encoding.
 import { describe, expect, test } from "bun:test";
-import { ConfigError } from "../../../src/errors.ts";
-import { memoryLogger } from "../../../src/log.ts";
 import { JuteError, JuteReader, JuteWriter } from "../../../src/registries/zk/jute.ts";
 import { Err, Op, ZkError, decodeConnect, encodeConnect, readStat, request } from "../../../src/registries/zk/protocol.ts";
 import { znodeBody, zookeeperFactory } from "../../../src/registries/zookeeper.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
-import type { AdapterContext, Service } from "../../../src/types.ts";
+import { adapterContext, configError, testService } from "../../support/fixtures.ts";
 
-const ctx: AdapterContext = {
-  fetch: globalThis.fetch,
-  runtime: {} as Runtime,
-  log: memoryLogger(),
-  env: () => undefined,
-  hostname: "host1",
-  ttl: 0,
-  ttlRefresh: 0,
-  allowScriptChecks: false,
-};
+const { ctx } = adapterContext({ runtime: {} as Runtime });
 
-const service: Service = {
-  id: "host1:web1:80",
-  name: "web",
-  ip: "10.0.0.2",
-  port: 8080,
-  protocol: "tcp",
-  tags: ["a", "b"],
-  attrs: { zone: "x", env: "prod" },
-  checks: [],
-  enableTagOverride: false,
-  origin: { containerId: "f".repeat(64), containerName: "web1", exposedPort: 80, hostPort: "8080", hostIp: "" },
-};
+const service = testService({ tags: ["a", "b"], attrs: { zone: "x", env: "prod" }, origin: { containerId: "f".repeat(64) } });
 
 describe("zookeeper URI", () => {
   test.each(["zookeeper://127.0.0.1:2181/services", "zookeeper://h1:1,h2:2,[::1]:3/a/b", "zookeeper:///base", "zookeeper://h"])(
@@ -50,15 +28,9 @@ describe("zookeeper URI", () => {
     ["zookeeper://h/a/../b", /"\." or "\.\."/],
     ["zookeeper://h/zookeeper/x", /reserved by ZooKeeper/],
   ])("%s is a ConfigError", (uri, re) => {
-    let err: unknown;
-    try {
-      zookeeperFactory(uri, ctx);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(re);
-    expect((err as Error).message).toContain("zookeeper://host:port");
+    const e = configError(() => zookeeperFactory(uri, ctx));
+    expect(e.message).toMatch(re);
+    expect(e.message).toContain("zookeeper://host:port");
   });
 });
 
