@@ -279,6 +279,15 @@ export class ConsulClient {
   }
 }
 
+/** The JSON in an answer's body; invalid JSON is a RegistryError prefixed with `failure`. */
+export function jsonBody(failure: string, res: ConsulResponse): unknown {
+  try {
+    return JSON.parse(res.text);
+  } catch (e) {
+    throw new RegistryError(`${failure}: invalid JSON (${errorMessage(e)})`);
+  }
+}
+
 /**
  * Turns failed answers into RegistryErrors and logs an ACL denial (403) once per operation and service,
  * so a resync does not repeat it; once that operation succeeds, a new denial is logged again.

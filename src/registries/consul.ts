@@ -3,7 +3,7 @@
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { type ConsulCheck, type Dropped, consulMeta, heartbeatCheck, heartbeatCheckId, toConsulChecks } from "./consul-checks.ts";
-import { AclReporter, ConsulClient, type ConsulSettings, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { AclReporter, ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 const SCHEMES = "consul://host:port, consul-tls://host:port or consul-unix:///path/to/consul.sock";
 
@@ -171,12 +171,7 @@ export class ConsulAdapter implements RegistryAdapter {
     const failure = "Cannot list the services of the consul agent";
     const res = await this.client.request("GET", "/v1/agent/services", failure);
     if (res.status !== 200) throw this.acl.fail("list", "", failure, res);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(res.text);
-    } catch (e) {
-      throw new RegistryError(`${failure}: invalid JSON (${errorMessage(e)})`);
-    }
+    const parsed = jsonBody(failure, res);
     if (!parsed || typeof parsed !== "object") throw new RegistryError(`${failure}: expected a JSON object`);
     const out: ListedService[] = [];
     for (const [key, raw] of Object.entries(parsed as Record<string, AgentService>)) {

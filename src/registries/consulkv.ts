@@ -1,9 +1,9 @@
 // Consul KV backend: `<prefix>/<name>/<id>` = `ip:port`, as registrator's consulkv adapter lays it out.
 // consulkv://h:p/prefix, consulkv:///prefix (CONSUL_HTTP_ADDR or 127.0.0.1:8500), consulkv-unix:///path/sock:/prefix.
 
-import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
+import { ConfigError, RegistryError } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { AclReporter, ConsulClient, type ConsulSettings, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { AclReporter, ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 const FORMS = "consulkv://host:port/prefix or consulkv-unix:///path/to/consul.sock:/prefix";
 
@@ -125,12 +125,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
     const res = await this.client.request("GET", path, failure);
     if (res.status === 404) return [];
     if (res.status !== 200) throw this.acl.fail("list", "", failure, res);
-    let entries: unknown;
-    try {
-      entries = JSON.parse(res.text);
-    } catch (e) {
-      throw new RegistryError(`${failure}: invalid JSON (${errorMessage(e)})`);
-    }
+    const entries = jsonBody(failure, res);
     if (!Array.isArray(entries)) throw new RegistryError(`${failure}: expected a JSON array`);
     const base = this.prefix.join("/") + "/";
     const out: ListedService[] = [];
