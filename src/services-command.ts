@@ -1,3 +1,4 @@
+import { derivationInput } from "./bridge/bridge.ts";
 import type { Config } from "./config.ts";
 import { prepare } from "./daemon.ts";
 import { createLogger } from "./log.ts";
@@ -25,9 +26,8 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     const c = await docker.inspect(summary.Id);
     if (!c) continue;
     const name = c.Name.replace(/^\//, "");
-    const mode = c.HostConfig?.NetworkMode ?? "";
-    const peer = mode.startsWith("container:") ? ((await docker.inspect(mode.slice(10))) ?? undefined) : undefined;
-    const r = derive(c, peer);
+    const input = await derivationInput(docker, c);
+    const r = derive(input.container, input.peer);
     const base = { container: name, containerId: c.Id.slice(0, 12) };
     for (const s of r.services) {
       rows.push({ ...base, port: `${s.origin.exposedPort}/${s.protocol}`, service: { id: s.id, name: s.name, ip: s.ip, port: s.port, tags: s.tags } });

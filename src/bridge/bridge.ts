@@ -8,6 +8,8 @@ import { KeyedQueue, Limiter } from "./queue.ts";
 export interface DockerSource {
   list(): Promise<Array<{ Id: string }>>;
   inspect(id: string): Promise<ContainerInspect | null>;
+  /** An image's EXPOSE ports (Podman leaves them out of host-network containers' inspect). */
+  imageExposedPorts?(image: string): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface DeriveOutput {
@@ -64,6 +66,24 @@ function sameRef(a: ServiceRef, b: ServiceRef): boolean {
 }
 
 const short = (id: string) => id.slice(0, 12);
+
+/**
+ * What derivation needs beyond the inspect: the peer of a `container:<id>` network mode, and for
+ * host-network containers without ExposedPorts (Podman omits them) the image's EXPOSE ports.
+ */
+export async function derivationInput(
+  docker: DockerSource,
+  c: ContainerInspect,
+): Promise<{ container: ContainerInspect; peer?: ContainerInspect }> {
+  const mode = c.HostConfig?.NetworkMode ?? "";
+  if (mode === "host" && !c.Config.ExposedPorts && c.Image && docker.imageExposedPorts) {
+    const exposed = await docker.imageExposedPorts(c.Image).catch(() => undefined);
+    if (exposed) c = { ...c, Config: { ...c.Config, ExposedPorts: exposed } };
+  }
+  if (!mode.startsWith("container:")) return { container: c };
+  const peer = (await docker.inspect(mode.slice("container:".length)).catch(() => null)) ?? undefined;
+  return { container: c, ...(peer ? { peer } : {}) };
+}
 
 /**
  * The reconcile loop. Per container, events only mark it dirty; a serialized sync inspects it and
@@ -131,13 +151,9 @@ export class Bridge {
     return code !== 0 && (code & 128) === 0;
   }
 
-  private async deriveInto(id: string, c: ContainerInspect): Promise<void> {
-    const name = c.Name.replace(/^\//, "");
-    let peer: ContainerInspect | undefined;
-    const mode = c.HostConfig?.NetworkMode ?? "";
-    if (mode.startsWith("container:")) {
-      peer = (await this.o.docker.inspect(mode.slice("container:".length)).catch(() => null)) ?? undefined;
-    }
+  private async deriveInto(id: string, inspected: ContainerInspect): Promise<void> {
+    const name = inspected.Name.replace(/^\//, "");
+    const { container: c, peer } = await derivationInput(this.o.docker, inspected);
     let out: DeriveOutput;
     try {
       out = this.o.derive(c, peer);

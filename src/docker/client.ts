@@ -118,6 +118,18 @@ export class DockerClient {
     return parsed.data;
   }
 
+  /** The ports an image declares (EXPOSE); undefined when the image is unknown. */
+  async imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined> {
+    const path = `/images/${encodeURIComponent(image)}/json`;
+    const res = await this.request(this.prefix + path, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) {
+      await res.text().catch(() => "");
+      return undefined;
+    }
+    const body = (await res.json()) as { Config?: { ExposedPorts?: Record<string, unknown> | null } | null };
+    return body.Config?.ExposedPorts ?? undefined;
+  }
+
   /**
    * Subscribe to the container event stream, filtered on the server side. Resolves once Docker has
    * answered (so a list made afterwards cannot miss an event); the iterable ends when Docker closes it.

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Bridge, type DockerSource } from "../../src/bridge/bridge.ts";
+import { Bridge, derivationInput, type DockerSource } from "../../src/bridge/bridge.ts";
 import type { ContainerInspect } from "../../src/docker/schema.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { LocalRegistry } from "../../src/registries/local.ts";
@@ -214,5 +214,28 @@ describe("bridge", () => {
     await bridge.flush();
     await bridge.close({ deregisterAll: true, timeoutMs: 1000 });
     expect(ids()).toEqual([]);
+  });
+});
+
+describe("derivationInput", () => {
+  const base = { Id: "c", Name: "/c", Image: "sha256:img", Config: { Image: "img" }, State: { Running: true } } as ContainerInspect;
+  const docker = (exposed?: Record<string, unknown>): DockerSource => ({
+    list: async () => [],
+    inspect: async (id) => (id === "peer" ? ({ ...base, Id: "peer", Name: "/peer" } as ContainerInspect) : null),
+    imageExposedPorts: async (image) => (image === "sha256:img" ? exposed : undefined),
+  });
+
+  test("a host-network container without ExposedPorts (Podman) takes the image's EXPOSE ports", async () => {
+    const c = { ...base, HostConfig: { NetworkMode: "host" } } as ContainerInspect;
+    const r = await derivationInput(docker({ "6380/tcp": {} }), c);
+    expect(r.container.Config.ExposedPorts).toEqual({ "6380/tcp": {} });
+    expect(c.Config.ExposedPorts).toBeUndefined();
+  });
+
+  test("other containers are left as they are; container:<id> mode brings the peer", async () => {
+    const bridged = { ...base, HostConfig: { NetworkMode: "bridge" } } as ContainerInspect;
+    expect((await derivationInput(docker({ "1/tcp": {} }), bridged)).container).toBe(bridged);
+    const joined = { ...base, HostConfig: { NetworkMode: "container:peer" } } as ContainerInspect;
+    expect((await derivationInput(docker(), joined)).peer?.Id).toBe("peer");
   });
 });
