@@ -5,7 +5,7 @@
 // Podman's file-backed event log) and -deregister on-success with Podman's die events.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
-import { INDEX_HTML } from "../support/image.ts";
+import { buildRootTar, INDEX_HTML } from "../support/image.ts";
 import { podmanSkip, sharedPodman, type Podman } from "../support/podman.ts";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
 import { startRegistrator } from "../support/registrator.ts";
@@ -234,4 +234,19 @@ describe.skipIf(!!skip)("registrator on Podman", () => {
       expect((await pm.json(`/containers/${id}/json`)).State).toMatchObject({ Running: false, ExitCode: 0 });
     }, T);
   });
+});
+
+describe.skipIf(!!skip)("registrator on Podman, host network", () => {
+  test("a --network host container is registered on its image's EXPOSE port (Podman's inspect leaves ExposedPorts out)", async () => {
+    const port = await freePort();
+    const image = `localhost/regtest/exposed${port}:latest`;
+    await pm.podman(["import", "--change", 'CMD ["/bin/sh"]', "--change", `EXPOSE ${port}/tcp`, "-", image], { stdin: await buildRootTar() });
+    const name = uniqueName();
+    const svc = uniqueName("hostnet");
+    const { api } = await registrator(["-ip", "127.0.0.1"]);
+    names.push(name);
+    await pm.podman(["run", "-d", "--pull", "never", "--name", name, "--network", "host", "-e", `SERVICE_NAME=${svc}`, image, "sleep", "3600"]);
+    const [entry] = await instances(api, svc, 1);
+    expect(entry).toMatchObject({ ServiceID: `${HOST}:${name}:${port}`, ServiceAddress: "127.0.0.1", ServicePort: port });
+  }, T);
 });
