@@ -1,0 +1,108 @@
+// Shared pieces of the Consul end-to-end files (consul*.test.ts): the shared dockerd without etcd,
+// a "redis" image (EXPOSE 6379, so the default service name is "redis"), registrator child
+// processes, and readers of what the Consul agent emulator received.
+import { sharedDockerd, type Dockerd } from "../support/docker.ts";
+import { exposing } from "../support/image.ts";
+import type { ConsulEmulator } from "../support/consul/index.ts";
+import { freePort, type Proc } from "../support/proc.ts";
+import { startRegistrator } from "../support/registrator.ts";
+import { HOST, uniqueName } from "./helpers.ts";
+
+export { HOST, uniqueName };
+
+export interface ConsulE2e {
+  dockerd: Dockerd;
+  /** regtest/redis:latest: the busybox test image with EXPOSE 6379/tcp. */
+  redis: string;
+  /** Starts registrator (stopped by cleanup()); waits for `ready` (default "Connected to Docker"; null: no wait). */
+  registrator(args: string[], opts?: { env?: Record<string, string | undefined>; ready?: RegExp | null }): Promise<Proc>;
+  /** docker run -d -P --name <unique> [extra] regtest/redis sleep 3600. */
+  redisContainer(extra?: string[], prefix?: string): Promise<Container>;
+  /** Stops every registrator and removes every container this file started. */
+  cleanup(): Promise<void>;
+}
+
+export interface Container {
+  name: string;
+  id: string;
+  /** The host port Docker published for 6379/tcp (read from docker inspect). */
+  port: number;
+  /** The service ID registrator gives 6379: <hostname>:<container name>:6379. */
+  serviceId: string;
+}
+
+export async function consulE2e(): Promise<ConsulE2e> {
+  const dockerd = await sharedDockerd();
+  const redis = await exposing(dockerd, "regtest/redis", [6379]);
+  const procs: Proc[] = [];
+  const names: string[] = [];
+  return {
+    dockerd,
+    redis,
+    async registrator(args, opts = {}) {
+      const http = args.some((a) => /^--?http(=|$)/.test(a)) ? [] : ["-http", `127.0.0.1:${await freePort()}`];
+      const p = await startRegistrator([...http, ...args], {
+        dockerHost: dockerd.host,
+        env: opts.env,
+        ready: opts.ready === null ? undefined : (opts.ready ?? /Connected to Docker/),
+        readyTimeout: 30_000,
+      });
+      procs.push(p);
+      return p;
+    },
+    async redisContainer(extra = [], prefix = "redis") {
+      const name = uniqueName(prefix);
+      names.push(name);
+      const id = await dockerd.docker(["run", "-d", "-P", "--name", name, ...extra, redis, "sleep", "3600"]);
+      return { name, id, port: await publishedPort(dockerd, name), serviceId: `${HOST}:${name}:6379` };
+    },
+    async cleanup() {
+      for (const p of procs) await p.stop();
+      if (names.length) await dockerd.docker(["rm", "-f", ...names]).catch(() => "");
+    },
+  };
+}
+
+/** The host port of a container's published port, from docker inspect. */
+export async function publishedPort(dockerd: Dockerd, name: string, port = "6379/tcp"): Promise<number> {
+  const inspect = await dockerd.json(`/containers/${name}/json`);
+  const bindings = inspect.NetworkSettings?.Ports?.[port] as Array<{ HostIp: string; HostPort: string }> | null | undefined;
+  const hostPort = Number(bindings?.[0]?.HostPort);
+  if (!hostPort) throw new Error(`Container ${name} has no published ${port}: ${JSON.stringify(inspect.NetworkSettings?.Ports)}`);
+  return hostPort;
+}
+
+/** The bodies of the PUT /v1/agent/service/register requests for `id` that the agent accepted, oldest first. */
+export function registerBodies(emu: ConsulEmulator, id: string): Array<Record<string, any>> {
+  return emu.requests
+    .filter((r) => r.method === "PUT" && r.path === "/v1/agent/service/register" && r.status === 200)
+    .map((r) => JSON.parse(r.body) as Record<string, any>)
+    .filter((b) => b.ID === id);
+}
+
+/** The checks the agent holds for a service, by CheckID. */
+export function checksOf(emu: ConsulEmulator, serviceId: string): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(emu.checks()).filter(([, c]) => c.ServiceID === serviceId));
+}
+
+/** Waits for a process to exit within `timeout` ms; resolves with its exit code. */
+export async function exitWithin(p: Proc, timeout: number): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${p.describe()} still running after ${timeout} ms; last lines:\n${p.tail()}`)), timeout);
+  });
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Lines of a registrator's output from `from` on that match re. */
+export function linesMatching(p: Proc, re: RegExp, from = 0): string[] {
+  return p.lines.slice(from).filter((l) => re.test(l));
+}
+
+export function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
