@@ -158,6 +158,8 @@ function base64(s: string): string {
 
 /** A fetch failure's message without the runtime's advice (Bun: `fetching "<url>". For more information…`). */
 function networkMessage(e: unknown): string {
+  // Deno's fetch says only "fetch failed"; the reason (e.g. "invalid peer certificate: UnknownIssuer") is its cause.
+  if (e instanceof TypeError && e.message === "fetch failed" && e.cause !== undefined) e = e.cause;
   const msg = errorMessage(e).replace(/ fetching "[^"]*"\.?.*$/s, "").replace(/\s*For more information.*$/s, "");
   const code = (e as { code?: unknown })?.code;
   return typeof code === "string" && code !== "" && !msg.includes(code) ? `${msg} (${code})` : msg;
