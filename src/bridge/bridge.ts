@@ -103,6 +103,7 @@ export class Bridge {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
   private closed = false;
+  private listError = "";
 
   constructor(private readonly o: BridgeOptions) {
     this.writes = new Limiter(o.concurrency ?? 8);
@@ -288,9 +289,12 @@ export class Bridge {
     try {
       listed = await this.timed("list", () => registry.list!());
     } catch (e) {
-      this.o.log.warn(`Cannot read ${registry.backend} to compare: ${errorMessage(e)}`);
+      // Once per distinct problem, not every interval.
+      if (errorMessage(e) !== this.listError) this.o.log.warn(`Cannot read ${registry.backend} to compare: ${errorMessage(e)}`);
+      this.listError = errorMessage(e);
       return;
     }
+    this.listError = "";
     const byId = new Map(listed.map((l) => [l.id, l]));
     for (const [id, a] of this.applied) {
       const entry = byId.get(id);

@@ -290,33 +290,6 @@ export function jsonBody(failure: string, res: ConsulResponse): unknown {
   }
 }
 
-/**
- * Turns failed answers into RegistryErrors and logs an ACL denial (403) once per operation and service,
- * so a resync does not repeat it; once that operation succeeds, a new denial is logged again.
- */
-export class AclReporter {
-  private readonly reported = new Set<string>();
-
-  constructor(
-    private readonly client: ConsulClient,
-    private readonly log: Logger,
-  ) {}
-
-  fail(op: string, id: string, failure: string, res: ConsulResponse): RegistryError {
-    const err = this.client.httpError(failure, res);
-    const k = `${op}\0${id}`;
-    if (res.status === 403 && !this.reported.has(k)) {
-      this.reported.add(k);
-      this.log.error(err.message, { service: id });
-    }
-    return err;
-  }
-
-  succeeded(op: string, id: string): void {
-    this.reported.delete(`${op}\0${id}`);
-  }
-}
-
 /** `scheme://authority/path?query` → parts; `authority` is undefined for `scheme:` with nothing after. */
 export function splitUri(uri: string): { scheme: string; authority: string | undefined; path: string; query: string } {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(uri);

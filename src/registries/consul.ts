@@ -3,7 +3,7 @@
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { type ConsulCheck, type Dropped, consulMeta, heartbeatCheck, heartbeatCheckId, toConsulChecks } from "./consul-checks.ts";
-import { AclReporter, ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 const SCHEMES = "consul://host:port, consul-tls://host:port or consul-unix:///path/to/consul.sock";
 
@@ -62,13 +62,11 @@ export class ConsulAdapter implements RegistryAdapter {
   readonly backend = "consul";
   /** `<service id>\0<what>` already warned about, so a resync does not repeat warnings. */
   private readonly warned = new Set<string>();
-  private readonly acl: AclReporter;
 
   constructor(
     readonly client: ConsulClient,
     private readonly ctx: AdapterContext,
   ) {
-    this.acl = new AclReporter(client, ctx.log);
   }
 
   /** The `PUT /v1/agent/service/register` body, and what was left out of it. */
@@ -117,16 +115,14 @@ export class ConsulAdapter implements RegistryAdapter {
       failure,
       JSON.stringify(body),
     );
-    if (res.status !== 200) throw this.acl.fail("register", service.id, failure, res);
-    this.acl.succeeded("register", service.id);
+    if (res.status !== 200) throw this.client.httpError(failure, res);
   }
 
   async deregister(service: ServiceRef): Promise<void> {
     checkId(service.id, "deregister");
     const failure = `Cannot deregister ${quote(service.id)} from consul`;
     const res = await this.client.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`, failure);
-    if (res.status !== 200 && res.status !== 404) throw this.acl.fail("deregister", service.id, failure, res);
-    this.acl.succeeded("deregister", service.id);
+    if (res.status !== 200 && res.status !== 404) throw this.client.httpError(failure, res);
   }
 
   /** Passes one heartbeat check; re-registers the service when the agent lost it. */
@@ -141,9 +137,9 @@ export class ConsulAdapter implements RegistryAdapter {
       // The agent keeps the status of a check ID it already had (e.g. a critical non-TTL check): pass it now.
       const again = await this.client.request("PUT", `/v1/agent/check/pass/${encodeURIComponent(id)}`, failure);
       if (again.status === 200) return;
-      throw this.acl.fail("refresh", service.id, failure, again);
+      throw this.client.httpError(failure, again);
     }
-    throw this.acl.fail("refresh", service.id, failure, res);
+    throw this.client.httpError(failure, res);
   }
 
   async refresh(services: Service[]): Promise<void> {
@@ -170,7 +166,7 @@ export class ConsulAdapter implements RegistryAdapter {
   async list(): Promise<ListedService[]> {
     const failure = "Cannot list the services of the consul agent";
     const res = await this.client.request("GET", "/v1/agent/services", failure);
-    if (res.status !== 200) throw this.acl.fail("list", "", failure, res);
+    if (res.status !== 200) throw this.client.httpError(failure, res);
     const parsed = jsonBody(failure, res);
     if (!parsed || typeof parsed !== "object") throw new RegistryError(`${failure}: expected a JSON object`);
     const out: ListedService[] = [];

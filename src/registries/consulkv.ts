@@ -3,7 +3,7 @@
 
 import { ConfigError, RegistryError } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { AclReporter, ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 const FORMS = "consulkv://host:port/prefix or consulkv-unix:///path/to/consul.sock:/prefix";
 
@@ -72,14 +72,12 @@ function decodeBase64(b64: string): string {
 
 export class ConsulKvAdapter implements RegistryAdapter {
   readonly backend = "consulkv";
-  private readonly acl: AclReporter;
 
   constructor(
     readonly client: ConsulClient,
     readonly prefix: string[],
     ctx: AdapterContext,
   ) {
-    this.acl = new AclReporter(client, ctx.log);
   }
 
   /** The `/v1/kv/...` path of a service; refuses names and IDs that would leave their place. */
@@ -104,16 +102,14 @@ export class ConsulKvAdapter implements RegistryAdapter {
     const path = this.keyPath(service, "register");
     const failure = `Cannot register ${quote(service.id)} in consulkv`;
     const res = await this.client.request("PUT", path, failure, kvValue(service.ip, service.port));
-    if (res.status !== 200) throw this.acl.fail("register", service.id, failure, res);
-    this.acl.succeeded("register", service.id);
+    if (res.status !== 200) throw this.client.httpError(failure, res);
   }
 
   async deregister(service: ServiceRef): Promise<void> {
     const path = this.keyPath(service, "deregister");
     const failure = `Cannot deregister ${quote(service.id)} from consulkv`;
     const res = await this.client.request("DELETE", path, failure);
-    if (res.status !== 200 && res.status !== 404) throw this.acl.fail("deregister", service.id, failure, res);
-    this.acl.succeeded("deregister", service.id);
+    if (res.status !== 200 && res.status !== 404) throw this.client.httpError(failure, res);
   }
 
   /** KV entries carry no TTL; anti-entropy (list + fingerprint) restores lost keys. */
@@ -124,7 +120,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
     const path = "/v1/kv/" + this.prefix.map(encodeURIComponent).join("/") + "/?recurse";
     const res = await this.client.request("GET", path, failure);
     if (res.status === 404) return [];
-    if (res.status !== 200) throw this.acl.fail("list", "", failure, res);
+    if (res.status !== 200) throw this.client.httpError(failure, res);
     const entries = jsonBody(failure, res);
     if (!Array.isArray(entries)) throw new RegistryError(`${failure}: expected a JSON array`);
     const base = this.prefix.join("/") + "/";

@@ -179,10 +179,8 @@ describe("ACL tokens", () => {
       expect(seen.lines.filter((l) => l.includes(WRONG) || l.includes(TOKEN))).toEqual([]);
     });
 
-    // BUG (reported): README "A 403 is reported once per service", but the adapter logs it as an
-    // error (ConsulAdapter.fail) and the bridge logs the same text again as a warning
-    // (Bridge.failed, "…; will retry"). Remove `.failing` once only one line is printed.
-    test.failing("the 403 is one line per service (currently two: adapter error + bridge warning)", () => {
+    // README: "A 403 is reported once per service" (the bridge reports; the adapter only throws).
+    test("the 403 is one line per service", () => {
       expect(seen.about.filter((l) => l.includes("403"))).toHaveLength(1);
     });
   });
