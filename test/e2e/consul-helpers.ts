@@ -3,7 +3,7 @@
 // processes, and readers of what the Consul agent emulator received.
 import { sharedDockerd, type Dockerd } from "../support/docker.ts";
 import { exposing } from "../support/image.ts";
-import type { ConsulEmulator } from "../support/consul/index.ts";
+import { type ConsulEmulator, type EmulatorOptions, startConsulEmulator } from "../support/consul/index.ts";
 import { freePort, type Proc } from "../support/proc.ts";
 import { startRegistrator } from "../support/registrator.ts";
 import { HOST, uniqueName } from "./helpers.ts";
@@ -18,7 +18,9 @@ export interface ConsulE2e {
   registrator(args: string[], opts?: { env?: Record<string, string | undefined>; ready?: RegExp | null }): Promise<Proc>;
   /** docker run -d -P --name <unique> [extra] regtest/redis sleep 3600. */
   redisContainer(extra?: string[], prefix?: string): Promise<Container>;
-  /** Stops every registrator and removes every container this file started. */
+  /** Starts a Consul agent emulator (stopped by cleanup()). */
+  emulator(opts?: EmulatorOptions): Promise<ConsulEmulator>;
+  /** Stops every registrator and emulator and removes every container this file started. */
   cleanup(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function consulE2e(): Promise<ConsulE2e> {
   const redis = await exposing(dockerd, "regtest/redis", [6379]);
   const procs: Proc[] = [];
   const names: string[] = [];
+  const emulators: ConsulEmulator[] = [];
   return {
     dockerd,
     redis,
@@ -56,9 +59,15 @@ export async function consulE2e(): Promise<ConsulE2e> {
       const id = await dockerd.docker(["run", "-d", "-P", "--name", name, ...extra, redis, "sleep", "3600"]);
       return { name, id, port: await publishedPort(dockerd, name), serviceId: `${HOST}:${name}:6379` };
     },
+    async emulator(opts = {}) {
+      const emu = await startConsulEmulator(opts);
+      emulators.push(emu);
+      return emu;
+    },
     async cleanup() {
       for (const p of procs) await p.stop();
       if (names.length) await dockerd.docker(["rm", "-f", ...names]).catch(() => "");
+      for (const emu of emulators) await emu.stop();
     },
   };
 }

@@ -3,12 +3,11 @@
 // ten seconds of 500s while containers come and go, and the -ttl heartbeat across a restart.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { RecordedRequest } from "../support/consul/app.ts";
-import { type ConsulEmulator, startConsulEmulator } from "../support/consul/index.ts";
+import type { ConsulEmulator } from "../support/consul/index.ts";
 import { waitFor } from "../support/proc.ts";
 import { type Container, type ConsulE2e, checksOf, consulE2e, escapeRe, registerBodies } from "./consul-helpers.ts";
 
 let e: ConsulE2e;
-const emulators: ConsulEmulator[] = [];
 
 beforeAll(async () => {
   e = await consulE2e();
@@ -16,21 +15,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await e?.cleanup();
-  for (const emu of emulators) await emu.stop();
 });
-
-async function emulator(): Promise<ConsulEmulator> {
-  const emu = await startConsulEmulator();
-  emulators.push(emu);
-  return emu;
-}
 
 const isSyncRead = (r: RecordedRequest) => r.method === "GET" && r.path === "/v1/agent/services";
 const registeredAll = (emu: ConsulEmulator, cs: Container[]) => cs.every((c) => emu.services()[c.serviceId]);
 
 describe("agent restart (-dev: everything forgotten) with -consul-sync 2", () => {
   test("in sync: anti-entropy reads and writes nothing; after restart() the services and checks are back within one interval", async () => {
-    const emu = await emulator();
+    const emu = await e.emulator();
     const reg = await e.registrator(["-ip", "127.0.0.1", "-consul-sync", "2", `consul://127.0.0.1:${emu.port}`]);
     const cs = [await e.redisContainer(["-e", "SERVICE_CHECK_TCP=true"], "ae"), await e.redisContainer([], "ae")];
     await waitFor(() => registeredAll(emu, cs), { message: "containers never registered" });
@@ -64,7 +56,7 @@ describe("agent restart (-dev: everything forgotten) with -consul-sync 2", () =>
 
 describe("agent answering 500 for 10 s while containers start and stop", () => {
   test("afterwards the final state is exact: started ones registered, stopped ones absent", async () => {
-    const emu = await emulator();
+    const emu = await e.emulator();
     const reg = await e.registrator(["-ip", "127.0.0.1", `consul://127.0.0.1:${emu.port}`]);
     const keep = await e.redisContainer([], "flt");
     const gone = await e.redisContainer([], "flt");
@@ -106,7 +98,7 @@ describe("agent answering 500 for 10 s while containers start and stop", () => {
 
 describe("-ttl 6 -ttl-refresh 2", () => {
   test("each service gets the registrator-owned TTL check, passed every 2 s; after restart() the heartbeat's 404 re-registers it", async () => {
-    const emu = await emulator();
+    const emu = await e.emulator();
     // -consul-sync 0: anti-entropy is off, so only the heartbeat can notice the restart.
     const reg = await e.registrator(["-ip", "127.0.0.1", "-ttl", "6", "-ttl-refresh", "2", "-consul-sync", "0", `consul://127.0.0.1:${emu.port}`]);
     const c = await e.redisContainer(["-e", "SERVICE_CHECK_HTTP=/health"], "ttl");

@@ -4,14 +4,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CertBundle, type ConsulEmulator, type EmulatorOptions, makeCerts, startConsulEmulator } from "../support/consul/index.ts";
+import { type CertBundle, type ConsulEmulator, makeCerts } from "../support/consul/index.ts";
 import { tempDir, waitFor } from "../support/proc.ts";
 import { type ConsulE2e, consulE2e, escapeRe, exitWithin, linesMatching } from "./consul-helpers.ts";
 
 let e: ConsulE2e;
 let certs: CertBundle;
 let otherCerts: CertBundle;
-const emulators: ConsulEmulator[] = [];
 
 beforeAll(async () => {
   const dir = tempDir("regtest-consul-certs-");
@@ -20,14 +19,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await e?.cleanup();
-  for (const emu of emulators) await emu.stop();
 });
-
-async function emulator(opts: EmulatorOptions = {}): Promise<ConsulEmulator> {
-  const emu = await startConsulEmulator(opts);
-  emulators.push(emu);
-  return emu;
-}
 
 /** A registrator with this URI and environment registers a new container, and deregisters it on rm -f. */
 async function registersAContainer(emu: ConsulEmulator, uri: string, env: Record<string, string> = {}) {
@@ -58,14 +50,14 @@ describe("TLS modes (consul-tls://)", () => {
   const tls = () => ({ cert: certs.serverCert, key: certs.serverKey });
 
   test("CA-verified: CONSUL_CACERT", async () => {
-    const emu = await emulator({ tls: tls() });
+    const emu = await e.emulator({ tls: tls() });
     await registersAContainer(emu, `consul-tls://127.0.0.1:${emu.port}`, { CONSUL_CACERT: certs.caPath });
     // Every request went to the HTTPS listener and was answered.
     expect(emu.requests.some((r) => r.method === "PUT" && r.path === "/v1/agent/service/register" && r.status === 200)).toBe(true);
   });
 
   test("client certificates: CONSUL_CLIENT_CERT + CONSUL_CLIENT_KEY to an agent that requires them", async () => {
-    const emu = await emulator({ tls: { ...tls(), ca: certs.ca, requestCert: true } });
+    const emu = await e.emulator({ tls: { ...tls(), ca: certs.ca, requestCert: true } });
     await registersAContainer(emu, `consul-tls://127.0.0.1:${emu.port}`, {
       CONSUL_CACERT: certs.caPath,
       CONSUL_CLIENT_CERT: certs.clientCertPath,
@@ -77,7 +69,7 @@ describe("TLS modes (consul-tls://)", () => {
   });
 
   test("skip-verify: CONSUL_HTTP_SSL_VERIFY=false without a CA", async () => {
-    const emu = await emulator({ tls: tls() });
+    const emu = await e.emulator({ tls: tls() });
     const uri = `consul-tls://127.0.0.1:${emu.port}`;
     if (process.env.REGISTRATOR_TEST_RUNTIME === "deno") {
       // Deno has no per-client switch: a clear configuration error (exit 2) instead of silently verifying.
@@ -92,7 +84,7 @@ describe("TLS modes (consul-tls://)", () => {
   });
 
   test("a wrong CA (or none) fails clearly at startup and exits 1", async () => {
-    const emu = await emulator({ tls: tls() });
+    const emu = await e.emulator({ tls: tls() });
     const uri = `consul-tls://127.0.0.1:${emu.port}`;
     const where = `https://127.0.0.1:${emu.port}`;
     await failsAtStartup(uri, { CONSUL_CACERT: otherCerts.caPath }, /certificate|verify|issuer/i, where);
@@ -103,13 +95,13 @@ describe("TLS modes (consul-tls://)", () => {
 
 describe("transports", () => {
   test("TCP: consul://127.0.0.1:<port>", async () => {
-    const emu = await emulator();
+    const emu = await e.emulator();
     await registersAContainer(emu, `consul://127.0.0.1:${emu.port}`);
   });
 
   test("unix socket: consul-unix:///path", async () => {
     const socket = join(tempDir("regtest-consul-sock-"), "consul.sock");
-    const emu = await emulator({ unixSocket: socket });
+    const emu = await e.emulator({ unixSocket: socket });
     await registersAContainer(emu, `consul-unix://${socket}`);
   });
 });
@@ -119,7 +111,7 @@ describe("ACL tokens", () => {
   const WRONG = "wrong-token-5d3e7a91";
 
   test("CONSUL_HTTP_TOKEN: registers, sends the token, never prints it", async () => {
-    const emu = await emulator({ token: TOKEN });
+    const emu = await e.emulator({ token: TOKEN });
     const { reg, c } = await registersAContainer(emu, `consul://127.0.0.1:${emu.port}`, { CONSUL_HTTP_TOKEN: TOKEN });
     const writes = emu.requests.filter((r) => r.method === "PUT" && (r.body.includes(c.serviceId) || r.path.endsWith(encodeURIComponent(c.serviceId))));
     expect(writes.map((w) => w.path)).toEqual(["/v1/agent/service/register", `/v1/agent/service/deregister/${encodeURIComponent(c.serviceId)}`]);
@@ -128,7 +120,7 @@ describe("ACL tokens", () => {
   });
 
   test("CONSUL_HTTP_TOKEN_FILE: registers (the file wins over CONSUL_HTTP_TOKEN)", async () => {
-    const emu = await emulator({ token: TOKEN });
+    const emu = await e.emulator({ token: TOKEN });
     const file = join(tempDir("regtest-consul-token-"), "token");
     writeFileSync(file, `${TOKEN}\n`);
     const { reg, c } = await registersAContainer(emu, `consul://127.0.0.1:${emu.port}`, { CONSUL_HTTP_TOKEN_FILE: file, CONSUL_HTTP_TOKEN: WRONG });
@@ -142,7 +134,7 @@ describe("ACL tokens", () => {
     let seen: { lines: string[]; about: string[]; attemptsBefore: number; attemptsAfter: number; registered: boolean; running: boolean };
 
     beforeAll(async () => {
-      const emu = await emulator({ token: TOKEN });
+      const emu = await e.emulator({ token: TOKEN });
       const reg = await e.registrator(["-ip", "127.0.0.1", `consul://127.0.0.1:${emu.port}`], { env: { CONSUL_HTTP_TOKEN: WRONG } });
       const mark = reg.mark();
       const c = await e.redisContainer();

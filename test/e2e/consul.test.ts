@@ -1,12 +1,11 @@
 // registrator end to end against the Consul agent emulator: the product's seed example
 // (docker run -P redis → catalog), and every check kind as the agent receives it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ConsulEmulator, startConsulEmulator } from "../support/consul/index.ts";
+import type { ConsulEmulator } from "../support/consul/index.ts";
 import { waitFor, type Proc } from "../support/proc.ts";
 import { type Container, type ConsulE2e, checksOf, consulE2e, escapeRe, linesMatching, registerBodies } from "./consul-helpers.ts";
 
 let e: ConsulE2e;
-const emulators: ConsulEmulator[] = [];
 
 beforeAll(async () => {
   e = await consulE2e();
@@ -14,20 +13,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await e?.cleanup();
-  for (const emu of emulators) await emu.stop();
 });
-
-async function emulator(opts: Parameters<typeof startConsulEmulator>[0] = {}): Promise<ConsulEmulator> {
-  const emu = await startConsulEmulator(opts);
-  emulators.push(emu);
-  return emu;
-}
 
 type CatalogEntry = Record<string, unknown>;
 
 describe("seed example: docker run -P redis", () => {
   test("the catalog shows redis with ID <hostname>:<container>:6379 and the published port; docker stop removes it", async () => {
-    const emu = await emulator();
+    const emu = await e.emulator();
     const reg = await e.registrator([`consul://127.0.0.1:${emu.port}`]);
     // Without -ip the address of 0.0.0.0 bindings is this host's, as the startup log says.
     const [, hostIp] = await reg.waitForLine(/Using (\S+) for ports published on all interfaces/, 1000);
@@ -60,7 +52,7 @@ describe("check kinds", () => {
   let reg: Proc;
 
   beforeAll(async () => {
-    emu = await emulator({ enableScriptChecks: true });
+    emu = await e.emulator({ enableScriptChecks: true });
     reg = await e.registrator(["-ip", "127.0.0.1", "-allow-script-checks", `consul://127.0.0.1:${emu.port}`]);
   });
 
@@ -167,7 +159,7 @@ describe("check kinds", () => {
 
 describe("script checks without -allow-script-checks", () => {
   test("SERVICE_CHECK_SCRIPT and SERVICE_CHECK_CMD are dropped with a warning naming container and key; the services register", async () => {
-    const emu = await emulator({ enableScriptChecks: true });
+    const emu = await e.emulator({ enableScriptChecks: true });
     const reg = await e.registrator(["-ip", "127.0.0.1", `consul://127.0.0.1:${emu.port}`]);
     const mark = reg.mark();
     const script = await e.redisContainer(["-e", "SERVICE_CHECK_SCRIPT=touch /tmp/pwned"], "noscript");

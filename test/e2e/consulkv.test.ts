@@ -2,12 +2,11 @@
 // unix socket: services/<name>/<id> = ip:port follows the container; no prefix is a startup error.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { type ConsulEmulator, type EmulatorOptions, startConsulEmulator } from "../support/consul/index.ts";
+import type { ConsulEmulator } from "../support/consul/index.ts";
 import { tempDir, waitFor } from "../support/proc.ts";
 import { type ConsulE2e, consulE2e, exitWithin } from "./consul-helpers.ts";
 
 let e: ConsulE2e;
-const emulators: ConsulEmulator[] = [];
 
 beforeAll(async () => {
   e = await consulE2e();
@@ -15,14 +14,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await e?.cleanup();
-  for (const emu of emulators) await emu.stop();
 });
-
-async function emulator(opts: EmulatorOptions = {}): Promise<ConsulEmulator> {
-  const emu = await startConsulEmulator(opts);
-  emulators.push(emu);
-  return emu;
-}
 
 /** The key appears with ip:port when the container starts and is deleted when it is removed. */
 async function followsTheContainer(emu: ConsulEmulator, uri: string) {
@@ -40,13 +32,13 @@ async function followsTheContainer(emu: ConsulEmulator, uri: string) {
 
 describe("consulkv", () => {
   test("consulkv://127.0.0.1:<port>/services", async () => {
-    const emu = await emulator();
+    const emu = await e.emulator();
     await followsTheContainer(emu, `consulkv://127.0.0.1:${emu.port}/services`);
   });
 
   test("consulkv-unix:///path:/services", async () => {
     const socket = join(tempDir("regtest-consulkv-sock-"), "consul.sock");
-    const emu = await emulator({ unixSocket: socket });
+    const emu = await e.emulator({ unixSocket: socket });
     await followsTheContainer(emu, `consulkv-unix://${socket}:/services`);
   });
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureImage } from "./image.ts";
-import { onTestRunEnd, Proc, run, spawn, waitFor } from "./proc.ts";
+import { Proc, run, sharedInstance, skipUnless, spawn, waitFor } from "./proc.ts";
 
 export interface Dockerd {
   /** Socket path ("" for a tcp:// daemon). */
@@ -241,44 +241,11 @@ export async function connectDockerd(host: string): Promise<Dockerd> {
   return { ...handle, image: await ensureImage(handle) };
 }
 
-let shared: Promise<Dockerd> | undefined;
-
 /** One daemon per test process, started on first use and removed after the last test file. */
-export function sharedDockerd(): Promise<Dockerd> {
-  if (shared) return shared;
+export const sharedDockerd: () => Promise<Dockerd> = sharedInstance(() => {
   const external = externalDockerHost();
-  const current: Promise<Dockerd> = (external ? connectDockerd(external) : startDockerd()).then((d) => {
-    const stop = async () => {
-      if (shared === current) shared = undefined;
-      await d.stop();
-    };
-    onTestRunEnd(stop);
-    return { ...d, stop };
-  });
-  current.catch(() => {
-    if (shared === current) shared = undefined;
-  });
-  shared = current;
-  return current;
-}
+  return external ? connectDockerd(external) : startDockerd();
+});
 
-let skipReason: Promise<string | false> | undefined;
-
-/**
- * Why Docker tests cannot run here, or false when they can. Under CI=true always false: the tests
- * then run and fail loudly. Elsewhere the first call tries sharedDockerd() and prints a loud SKIP.
- */
-export function dockerSkip(): Promise<string | false> {
-  skipReason ??= (async () => {
-    if (process.env.CI === "true" || process.env.CI === "1") return false;
-    try {
-      await sharedDockerd();
-      return false;
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      console.error(`\n*** SKIPPING Docker tests: ${reason}\n`);
-      return reason;
-    }
-  })();
-  return skipReason;
-}
+/** Why Docker tests cannot run here, or false (always false under CI=true). */
+export const dockerSkip: () => Promise<string | false> = skipUnless("Docker", sharedDockerd);

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildRootTar } from "./image.ts";
-import { onTestRunEnd, Proc, run, spawn, waitFor } from "./proc.ts";
+import { Proc, run, sharedInstance, skipUnless, spawn, waitFor } from "./proc.ts";
 
 export interface Podman {
   /** The temp dir holding everything of this instance. */
@@ -349,45 +349,8 @@ export async function startPodman(opts: { startTimeout?: number } = {}): Promise
   }
 }
 
-let shared: Promise<Podman> | undefined;
-
 /** One Podman service per test process, started on first use and removed after the last test file. */
-export function sharedPodman(): Promise<Podman> {
-  if (shared) return shared;
-  const current: Promise<Podman> = startPodman().then((p) => {
-    const inner = p.stop;
-    // Assigned, not spread: `pid` is a getter (it changes on restart()).
-    p.stop = async () => {
-      if (shared === current) shared = undefined;
-      await inner();
-    };
-    onTestRunEnd(() => p.stop());
-    return p;
-  });
-  current.catch(() => {
-    if (shared === current) shared = undefined;
-  });
-  shared = current;
-  return current;
-}
+export const sharedPodman: () => Promise<Podman> = sharedInstance(() => startPodman());
 
-let skipReason: Promise<string | false> | undefined;
-
-/**
- * Why Podman tests cannot run here, or false when they can. Under CI=true always false: the tests
- * then run and fail loudly. Elsewhere the first call tries sharedPodman() and prints a loud SKIP.
- */
-export function podmanSkip(): Promise<string | false> {
-  skipReason ??= (async () => {
-    if (process.env.CI === "true" || process.env.CI === "1") return false;
-    try {
-      await sharedPodman();
-      return false;
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      console.error(`\n*** SKIPPING Podman tests: ${reason}\n`);
-      return reason;
-    }
-  })();
-  return skipReason;
-}
+/** Why Podman tests cannot run here, or false (always false under CI=true). */
+export const podmanSkip: () => Promise<string | false> = skipUnless("Podman", sharedPodman);

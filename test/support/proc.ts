@@ -283,3 +283,51 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<string>
   if (code !== 0) throw new Error(`Command "${cmd.join(" ")}" failed (exit ${code}): ${err.trim() || out.trim()}`);
   return out;
 }
+
+// ---- one shared instance of a test service per run ---------------------------------------------
+
+/**
+ * A lazily started instance shared by every test file of the run and stopped after the last one;
+ * a failed start is forgotten so the next caller tries again. `stop()` on it also forgets it.
+ */
+export function sharedInstance<T extends { stop(): Promise<void> }>(start: () => Promise<T>): () => Promise<T> {
+  let shared: Promise<T> | undefined;
+  return () => {
+    if (shared) return shared;
+    const current: Promise<T> = start().then((instance) => {
+      const inner = instance.stop.bind(instance);
+      // Assigned, not spread: instances may carry getters (a pid that changes on restart()).
+      instance.stop = async () => {
+        if (shared === current) shared = undefined;
+        await inner();
+      };
+      onTestRunEnd(() => instance.stop());
+      return instance;
+    });
+    current.catch(() => {
+      if (shared === current) shared = undefined;
+    });
+    shared = current;
+    return current;
+  };
+}
+
+/**
+ * Why tests needing `what` cannot run here, or false when they can. Under CI=true always false:
+ * the tests then run and fail loudly. Elsewhere the first call tries `start` and prints a loud SKIP.
+ */
+export function skipUnless(what: string, start: () => Promise<unknown>): () => Promise<string | false> {
+  let reason: Promise<string | false> | undefined;
+  return () =>
+    (reason ??= (async () => {
+      if (process.env.CI === "true" || process.env.CI === "1") return false;
+      try {
+        await start();
+        return false;
+      } catch (err) {
+        const why = errorText(err);
+        console.error(`\n*** SKIPPING ${what} tests: ${why}\n`);
+        return why;
+      }
+    })());
+}
