@@ -2,10 +2,11 @@
 // own containerd under its exec-root, all in one temp dir. Several can run at once on one machine.
 // A detached watchdog per daemon removes everything (daemon, bridge, mounts, temp dir) when stop()
 // asks, or when the test process dies without asking (its stdin pipe closes).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureImage } from "./image.ts";
+import { readOr, reserveSubnet, type Subnet } from "./netlock.ts";
 import { Proc, run, sharedInstance, skipUnless, spawn, waitFor } from "./proc.ts";
 
 export interface Dockerd {
@@ -68,70 +69,27 @@ ip link del "$br" 2>/dev/null
 rm -rf "$dir" && rm -rf "$lock"
 `;
 
-interface Net { index: number; bridge: string; gateway: string; subnet: string; lock: string }
+type Net = Subnet;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Reserves a free 10.213.N.0/24 (lock dir per N, owner = watchdog PID) and creates its bridge. */
+/** Reserves a free 10.213.N.0/24 (see netlock.ts) and creates its bridge. */
 async function allocateNet(): Promise<Net> {
-  mkdirSync(NET_LOCKS, { recursive: true });
-  const routes = await run(["ip", "-4", "route", "show"]);
-  const order = [...Array(256).keys()].sort(() => Math.random() - 0.5);
-  for (const index of order) {
-    const net: Net = { index, bridge: `regt${index}`, gateway: `10.213.${index}.1`, subnet: `10.213.${index}.0/24`, lock: join(NET_LOCKS, String(index)) };
-    if (!takeLock(net)) continue;
-    await run(["ip", "link", "del", net.bridge]).catch(() => {}); // a leftover from a crashed run
-    if (routes.includes(`10.213.${index}.`)) {
-      rmSync(net.lock, { recursive: true, force: true });
-      continue;
-    }
-    await run(["ip", "link", "add", net.bridge, "type", "bridge"]);
-    await run(["ip", "addr", "add", `${net.gateway}/24`, "dev", net.bridge]);
-    await run(["ip", "link", "set", net.bridge, "up"]);
-    return net;
-  }
-  throw new Error("Cannot start dockerd: no free test subnet in 10.213.0.0/16");
-}
-
-function takeLock(net: Net): boolean {
-  try {
-    mkdirSync(net.lock);
-    return true;
-  } catch {
-    // Held: stale when the owner (the watchdog) is dead, or no owner was recorded for a minute.
-    const owner = Number(readOr(join(net.lock, "owner"), "0"));
-    const stale = owner ? !pidAlive(owner) : Date.now() - mtime(net.lock) > 60_000;
-    if (!stale) return false;
-    const dir = readOr(join(net.lock, "dir"), "");
-    const daemon = Number(readOr(join(dir, "docker.pid"), "0"));
-    if (dir && daemon && pidAlive(daemon)) return false;
-    if (dir.startsWith(join(tmpdir(), "regtest-dockerd-")) && existsSync(dir)) Bun.spawnSync(["sh", "-c", WATCHDOG, "reclaim", dir, net.bridge, "/nonexistent"], { stdin: new TextEncoder().encode("stop\n") });
-    rmSync(net.lock, { recursive: true, force: true });
-    return takeLock(net);
-  }
-}
-
-function readOr(path: string, fallback: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return fallback;
-  }
-}
-
-function mtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
+  const net = await reserveSubnet({
+    locks: NET_LOCKS,
+    octet: 213,
+    indexes: [...Array(256).keys()],
+    bridge: (i) => `regt${i}`,
+    pidFile: "docker.pid",
+    what: "dockerd",
+    reclaim(dir, bridge) {
+      if (dir.startsWith(join(tmpdir(), "regtest-dockerd-")) && existsSync(dir)) {
+        Bun.spawnSync(["sh", "-c", WATCHDOG, "reclaim", dir, bridge, "/nonexistent"], { stdin: new TextEncoder().encode("stop\n") });
+      }
+    },
+  });
+  await run(["ip", "link", "add", net.bridge, "type", "bridge"]);
+  await run(["ip", "addr", "add", `${net.gateway}/24`, "dev", net.bridge]);
+  await run(["ip", "link", "set", net.bridge, "up"]);
+  return net;
 }
 
 function unixApi(socket: string) {

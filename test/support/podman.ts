@@ -10,10 +10,11 @@
 // name), network namespaces in /run/netns (one per container, removed with it), runc state in
 // /run/runc (by container ID), the image blob-info cache in /var/lib/containers/cache, and
 // netavark's shared iptables chains (NETAVARK-*, left in place: other Podman users need them).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildRootTar } from "./image.ts";
+import { readOr, reserveSubnet, type Subnet } from "./netlock.ts";
 import { Proc, run, sharedInstance, skipUnless, spawn, waitFor } from "./proc.ts";
 
 export interface Podman {
@@ -87,74 +88,29 @@ ip link del "$br" 2>/dev/null
 rm -rf "$dir" && rm -rf "$lock"
 `;
 
-interface Net { index: number; name: string; bridge: string; gateway: string; subnet: string; lock: string }
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+interface Net extends Subnet {
+  /** Podman network name. */
+  name: string;
 }
 
-function readOr(path: string, fallback: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return fallback;
-  }
-}
-
-function mtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-/** Reserves a free 10.217.N.0/24 (lock dir per N, owner = watchdog PID); the bridge is netavark's/CNI's to create. */
+/** Reserves a free 10.217.N.0/24 (see netlock.ts); the bridge is netavark's/CNI's to create. */
 async function allocateNet(): Promise<Net> {
-  mkdirSync(NET_LOCKS, { recursive: true });
-  const routes = await run(["ip", "-4", "route", "show"]);
-  const order = [...Array(254).keys()].map((i) => i + 1).sort(() => Math.random() - 0.5);
-  for (const index of order) {
-    const net: Net = {
-      index, name: `regtest-podman-${index}`, bridge: `regp${index}`,
-      gateway: `10.217.${index}.1`, subnet: `10.217.${index}.0/24`, lock: join(NET_LOCKS, String(index)),
-    };
-    if (!takeLock(net)) continue;
-    await run(["ip", "link", "del", net.bridge]).catch(() => {}); // a leftover from a crashed run
-    if (routes.includes(`10.217.${index}.`)) {
-      rmSync(net.lock, { recursive: true, force: true });
-      continue;
-    }
-    return net;
-  }
-  throw new Error("Cannot start podman: no free test subnet in 10.217.0.0/16");
-}
-
-function takeLock(net: Net): boolean {
-  try {
-    mkdirSync(net.lock);
-    return true;
-  } catch {
-    // Held: stale when the owner (the watchdog) is dead, or no owner was recorded for a minute.
-    const owner = Number(readOr(join(net.lock, "owner"), "0"));
-    const stale = owner ? !pidAlive(owner) : Date.now() - mtime(net.lock) > 60_000;
-    if (!stale) return false;
-    const dir = readOr(join(net.lock, "dir"), "");
-    const service = Number(readOr(join(dir, "service.pid"), "0"));
-    if (dir && service && pidAlive(service)) return false;
-    if (dir.startsWith(join(tmpdir(), DIR_PREFIX)) && existsSync(dir)) {
-      Bun.spawnSync(["sh", "-c", WATCHDOG, "reclaim", dir, net.bridge, "/nonexistent", PODMAN], {
-        stdin: new TextEncoder().encode("stop\n"), env: podmanEnv(dir),
-      });
-    }
-    rmSync(net.lock, { recursive: true, force: true });
-    return takeLock(net);
-  }
+  const net = await reserveSubnet({
+    locks: NET_LOCKS,
+    octet: 217,
+    indexes: [...Array(254).keys()].map((i) => i + 1),
+    bridge: (i) => `regp${i}`,
+    pidFile: "service.pid",
+    what: "podman",
+    reclaim(dir, bridge) {
+      if (dir.startsWith(join(tmpdir(), DIR_PREFIX)) && existsSync(dir)) {
+        Bun.spawnSync(["sh", "-c", WATCHDOG, "reclaim", dir, bridge, "/nonexistent", PODMAN], {
+          stdin: new TextEncoder().encode("stop\n"), env: podmanEnv(dir),
+        });
+      }
+    },
+  });
+  return { ...net, name: `regtest-podman-${net.index}` };
 }
 
 /** The environment every podman process of this instance runs with. */
