@@ -131,12 +131,19 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       if (config.cleanup || registry.list) void bridge.reconcileRegistry();
     },
   });
+  // Readiness probe of the registry; a slow ping (ZooKeeper waits up to its session timeout) is
+  // not stacked with the next one.
+  let pinging = false;
   const pingRegistry = async () => {
+    if (pinging) return;
+    pinging = true;
     try {
       await registry.ping();
       readiness.registry = { ok: true, reason: "" };
     } catch (e) {
       readiness.registry = { ok: false, reason: errorMessage(e) };
+    } finally {
+      pinging = false;
     }
   };
   every(5, pingRegistry);
