@@ -2,6 +2,26 @@
 
 export type Protocol = "tcp" | "udp";
 
+/** `-health` / `SERVICE_HEALTH` / `SERVICE_<port>_HEALTH` (parity.md "Taking traffic"). */
+export type HealthMode = "auto" | "require" | "ignore";
+
+/**
+ * Why a service is not taking traffic right now (registered with a critical mirror check, in
+ * Consul maintenance, or held back from the registry). Shown by `registrator services`,
+ * `/v1/services` and the logs.
+ */
+export type OutOfTrafficReason = "starting" | "unhealthy" | "paused" | "stopping";
+
+/**
+ * Docker's health mirrored into one registrator-owned check (`-health auto` on backends whose
+ * `mirrorsHealth` is true). `starting`, `unhealthy` and paused → critical; `healthy` → passing.
+ */
+export interface HealthMirror {
+  status: "passing" | "critical";
+  /** Docker's last probe output (or why the service is critical, e.g. "paused"). */
+  output: string;
+}
+
 /** A backend-neutral health check derived from container metadata (see services/checks.ts). */
 export interface CheckDef {
   kind: "http" | "https" | "tcp" | "grpc" | "ttl" | "script" | "cmd";
@@ -42,6 +62,14 @@ export interface Service {
   attrs: Record<string, string>;
   checks: CheckDef[];
   enableTagOverride: boolean;
+  /** Health policy resolved for this port; absent means "auto". */
+  health?: HealthMode;
+  /**
+   * Set by the bridge (never by derivation) when this service's container has a HEALTHCHECK, its
+   * health policy is "auto" and the backend mirrors health: the adapter registers one extra
+   * registrator-owned TTL check with this initial status and output.
+   */
+  mirror?: HealthMirror;
   origin: ServiceOrigin;
 }
 
@@ -105,6 +133,24 @@ export interface RegistryAdapter {
   list?(): Promise<ListedService[]>;
   /** What `list()` would report as fingerprint for this service once registered. */
   fingerprint?(service: Service): string;
+  /**
+   * True for backends that can hold a registered service which is not passing (Consul agent,
+   * the embedded registry): there `-health auto` registers at once and mirrors Docker's health in
+   * a check; elsewhere a service is registered only while it can take traffic.
+   */
+  readonly mirrorsHealth?: boolean;
+  /**
+   * Set the mirror check of an already registered service to `service.mirror` (Consul:
+   * `PUT /v1/agent/check/update/<check id>` with Status and Output). Idempotent. Also called
+   * periodically (well within the mirror check's TTL) to keep it from expiring. A RegistryError
+   * with status 404 means the registry lost the service: the bridge registers it again.
+   */
+  setHealth?(service: Service): Promise<void>;
+  /**
+   * Stop-drain on backends that have it (Consul agent: service maintenance mode, which adds the
+   * critical check `_service_maintenance:<id>`). `enable=false` lifts it. Idempotent.
+   */
+  maintenance?(service: ServiceRef, enable: boolean, reason: string): Promise<void>;
   /** Release connections; with deregisterAll, also drop leases/sessions (the bridge has already deregistered). */
   close(opts?: { deregisterAll?: boolean }): Promise<void>;
 }

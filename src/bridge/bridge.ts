@@ -53,6 +53,8 @@ export interface ServiceStatus {
   containerId: string;
   registered: boolean;
   lastError?: string;
+  /** Present when the service is not taking traffic (see OutOfTrafficReason). */
+  outOfTraffic?: import("../types.ts").OutOfTrafficReason;
 }
 
 /** Everything but provenance: two services with equal keys need no write. */
