@@ -6,7 +6,7 @@ import type { Protocol, Service } from "../types.ts";
 import { containerAddress, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
 import { deriveChecks } from "./checks.ts";
 import { SAFE_IDENTITY_RULE, unsafeReason } from "./identity.ts";
-import { attributes, parseBool, parseTags, serviceMetadata, uniqueNonEmpty } from "./metadata.ts";
+import { attributes, containerMetadata, type Metadata, parseBool, parseTags, uniqueNonEmpty } from "./metadata.ts";
 
 export interface DeriveOptions {
   /** This host's name: the first segment of default IDs. */
@@ -94,6 +94,15 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   }
   const addr = resolveAddress(c, opts, res);
   const ids = new Set<string>();
+  // Parsed once per container; ports without their own keys share one Metadata, and with it
+  // their attributes and tags, so the work grows with ports + keys, not ports × keys.
+  const metadata = containerMetadata(c);
+  const perMeta = new WeakMap<Metadata, { attrs: Record<string, string>; tags: string[] }>();
+  const shared = (md: Metadata) => {
+    let v = perMeta.get(md);
+    if (!v) perMeta.set(md, (v = { attrs: attributes(md.meta), tags: parseTags(md.meta.tags) }));
+    return v;
+  };
 
   for (const p of qualifying) {
     const skip = (why: string): void => void res.warnings.push(`Skipped port ${p.key} of ${who}: ${why}`);
@@ -102,7 +111,8 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       continue;
     }
     const protocol: Protocol = p.proto;
-    const { meta, fromPort, source } = serviceMetadata(c, p.port);
+    const md = metadata.forPort(p.port);
+    const { meta, fromPort, source } = md;
     if (parseBool(meta.ignore)) {
       res.ignored.push({ port: p.key, reason: `${source.ignore} is "${meta.ignore}"` });
       continue;
@@ -157,8 +167,8 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       ip,
       port,
       protocol,
-      tags: uniqueNonEmpty([...parseTags(meta.tags), ...templateTags, ...(protocol === "udp" ? ["udp"] : [])]),
-      attrs: attributes(meta),
+      tags: uniqueNonEmpty([...shared(md).tags, ...templateTags, ...(protocol === "udp" ? ["udp"] : [])]),
+      attrs: shared(md).attrs,
       checks: checks.checks,
       enableTagOverride: parseBool(meta.enable_tag_override),
       origin: { containerId: c.Id, containerName: name, exposedPort: p.port, hostPort, hostIp: p.binding?.HostIp ?? "" },

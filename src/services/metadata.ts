@@ -37,34 +37,57 @@ function rawEntries(c: ContainerInspect): Array<[string, string]> {
   return out;
 }
 
-/** The SERVICE_* metadata that applies to one exposed (container) port. */
-export function serviceMetadata(c: ContainerInspect, exposedPort: string | number): Metadata {
-  const port = String(exposedPort);
-  const global: Record<string, [string, string]> = {};
-  const perPort: Record<string, [string, string]> = {};
+type Entries = Record<string, [value: string, key: string]>;
+
+/**
+ * A container's SERVICE_* metadata, parsed once: `forPort(p)` gives what applies to port p.
+ * Work is linear in the container's keys plus, per port, that port's own keys; ports without
+ * per-port keys share one Metadata object (callers must not mutate what they get).
+ */
+export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: string | number): Metadata } {
+  const global: Entries = {};
+  const perPort = new Map<string, Entries>();
   for (const [k, v] of rawEntries(c)) {
     if (!k.startsWith(PREFIX) || k.length === PREFIX.length) continue;
     const key = k.slice(PREFIX.length).toLowerCase();
     const m = PER_PORT.exec(key);
     if (m) {
-      if (m[1] === port && m[2]) perPort[m[2]] = [v, k];
+      if (!m[2]) continue;
+      let own = perPort.get(m[1]!);
+      if (!own) perPort.set(m[1]!, (own = {}));
+      own[m[2]] = [v, k];
     } else {
       global[key] = [v, k];
     }
   }
-  const meta: Record<string, string> = {};
-  const source: Record<string, string> = {};
-  const fromPort = new Set<string>();
-  for (const [key, [v, k]] of Object.entries(global)) {
-    meta[key] = v;
-    source[key] = k;
-  }
-  for (const [key, [v, k]] of Object.entries(perPort)) {
-    meta[key] = v;
-    source[key] = k;
-    fromPort.add(key);
-  }
-  return { meta, fromPort, source };
+  let shared: Metadata | undefined;
+  const build = (own: Entries | undefined): Metadata => {
+    const meta: Record<string, string> = {};
+    const source: Record<string, string> = {};
+    const fromPort = new Set<string>();
+    for (const [key, [v, k]] of Object.entries(global)) {
+      meta[key] = v;
+      source[key] = k;
+    }
+    for (const [key, [v, k]] of Object.entries(own ?? {})) {
+      meta[key] = v;
+      source[key] = k;
+      fromPort.add(key);
+    }
+    return { meta, fromPort, source };
+  };
+  return {
+    forPort(exposedPort) {
+      const own = perPort.get(String(exposedPort));
+      if (own) return build(own);
+      return (shared ??= build(undefined));
+    },
+  };
+}
+
+/** The SERVICE_* metadata that applies to one exposed (container) port. */
+export function serviceMetadata(c: ContainerInspect, exposedPort: string | number): Metadata {
+  return containerMetadata(c).forPort(exposedPort);
 }
 
 /** The keys that are not attributes (parity: name, id, tags, ignore). */

@@ -289,3 +289,19 @@ describe("IP rules, in order, later overriding earlier", () => {
     expect(r.warnings).toEqual(['Skipped port 80/tcp of container "web1": no address could be determined (set -ip, or attach the container to a network)']);
   });
 });
+
+describe("a container with thousands of ports and keys", () => {
+  test("every port gets its own keys and the shared ones (metadata parsed once)", () => {
+    const ports: ContainerSpec["ports"] = {};
+    const labels: Record<string, string> = { SERVICE_TAGS: "a,b", SERVICE_REGION: "eu" };
+    for (let i = 0; i < 2000; i++) {
+      ports[`${10000 + i}/tcp`] = [{ HostIp: "0.0.0.0", HostPort: String(20000 + i) }];
+      if (i % 2 === 0) labels[`SERVICE_${10000 + i}_NAME`] = `svc${i}`;
+    }
+    const r = derive(container({ ports, labels }));
+    expect(r.services.length).toBe(2000);
+    expect(r.services[0]).toMatchObject({ name: "svc0", port: 20000, tags: ["a", "b"], attrs: { region: "eu" } });
+    expect(r.services[1]).toMatchObject({ name: "nginx-10001", port: 20001, tags: ["a", "b"], attrs: { region: "eu" } });
+    expect(r.services[1998]?.name).toBe("svc1998");
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { attributes, parseBool, parseTags, serviceMetadata } from "../../../src/services/metadata.ts";
+import { attributes, containerMetadata, parseBool, parseTags, serviceMetadata } from "../../../src/services/metadata.ts";
 import { container } from "../builders.ts";
 
 describe("serviceMetadata", () => {
@@ -77,4 +77,29 @@ describe("parseTags", () => {
     ["\\,", [","]],
   ];
   for (const [input, want] of cases) test(`${JSON.stringify(input)}`, () => expect(parseTags(input)).toEqual(want));
+});
+
+describe("containerMetadata", () => {
+  test("forPort gives per port what serviceMetadata gives, parsed once", () => {
+    const c = container({
+      env: { SERVICE_NAME: "g", SERVICE_80_NAME: "web", SERVICE_443_TAGS: "tls" },
+      labels: { SERVICE_REGION: "eu", SERVICE_80_REGION: "us" },
+    });
+    const md = containerMetadata(c);
+    for (const port of [80, 443, 8080]) {
+      const one = md.forPort(port);
+      const ref = serviceMetadata(c, port);
+      expect(one.meta).toEqual(ref.meta);
+      expect(one.source).toEqual(ref.source);
+      expect([...one.fromPort].sort()).toEqual([...ref.fromPort].sort());
+    }
+    expect(md.forPort(80).meta).toEqual({ name: "web", region: "us" });
+    expect(md.forPort(443).meta).toEqual({ name: "g", region: "eu", tags: "tls" });
+  });
+
+  test("ports without their own keys share one Metadata", () => {
+    const md = containerMetadata(container({ env: { SERVICE_NAME: "g", SERVICE_80_NAME: "web" } }));
+    expect(md.forPort(81)).toBe(md.forPort(82));
+    expect(md.forPort(80)).not.toBe(md.forPort(81));
+  });
 });
