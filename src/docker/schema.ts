@@ -29,8 +29,11 @@ export const ContainerInspect = z.object({
   State: z.object({
     Status: z.string().nullish(),
     Running: z.boolean().nullish(),
+    Paused: z.boolean().nullish(),
     ExitCode: z.number().nullish(),
-    Health: z.object({ Status: z.string() }).nullish(),
+    Health: z
+      .object({ Status: z.string(), Log: z.array(z.object({ Output: z.string().nullish(), ExitCode: z.number().nullish() }).nullable()).nullish() })
+      .nullish(),
   }),
   HostConfig: z
     .looseObject({
