@@ -2,7 +2,8 @@
 import { defineCommand, renderUsage, type ArgsDef, type CommandDef } from "citty";
 import { FLAGS, loadConfig, wantsHelp } from "./config.ts";
 import { runDaemon } from "./daemon.ts";
-import { ConfigError, errorMessage } from "./errors.ts";
+import { ConfigError, errorMessage, redactSecrets } from "./errors.ts";
+import { escapeControl } from "./log.ts";
 import { runtime } from "./runtime/index.ts";
 import { servicesCommand } from "./services-command.ts";
 import { VERSION } from "./version.ts";
@@ -63,7 +64,7 @@ async function run(): Promise<number> {
 run().then(
   (code) => runtime().exit(code),
   (e) => {
-    process.stderr.write(`registrator: ${errorMessage(e)}\n`);
+    process.stderr.write(`registrator: ${escapeControl(redactSecrets(errorMessage(e)))}\n`);
     runtime().exit(e instanceof ConfigError ? 2 : 1);
   },
 );

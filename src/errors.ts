@@ -27,3 +27,19 @@ export class DockerError extends StatusError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * `text` without the secrets that URLs and HTTP headers carry: the password of `scheme://user:password@`
+ * (any scheme) and of a bare `user:password@host`, and the value after `Basic ` / `Bearer `. Applied to
+ * every startup error and log line, so a registry URI or CONSUL_HTTP_ADDR with credentials is never echoed.
+ */
+export function redactSecrets(text: string): string {
+  if (!text.includes("@") && !/\b(?:Basic|Bearer)\s/i.test(text)) return text;
+  return text
+    .replace(/(^|[^A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s/?#@"'<>]*)@/g, (_, pre, scheme, info: string) => {
+      const colon = info.indexOf(":");
+      return `${pre}${scheme}${colon < 0 ? "[redacted]" : `${info.slice(0, colon)}:[redacted]`}@`;
+    })
+    .replace(/(^|[\s"'(=,])([^\s"'(=,/:@]+):([^\s"'/@]+)@(?=[^\s"'@])/g, (_, pre, user) => `${pre}${user}:[redacted]@`)
+    .replace(/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{4,}/gi, (_, kind) => `${kind} [redacted]`);
+}

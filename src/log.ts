@@ -1,3 +1,4 @@
+import { redactSecrets } from "./errors.ts";
 import type { Logger } from "./types.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -15,14 +16,36 @@ export interface LogOptions {
 }
 
 function redact(fields: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = SECRET.test(k) ? "[redacted]" : v;
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET.test(k) ? "[redacted]" : typeof v === "string" ? redactSecrets(v) : v;
   return out;
 }
 
+/**
+ * Characters that could end or forge a log line, or drive a terminal: C0 controls, DEL, C1 controls,
+ * and the Unicode line/paragraph separators. Container metadata reaches messages; none of it may
+ * start a new line.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// eslint-disable-next-line no-control-regex
+const HAS_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** `s` with every line-breaking or control character written as an escape (`\n`, `\x1b`, `\u2028`). */
+export function escapeControl(s: string): string {
+  return s.replace(UNSAFE, (c) => {
+    const named = NAMED[c];
+    if (named) return named;
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\x${code.toString(16).padStart(2, "0")}`;
+  });
+}
+
 function textValue(v: unknown): string {
-  const s = typeof v === "string" ? v : JSON.stringify(v);
-  return /[\s"=]/.test(s ?? "") ? JSON.stringify(s) : String(s);
+  const s = typeof v === "string" ? v : (JSON.stringify(v) ?? String(v));
+  // JSON.stringify escapes C0 controls but leaves DEL, C1 and U+2028/U+2029: escape those too.
+  return /[\s"=\\]/.test(s) || HAS_UNSAFE.test(s) ? escapeControl(JSON.stringify(s)) : s;
 }
 
 /** One event per line on stderr: `2026-11-27T10:00:00Z info added: ... key=value` or JSON. */
@@ -31,15 +54,16 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const format = opts.format ?? "text";
   const write = opts.write ?? ((line: string) => void process.stderr.write(line + "\n"));
   const now = opts.now ?? (() => new Date());
-  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+  const emit = (level: LogLevel, rawMsg: string, fields?: Record<string, unknown>) => {
     if (order[level] < min) return;
     const f = fields ? redact(fields) : undefined;
+    const msg = redactSecrets(String(rawMsg));
     const time = now().toISOString();
     if (format === "json") {
       write(JSON.stringify({ time, level, msg, ...f }));
     } else {
-      const extra = f ? Object.entries(f).map(([k, v]) => ` ${k}=${textValue(v)}`).join("") : "";
-      write(`${time} ${level.padEnd(5)} ${msg}${extra}`);
+      const extra = f ? Object.entries(f).map(([k, v]) => ` ${escapeControl(k).replace(/[\s=]/g, "_")}=${textValue(v)}`).join("") : "";
+      write(`${time} ${level.padEnd(5)} ${escapeControl(msg)}${extra}`);
     }
   };
   return {

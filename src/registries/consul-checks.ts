@@ -1,6 +1,7 @@
 // Pure conversions from neutral services to the Consul agent's register body: checks and Meta.
 // Only fields the agent knows are produced (it rejects unknown fields with 400).
 
+import { parseGoDuration } from "../services/duration.ts";
 import type { CheckDef, Service } from "../types.ts";
 
 export interface ConsulCheck {
@@ -32,19 +33,8 @@ export const META_MAX_KEYS = 64;
 export const META_MAX_KEY_LENGTH = 128;
 export const META_MAX_VALUE_BYTES = 512;
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-const DURATION_RE = /^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
-
-/** Go's time.ParseDuration, in nanoseconds; undefined when Go would reject the text. */
-export function parseGoDuration(s: string): number | undefined {
-  if (/^[-+]?0$/.test(s)) return 0;
-  if (!DURATION_RE.test(s)) return undefined;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-    total += Number(m[1]) * (UNIT_NS[m[2] ?? ""] ?? 0);
-  }
-  return s.startsWith("-") ? -total : total;
-}
+// The one Go duration parser (Go's limits included): a value it accepts is one the agent accepts.
+export { parseGoDuration };
 
 const DURATION_HINT = "a Go duration such as 10s, 1m30s or 500ms";
 

@@ -1,7 +1,7 @@
 // Transport shared by the consul and consulkv adapters: address parsing, ACL token, TLS, timeouts.
 // Everything configurable is validated synchronously (ConfigError); files are read on first use.
 
-import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
+import { ConfigError, RegistryError, errorMessage, redactSecrets } from "../errors.ts";
 import type { TlsOptions } from "../runtime/types.ts";
 import type { AdapterContext, Logger } from "../types.ts";
 
@@ -179,7 +179,12 @@ export class ConsulClient {
     const e = settings.endpoint;
     this.base = (e.kind === "unix" ? "http://localhost" : `${e.kind}://${e.host}:${e.port}`) + e.prefix;
     if (settings.token) this.secrets.push(settings.token);
-    if (settings.basicAuth) this.secrets.push(settings.basicAuth);
+    if (settings.basicAuth) {
+      // The pair, the password alone and the header value the pair becomes (an echoed `Basic …`).
+      const colon = settings.basicAuth.indexOf(":");
+      this.secrets.push(settings.basicAuth, base64(settings.basicAuth));
+      if (colon >= 0) this.secrets.push(settings.basicAuth.slice(colon + 1));
+    }
   }
 
   describe(): string {
@@ -189,8 +194,9 @@ export class ConsulClient {
   /** Removes the token (and basic-auth secret) from any text before it reaches a message or log. */
   redact(text: string): string {
     let out = text;
-    for (const s of this.secrets) if (s.length >= 4) out = out.split(s).join("[redacted]");
-    return out;
+    // Longest first, so the pair is replaced whole before its password part.
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) if (s.length >= 4) out = out.split(s).join("[redacted]");
+    return redactSecrets(out);
   }
 
   private async readFile(name: string, path: string): Promise<string> {
