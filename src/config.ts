@@ -32,6 +32,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "consul-sync", kind: "int", default: 30, hint: "s", description: "Consul anti-entropy: every N seconds re-register what the agent lost (0 = off)" },
   { name: "allow-script-checks", kind: "bool", default: false, description: "Forward SERVICE_CHECK_SCRIPT / CHECK_CMD checks to Consul (off: dropped with a warning)" },
   { name: "deregister-on-exit", kind: "bool", default: false, description: "On SIGTERM/SIGINT deregister every service of this host before exiting" },
+  { name: "health", kind: "string", default: "auto", hint: "auto|require|ignore", description: "Docker HEALTHCHECK policy: auto = Consul mirrors health in a check, other backends register only healthy; require = only healthy; ignore = register whatever the health" },
+  { name: "deregister-on-stop", kind: "bool", default: true, description: "Take a container's services out of traffic as soon as it is told to stop (Consul: maintenance mode); =false: at its exit" },
+  { name: "network", kind: "string", default: "", hint: "name", description: "Docker network whose container IP is registered when the container's own IP is (-internal, user-defined networks)" },
   { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it" },
   { name: "log-format", kind: "string", default: "text", hint: "text|json", description: "Log format" },
   { name: "log-level", kind: "string", default: "info", hint: "level", description: "debug, info, warn or error" },
@@ -119,6 +122,14 @@ const oneOf = <T extends string>(flag: string, values: readonly T[]) =>
 
 const str = z.union([z.string(), z.boolean()]).transform((v) => String(v));
 
+/** `-network`: "" (none) or a Docker network name; a leading "-" is a flag that took the name's place. */
+const dockerNetwork = z.union([z.string(), z.boolean()]).transform((v, ctx) => {
+  const s = String(v);
+  if (s === "" || /^[A-Za-z0-9][^\s/\\]*$/.test(s)) return s;
+  ctx.addIssue({ code: "custom", message: `Invalid value "${s}" for flag -network: expected a Docker network name such as backend` });
+  return z.NEVER;
+});
+
 const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
 
@@ -139,6 +150,9 @@ export const ConfigSchema = z
     "consul-sync": int("consul-sync", 0, "a whole number of seconds, 0 or more"),
     "allow-script-checks": bool("allow-script-checks"),
     "deregister-on-exit": bool("deregister-on-exit"),
+    health: oneOf("health", ["auto", "require", "ignore"] as const),
+    "deregister-on-stop": bool("deregister-on-stop"),
+    network: dockerNetwork,
     http: str.refine((s) => s === "" || parseHostPort(s) !== null, {
       message: 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable',
     }),

@@ -55,6 +55,8 @@ export async function prepare(config: Config, rt: Runtime, log: Logger) {
       tags,
       allowScriptChecks: config["allow-script-checks"],
       peer,
+      health: config.health,
+      network: config.network || undefined,
     });
   return { hostname, registry, docker, derive };
 }

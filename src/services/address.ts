@@ -24,31 +24,56 @@ export interface ContainerAddress {
 }
 
 type Endpoint = { IPAddress?: string | null; GlobalIPv6Address?: string | null };
-const endpointIp = (e: Endpoint | undefined): string => e?.IPAddress || e?.GlobalIPv6Address || "";
+
+/** `SERVICE_IP_FAMILY`: which of a network's addresses to register. */
+export type IpFamily = "ipv4" | "ipv6";
+
+/** An endpoint's IPv4 address, or its IPv6 address when it has no IPv4 (or IPv6 was asked for). */
+const endpointIp = (e: Endpoint | undefined, family?: IpFamily): string =>
+  family === "ipv6" ? e?.GlobalIPv6Address || "" : e?.IPAddress || e?.GlobalIPv6Address || "";
+
+const networksOf = (c: ContainerInspect): Record<string, Endpoint> => (c.NetworkSettings?.Networks ?? {}) as Record<string, Endpoint>;
 
 /**
  * The container's own IP: the network named by HostConfig.NetworkMode ("default" = "bridge") when
  * it has an address; otherwise the first network by name that has one (noted, so it can be logged);
  * otherwise the legacy NetworkSettings.IPAddress / GlobalIPv6Address (gone in API ≥ 1.52).
+ * With family "ipv6" only IPv6 addresses count.
  */
-export function containerAddress(c: ContainerInspect): ContainerAddress {
-  const nets = (c.NetworkSettings?.Networks ?? {}) as Record<string, Endpoint>;
+export function containerAddress(c: ContainerInspect, family?: IpFamily): ContainerAddress {
+  const nets = networksOf(c);
   const mode = c.HostConfig?.NetworkMode ?? "";
   const wanted = mode === "default" || mode === "" ? "bridge" : mode;
-  const own = Object.hasOwn(nets, wanted) ? endpointIp(nets[wanted]) : "";
+  const own = Object.hasOwn(nets, wanted) ? endpointIp(nets[wanted], family) : "";
   if (own) return { ip: own, network: wanted };
   const withIp = Object.keys(nets)
     .sort()
-    .filter((n) => endpointIp(nets[n]) !== "");
+    .filter((n) => endpointIp(nets[n], family) !== "");
   const first = withIp[0];
   if (first !== undefined) {
     const note =
       withIp.length > 1
         ? `Container "${c.Name.replace(/^\//, "")}" has addresses on networks ${withIp.map((n) => `"${n}"`).join(", ")}: using "${first}" (the first by name)`
         : undefined;
-    return { ip: endpointIp(nets[first]), network: first, ...(note ? { note } : {}) };
+    return { ip: endpointIp(nets[first], family), network: first, ...(note ? { note } : {}) };
   }
-  return { ip: c.NetworkSettings?.IPAddress || c.NetworkSettings?.GlobalIPv6Address || "" };
+  const legacy = c.NetworkSettings;
+  return { ip: family === "ipv6" ? legacy?.GlobalIPv6Address || "" : legacy?.IPAddress || legacy?.GlobalIPv6Address || "" };
+}
+
+/**
+ * The container's IP on one Docker network (`-network`, `SERVICE_NETWORK`), or why there is none:
+ * `problem` is the `ignored` reason for the port, e.g. `network "b" not attached (has: a, bridge)`.
+ */
+export function addressOnNetwork(c: ContainerInspect, network: string, family?: IpFamily): { ip: string } | { problem: string } {
+  const nets = networksOf(c);
+  if (!Object.hasOwn(nets, network)) {
+    const has = Object.keys(nets).sort();
+    return { problem: `network ${JSON.stringify(network)} not attached (has: ${has.length ? has.join(", ") : "none"})` };
+  }
+  const ip = endpointIp(nets[network], family);
+  if (ip) return { ip };
+  return { problem: `network ${JSON.stringify(network)} gives the container no ${family === "ipv6" ? "IPv6 " : ""}address` };
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

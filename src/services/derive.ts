@@ -2,8 +2,8 @@
 // Rules: parity.md "Container metadata", "Service identity and address", "Precise rules".
 
 import type { ContainerInspect } from "../docker/schema.ts";
-import type { Protocol, Service } from "../types.ts";
-import { containerAddress, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
+import type { HealthMode, Protocol, Service } from "../types.ts";
+import { type IpFamily, addressOnNetwork, containerAddress, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
 import { deriveChecks } from "./checks.ts";
 import { SAFE_IDENTITY_RULE, unsafeReason } from "./identity.ts";
 import { attributes, containerMetadata, type Metadata, parseBool, parseTags, uniqueNonEmpty } from "./metadata.ts";
@@ -23,7 +23,14 @@ export interface DeriveOptions {
   allowScriptChecks: boolean;
   /** The container of a `container:<id>` network mode, inspected by the caller. */
   peer?: ContainerInspect;
+  /** -health: the policy of ports without SERVICE_HEALTH / SERVICE_<port>_HEALTH (default "auto"). */
+  health?: HealthMode;
+  /** -network: the Docker network whose IP is registered when the container's own IP is (see SERVICE_NETWORK). */
+  network?: string;
 }
+
+export const HEALTH_MODES: readonly HealthMode[] = ["auto", "require", "ignore"];
+const IP_FAMILIES: readonly IpFamily[] = ["ipv4", "ipv6"];
 
 export interface DeriveResult {
   services: Service[];
@@ -94,6 +101,22 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   }
   const addr = resolveAddress(c, opts, res);
   const ids = new Set<string>();
+  /** Metadata keys already warned about (a global key applies to every port: one warning). */
+  const warnedKeys = new Set<string>();
+  const choice = <T extends string>(md: Metadata, key: string, valid: readonly T[], fallback: T | undefined, effect: string): T | undefined => {
+    const raw = md.meta[key];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const v = raw.trim().toLowerCase();
+    if ((valid as readonly string[]).includes(v)) return v as T;
+    const written = md.source[key] ?? `SERVICE_${key.toUpperCase()}`;
+    if (!warnedKeys.has(written)) {
+      warnedKeys.add(written);
+      res.warnings.push(`Ignored ${written}="${raw}" of ${who}: expected one of ${valid.join(", ")}; ${effect}`);
+    }
+    return fallback;
+  };
+  /** Ports skipped because their network (or IP family) gives no address: one warning per cause. */
+  const unattached = new Map<string, string[]>();
   // Parsed once per container; ports without their own keys share one Metadata, and with it
   // their attributes and tags, so the work grows with ports + keys, not ports × keys.
   const metadata = containerMetadata(c);
@@ -111,7 +134,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       continue;
     }
     const protocol: Protocol = p.proto;
-    const md = metadata.forPort(p.port);
+    const md = metadata.forPort(p.port, protocol);
     const { meta, fromPort, source } = md;
     if (parseBool(meta.ignore)) {
       res.ignored.push({ port: p.key, reason: `${source.ignore} is "${meta.ignore}"` });
@@ -139,7 +162,15 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
     }
 
     const hostPort = p.binding?.HostPort ?? "";
-    const ip = addr(p.binding);
+    const network = meta.network?.trim() || opts.network || undefined;
+    const family = choice(md, "ip_family", IP_FAMILIES, undefined, "the IPv4 address is used, or the IPv6 one where there is no IPv4");
+    const resolved = addr(p.binding, network, family);
+    if ("problem" in resolved) {
+      res.ignored.push({ port: p.key, reason: resolved.problem });
+      unattached.set(resolved.problem, [...(unattached.get(resolved.problem) ?? []), p.key]);
+      continue;
+    }
+    const ip = resolved.ip;
     if (!ip) {
       skip("no address could be determined (set -ip, or attach the container to a network)");
       continue;
@@ -171,50 +202,81 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       attrs: shared(md).attrs,
       checks: checks.checks,
       enableTagOverride: parseBool(meta.enable_tag_override),
+      health: choice(md, "health", HEALTH_MODES, opts.health ?? "auto", `the -health default "${opts.health ?? "auto"}" applies`) ?? "auto",
       origin: { containerId: c.Id, containerName: name, exposedPort: p.port, hostPort, hostIp: p.binding?.HostIp ?? "" },
     });
+  }
+  for (const [problem, ports] of unattached) {
+    const hint = problem.includes("not attached") ? "connect it to that network, or choose another with SERVICE_NETWORK / -network" : "choose another network or SERVICE_IP_FAMILY";
+    res.warnings.push(`Skipped port${ports.length > 1 ? "s" : ""} ${ports.join(", ")} of ${who}: ${problem}; ${hint}`);
   }
   return res;
 }
 
+/** A port's address, or why its port is skipped (the `ignored` reason). */
+type Resolved = { ip: string } | { problem: string };
+
 /**
  * The IP rules in parity order, each later one overriding: binding HostIp (wildcard → the host's
  * address); user-defined network → its container IP; -ip; -internal → container IP;
- * -useIpFromLabel; `container:<id>` mode → the peer's IP. Returns a function of the port's binding.
+ * -useIpFromLabel; `container:<id>` mode → the peer's IP. They are tried from the last (strongest)
+ * down. Where the container's own IP is used, `network` (SERVICE_NETWORK / -network) picks the
+ * Docker network: a container not attached to it gives a problem, never another network's IP.
+ * Returns a function of the port's binding, network and IP family.
  */
-function resolveAddress(c: ContainerInspect, opts: DeriveOptions, res: DeriveResult): (b?: Binding) => string {
+function resolveAddress(c: ContainerInspect, opts: DeriveOptions, res: DeriveResult): (b: Binding | undefined, network?: string, family?: IpFamily) => Resolved {
   const name = c.Name.replace(/^\//, "");
   const mode = c.HostConfig?.NetworkMode ?? "";
-  const own = containerAddress(c);
-  const usesOwn = isUserDefinedNetwork(mode) || opts.internal;
-  if (usesOwn && own.note) res.notes.push(own.note);
-
-  let fixed: string | undefined; // the result of the rules that do not depend on the binding
-  if (isUserDefinedNetwork(mode) && own.ip) fixed = own.ip;
-  if (opts.hostIp) fixed = opts.hostIp;
-  if (opts.internal) {
-    // host network: the container's address is the host's
-    const ownIp = own.ip || (mode === "host" ? opts.hostIp || opts.defaultHostIp : undefined);
-    if (ownIp) fixed = ownIp;
-  }
+  const notes = new Set<string>();
+  /** The own IP of `target` (this container or its network peer); "" when it has none. */
+  const own = (target: ContainerInspect, network: string | undefined, family: IpFamily | undefined): Resolved => {
+    if (network) return addressOnNetwork(target, network, family);
+    const a = containerAddress(target, family);
+    if (a.note && !notes.has(a.note)) {
+      notes.add(a.note);
+      res.notes.push(a.note);
+    }
+    if (!a.ip && family === "ipv6") return { problem: `no IPv6 address (SERVICE_IP_FAMILY is "ipv6")` };
+    return { ip: a.ip };
+  };
+  let labelIp = "";
   if (opts.useIpFromLabel) {
     const raw = c.Config.Labels?.[opts.useIpFromLabel];
     const ip = raw ? ipFromLabel(raw) : "";
-    if (ip && isIp(ip)) fixed = ip;
+    if (ip && isIp(ip)) labelIp = ip;
     else if (raw) {
       res.warnings.push(
         `Ignored label ${JSON.stringify(opts.useIpFromLabel)} of container "${name}" for -useIpFromLabel: ${JSON.stringify(raw)} is not an IP address (e.g. "10.0.0.5" or "10.0.0.5/24")`,
       );
     }
   }
-  if (mode.startsWith("container:")) {
-    const peerIp = opts.peer ? containerAddress(opts.peer).ip : "";
-    if (peerIp) fixed = peerIp;
-    else res.warnings.push(`No address from the network peer of container "${name}" (${mode}): it was not inspected or has no IP`);
+  const peerMode = mode.startsWith("container:");
+  if (peerMode && (!opts.peer || !containerAddress(opts.peer).ip)) {
+    res.warnings.push(`No address from the network peer of container "${name}" (${mode}): it was not inspected or has no IP`);
   }
-  return (b) => {
-    if (fixed !== undefined) return fixed;
-    if (!b?.HostPort) return "";
-    return isWildcardIp(b.HostIp) ? (opts.defaultHostIp ?? "") : (b.HostIp ?? "");
+  const usable = (r: Resolved): boolean => "problem" in r || r.ip !== "";
+  return (b, network, family) => {
+    if (peerMode && opts.peer) {
+      const r = own(opts.peer, network, family);
+      if (usable(r)) return r;
+    }
+    if (labelIp) return { ip: labelIp };
+    if (opts.internal) {
+      // host network: the container's address is the host's
+      if (mode === "host") {
+        const ip = opts.hostIp || opts.defaultHostIp;
+        if (ip) return { ip };
+      } else {
+        const r = own(c, network, family);
+        if (usable(r)) return r;
+      }
+    }
+    if (opts.hostIp) return { ip: opts.hostIp };
+    if (isUserDefinedNetwork(mode)) {
+      const r = own(c, network, family);
+      if (usable(r)) return r;
+    }
+    if (!b?.HostPort) return { ip: "" };
+    return { ip: isWildcardIp(b.HostIp) ? (opts.defaultHostIp ?? "") : (b.HostIp ?? "") };
   };
 }

@@ -7,13 +7,17 @@
 // as a whole, so `SERVICE_Check_HTTP` and `SERVICE_CHECK_HTTP` are the same key `check_http`.
 // A key `SERVICE_<digits>_<rest>` is always a per-port key: it applies to port <digits> only and
 // never becomes a global key for the other ports.
+//   3. per-protocol keys `SERVICE_<port>_<proto>_<key>` (proto TCP or UDP, any case) beat the
+//      per-port key for that protocol only (#244: TCP and UDP on one port with different names).
+// After `SERVICE_<digits>_`, a leading `TCP_` or `UDP_` is always the protocol; nowhere else is it:
+// `SERVICE_UDP_X` is the global key `udp_x`, and `SERVICE_53_UDP` (nothing after) the per-port key `udp`.
 
 import type { ContainerInspect } from "../docker/schema.ts";
 
 export interface Metadata {
   /** Lower-cased key (without prefix and port) → raw value as written. */
   meta: Record<string, string>;
-  /** Keys whose value came from the per-port form `SERVICE_<port>_<key>`. */
+  /** Keys whose value came from a per-port form: `SERVICE_<port>_<key>` or `SERVICE_<port>_<proto>_<key>`. */
   fromPort: Set<string>;
   /** Lower-cased key → the key as the user wrote it (for warnings), e.g. `SERVICE_80_NAME`. */
   source: Record<string, string>;
@@ -21,6 +25,7 @@ export interface Metadata {
 
 const PREFIX = "SERVICE_";
 const PER_PORT = /^(\d+)_(.+)$/s;
+const PER_PROTO = /^(tcp|udp)_(.+)$/s;
 
 /** `K=V` entries of Config.Env, then Config.Labels in key order; later entries override earlier ones. */
 function rawEntries(c: ContainerInspect): Array<[string, string]> {
@@ -39,14 +44,22 @@ function rawEntries(c: ContainerInspect): Array<[string, string]> {
 
 type Entries = Record<string, [value: string, key: string]>;
 
+/** A port's own keys: `SERVICE_<port>_<key>`, and per protocol `SERVICE_<port>_<proto>_<key>`. */
+interface PortEntries {
+  any: Entries;
+  tcp?: Entries;
+  udp?: Entries;
+}
+
 /**
- * A container's SERVICE_* metadata, parsed once: `forPort(p)` gives what applies to port p.
- * Work is linear in the container's keys plus, per port, that port's own keys; ports without
- * per-port keys share one Metadata object (callers must not mutate what they get).
+ * A container's SERVICE_* metadata, parsed once: `forPort(p, proto)` gives what applies to port p
+ * with that protocol (tcp when not given). Work is linear in the container's keys plus, per port,
+ * that port's own keys; ports without their own keys share one Metadata object (callers must not
+ * mutate what they get).
  */
-export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: string | number): Metadata } {
+export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: string | number, protocol?: string): Metadata } {
   const global: Entries = {};
-  const perPort = new Map<string, Entries>();
+  const perPort = new Map<string, PortEntries>();
   for (const [k, v] of rawEntries(c)) {
     if (!k.startsWith(PREFIX) || k.length === PREFIX.length) continue;
     const key = k.slice(PREFIX.length).toLowerCase();
@@ -54,14 +67,16 @@ export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: s
     if (m) {
       if (!m[2]) continue;
       let own = perPort.get(m[1]!);
-      if (!own) perPort.set(m[1]!, (own = {}));
-      own[m[2]] = [v, k];
+      if (!own) perPort.set(m[1]!, (own = { any: {} }));
+      const pm = PER_PROTO.exec(m[2]);
+      if (pm) (own[pm[1] as "tcp" | "udp"] ??= {})[pm[2]!] = [v, k];
+      else own.any[m[2]] = [v, k];
     } else {
       global[key] = [v, k];
     }
   }
   let shared: Metadata | undefined;
-  const build = (own: Entries | undefined): Metadata => {
+  const build = (...layers: Array<Entries | undefined>): Metadata => {
     const meta: Record<string, string> = {};
     const source: Record<string, string> = {};
     const fromPort = new Set<string>();
@@ -69,29 +84,34 @@ export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: s
       meta[key] = v;
       source[key] = k;
     }
-    for (const [key, [v, k]] of Object.entries(own ?? {})) {
-      meta[key] = v;
-      source[key] = k;
-      fromPort.add(key);
+    for (const layer of layers) {
+      for (const [key, [v, k]] of Object.entries(layer ?? {})) {
+        meta[key] = v;
+        source[key] = k;
+        fromPort.add(key);
+      }
     }
     return { meta, fromPort, source };
   };
   return {
-    forPort(exposedPort) {
+    forPort(exposedPort, protocol = "tcp") {
       const own = perPort.get(String(exposedPort));
-      if (own) return build(own);
-      return (shared ??= build(undefined));
+      if (own) return build(own.any, protocol === "tcp" || protocol === "udp" ? own[protocol] : undefined);
+      return (shared ??= build());
     },
   };
 }
 
-/** The SERVICE_* metadata that applies to one exposed (container) port. */
-export function serviceMetadata(c: ContainerInspect, exposedPort: string | number): Metadata {
-  return containerMetadata(c).forPort(exposedPort);
+/** The SERVICE_* metadata that applies to one exposed (container) port and protocol. */
+export function serviceMetadata(c: ContainerInspect, exposedPort: string | number, protocol?: string): Metadata {
+  return containerMetadata(c).forPort(exposedPort, protocol);
 }
 
-/** The keys that are not attributes (parity: name, id, tags, ignore). */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags", "ignore"]);
+/**
+ * The keys that are not attributes: parity's name, id, tags, ignore, and registrator's own
+ * controls health, network and ip_family (they steer registration, they do not describe the service).
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags", "ignore", "health", "network", "ip_family"]);
 
 /** Every non-reserved key with its raw value (Consul Meta validation is the adapter's job). */
 export function attributes(meta: Record<string, string>): Record<string, string> {

@@ -99,3 +99,37 @@ describe("validation: one clear line", () => {
     expect(load(["-http", ""]).http).toBe("");
   });
 });
+
+describe("taking traffic and networks: -health, -deregister-on-stop, -network", () => {
+  test("defaults: health auto, deregister on stop, no network", () => {
+    expect(load(["etcd://"])).toMatchObject({ health: "auto", "deregister-on-stop": true, network: "" });
+  });
+  test("Go syntax for each", () => {
+    expect(load(["-health", "require", "etcd://"]).health).toBe("require");
+    expect(load(["--health=ignore", "etcd://"]).health).toBe("ignore");
+    expect(load(["-deregister-on-stop=false", "etcd://"])["deregister-on-stop"]).toBe(false);
+    expect(load(["--deregister-on-stop=0", "etcd://"])["deregister-on-stop"]).toBe(false);
+    expect(load(["-deregister-on-stop", "etcd://"])).toMatchObject({ "deregister-on-stop": true, uri: "etcd://" });
+    expect(load(["-network", "backend_net", "-internal", "etcd://"])).toMatchObject({ network: "backend_net", internal: true });
+    expect(load(["-network=my.net-1", "etcd://"]).network).toBe("my.net-1");
+  });
+  test("REGISTRATOR_HEALTH, REGISTRATOR_DEREGISTER_ON_STOP, REGISTRATOR_NETWORK; flags win", () => {
+    const env = { REGISTRATOR_HEALTH: "ignore", REGISTRATOR_DEREGISTER_ON_STOP: "false", REGISTRATOR_NETWORK: "b" };
+    expect(load(["etcd://"], env)).toMatchObject({ health: "ignore", "deregister-on-stop": false, network: "b" });
+    expect(load(["-health", "require", "-deregister-on-stop=true", "-network", "a", "etcd://"], env)).toMatchObject({
+      health: "require",
+      "deregister-on-stop": true,
+      network: "a",
+    });
+  });
+  test.each<[string[], RegExp]>([
+    [["-health", "sometimes", "etcd://"], /^Invalid value "sometimes" for flag -health: expected one of auto, require, ignore$/],
+    [["-health", "Auto", "etcd://"], /-health: expected one of auto, require, ignore/],
+    [["-deregister-on-stop=later", "etcd://"], /^Invalid value "later" for flag -deregister-on-stop: expected true or false$/],
+    [["-network", "-internal", "etcd://"], /^Invalid value "-internal" for flag -network: expected a Docker network name/],
+    [["-network", "a b", "etcd://"], /-network: expected a Docker network name/],
+    [["-network", "a/b", "etcd://"], /-network/],
+    [["-network"], /Flag "-network" needs a value/],
+  ])("%j exits with one line", (argv, pattern) => fails(argv, pattern));
+  test("a bad REGISTRATOR_HEALTH names the flag", () => fails(["etcd://"], /-health/, { REGISTRATOR_HEALTH: "x" }));
+});

@@ -27,6 +27,7 @@ describe("a published port", () => {
           attrs: {},
           checks: [],
           enableTagOverride: false,
+          health: "auto",
           origin: { containerId: c.Id, containerName: "web1", exposedPort: 80, hostPort: "8080", hostIp: "0.0.0.0" },
         },
       ],
@@ -303,5 +304,149 @@ describe("a container with thousands of ports and keys", () => {
     expect(r.services[0]).toMatchObject({ name: "svc0", port: 20000, tags: ["a", "b"], attrs: { region: "eu" } });
     expect(r.services[1]).toMatchObject({ name: "nginx-10001", port: 20001, tags: ["a", "b"], attrs: { region: "eu" } });
     expect(r.services[1998]?.name).toBe("svc1998");
+  });
+});
+
+describe("health policy (SERVICE_HEALTH, SERVICE_<port>_HEALTH, -health)", () => {
+  const two = (spec: ContainerSpec = {}) => web({ ports: { "80/tcp": dualStack("8080"), "443/tcp": dualStack("8443") }, ...spec });
+  const modes = (c: ContainerInspect, o: Partial<DeriveOptions> = {}) => derive(c, o).services.map((s) => s.health);
+  test("default auto; -health sets the default", () => {
+    expect(modes(two())).toEqual(["auto", "auto"]);
+    expect(modes(two(), { health: "ignore" })).toEqual(["ignore", "ignore"]);
+  });
+  test("SERVICE_HEALTH beats -health; the per-port key beats both; case and spaces do not matter", () => {
+    expect(modes(two({ env: { SERVICE_HEALTH: "Require", SERVICE_443_HEALTH: " ignore " } }), { health: "auto" })).toEqual(["require", "ignore"]);
+  });
+  test("empty value: the default applies, no warning", () => {
+    const r = derive(two({ env: { SERVICE_HEALTH: "" } }), { health: "require" });
+    expect(r.services.map((s) => s.health)).toEqual(["require", "require"]);
+    expect(r.warnings).toEqual([]);
+  });
+  test("a bad value: one warning naming container, key and valid values; the -health default applies", () => {
+    const r = derive(two({ labels: { SERVICE_HEALTH: "sometimes" } }), { health: "require" });
+    expect(r.services.map((s) => s.health)).toEqual(["require", "require"]);
+    expect(r.warnings).toEqual(['Ignored SERVICE_HEALTH="sometimes" of container "web1": expected one of auto, require, ignore; the -health default "require" applies']);
+  });
+  test("health is not an attribute", () => {
+    expect(derive(web({ env: { SERVICE_HEALTH: "ignore", SERVICE_NETWORK: "bridge", SERVICE_IP_FAMILY: "ipv4" } })).services[0]?.attrs).toEqual({});
+  });
+});
+
+describe("per-protocol keys SERVICE_<port>_<proto>_<key>", () => {
+  const dns = (env: Record<string, string>) => container({ ports: { "53/tcp": dualStack("53"), "53/udp": dualStack("53") }, env });
+  test("TCP and UDP on one port get different names (#244)", () => {
+    const r = derive(dns({ SERVICE_53_NAME: "dns", SERVICE_53_UDP_NAME: "dns-udp" }));
+    expect(r.services.map((s) => [s.id, s.name, s.protocol])).toEqual([
+      ["host1:web1:53", "dns", "tcp"],
+      ["host1:web1:53:udp", "dns-udp", "udp"],
+    ]);
+  });
+  test("every key works per protocol and wins over the per-port key for that protocol only", () => {
+    const r = derive(
+      dns({
+        SERVICE_TAGS: "g",
+        SERVICE_53_TAGS: "p",
+        SERVICE_53_TCP_TAGS: "t",
+        SERVICE_53_UDP_ID: "resolver",
+        SERVICE_53_TCP_CHECK_TCP: "true",
+        SERVICE_53_udp_region: "eu",
+        SERVICE_53_UDP_HEALTH: "ignore",
+      }),
+    );
+    const [tcp, udp] = r.services;
+    expect(tcp).toMatchObject({ id: "host1:web1:53", name: "nginx-53", tags: ["t"], attrs: { check_tcp: "true" }, health: "auto" });
+    expect(tcp?.checks.map((c) => c.kind)).toEqual(["tcp"]);
+    expect(udp).toMatchObject({ id: "resolver:udp", name: "nginx-53", tags: ["p", "udp"], attrs: { region: "eu" }, health: "ignore" });
+    expect(udp?.checks).toEqual([]);
+  });
+  test("ignore per protocol", () => {
+    const r = derive(dns({ SERVICE_53_UDP_IGNORE: "true" }));
+    expect(r.services.map((s) => s.protocol)).toEqual(["tcp"]);
+    expect(r.ignored).toEqual([{ port: "53/udp", reason: 'SERVICE_53_UDP_IGNORE is "true"' }]);
+  });
+  test("UDP_ is a protocol only right after SERVICE_<port>_: global keys and a bare SERVICE_<port>_UDP are attributes", () => {
+    const r = derive(dns({ SERVICE_UDP_SOMETHING: "x", SERVICE_53_UDP: "y", SERVICE_TCP_NAME: "z" }));
+    expect(r.services.map((s) => s.name)).toEqual(["nginx-53", "nginx-53"]);
+    expect(r.services[0]?.attrs).toEqual({ tcp_name: "z", udp: "y", udp_something: "x" });
+  });
+  test("-explicit is satisfied by a per-protocol name", () => {
+    const r = derive(dns({ SERVICE_53_UDP_NAME: "dns-udp" }), { explicit: true });
+    expect(r.services.map((s) => s.name)).toEqual(["dns-udp"]);
+  });
+});
+
+describe("networks (-network, SERVICE_NETWORK, SERVICE_<port>_NETWORK)", () => {
+  const nets = { alpha: { IPAddress: "10.0.1.5" }, beta: { IPAddress: "10.0.2.5" } };
+  const multi = (spec: ContainerSpec = {}) => web({ networkMode: "alpha", networks: nets, ...spec });
+  test("-internal -network picks that network's IP", () => {
+    expect(pick(multi(), { internal: true, network: "beta" })[0]?.ip).toBe("10.0.2.5");
+    expect(derive(multi(), { internal: true, network: "beta" }).notes).toEqual([]);
+  });
+  test("user-defined network without -internal: the chosen network's IP, host port kept", () => {
+    expect(pick(multi(), { network: "beta" })[0]).toMatchObject({ ip: "10.0.2.5", port: 8080 });
+  });
+  test("SERVICE_NETWORK beats -network; the per-port key beats both", () => {
+    const c = multi({ ports: { "80/tcp": dualStack("8080"), "443/tcp": dualStack("8443") }, env: { SERVICE_NETWORK: "alpha", SERVICE_443_NETWORK: "beta" } });
+    expect(pick(c, { internal: true, network: "beta" }).map((s) => s.ip)).toEqual(["10.0.1.5", "10.0.2.5"]);
+  });
+  test("a network the container lacks: those ports skipped (ignored + one warning), the rest registered", () => {
+    const c = multi({ ports: { "80/tcp": dualStack("8080"), "81/tcp": dualStack("8081"), "443/tcp": dualStack("8443") }, env: { SERVICE_443_NETWORK: "alpha" } });
+    const r = derive(c, { internal: true, network: "gamma" });
+    expect(r.services.map((s) => [s.port, s.ip])).toEqual([[443, "10.0.1.5"]]);
+    const reason = 'network "gamma" not attached (has: alpha, beta)';
+    expect(r.ignored).toEqual([
+      { port: "80/tcp", reason },
+      { port: "81/tcp", reason },
+    ]);
+    expect(r.warnings).toEqual([
+      `Skipped ports 80/tcp, 81/tcp of container "web1": ${reason}; connect it to that network, or choose another with SERVICE_NETWORK / -network`,
+    ]);
+  });
+  test("published ports on the default bridge keep the host IP rules", () => {
+    expect(pick(web(), { network: "gamma" })[0]?.ip).toBe(HOST_IP);
+    expect(pick(web(), { network: "gamma", hostIp: "10.1.1.1" })[0]?.ip).toBe("10.1.1.1");
+  });
+  test("-ip beats a user-defined network, so the network choice does not apply", () => {
+    expect(pick(multi(), { network: "gamma", hostIp: "10.1.1.1" })[0]?.ip).toBe("10.1.1.1");
+  });
+  test("with -internal the network choice wins over -ip, also when not attached", () => {
+    expect(derive(multi(), { internal: true, network: "gamma", hostIp: "10.1.1.1" }).services).toEqual([]);
+  });
+  test("container:<id> mode: the chosen network of the peer", () => {
+    const peer = container({ name: "pod", networkMode: "alpha", networks: nets });
+    const c = container({ networkMode: `container:${peer.Id}`, exposed: ["80/tcp"] });
+    expect(pick(c, { peer, network: "beta" })[0]?.ip).toBe("10.0.2.5");
+  });
+  test("host network mode: the host's address, the network choice does not apply", () => {
+    expect(pick(container({ networkMode: "host", exposed: ["9000/tcp"] }), { internal: true, network: "gamma" })[0]?.ip).toBe(HOST_IP);
+  });
+  test("a network with no address for the container skips the port", () => {
+    const r = derive(web({ networkMode: "alpha", networks: { alpha: { IPAddress: "10.0.1.5" }, empty: {} } }), { internal: true, network: "empty" });
+    expect(r.ignored).toEqual([{ port: "80/tcp", reason: 'network "empty" gives the container no address' }]);
+  });
+});
+
+describe("IPv6 (SERVICE_IP_FAMILY)", () => {
+  const dual = (env: Record<string, string> = {}) => web({ networkMode: "dual", networks: { dual: { IPAddress: "10.0.0.3", GlobalIPv6Address: "fd00::3" } }, env });
+  test("ipv6 picks the IPv6 address; check targets bracketed", () => {
+    const s = derive(dual({ SERVICE_IP_FAMILY: "ipv6", SERVICE_CHECK_HTTP: "/health" }), { internal: true }).services[0];
+    expect(s?.ip).toBe("fd00::3");
+    expect(s?.checks[0]?.target).toBe("http://[fd00::3]:80/health");
+  });
+  test("ipv6 with a chosen network", () => {
+    expect(pick(dual({ SERVICE_IP_FAMILY: "IPv6" }), { internal: true, network: "dual" })[0]?.ip).toBe("fd00::3");
+  });
+  test("ipv4 is the default", () => expect(pick(dual({ SERVICE_IP_FAMILY: "ipv4" }), { internal: true })[0]?.ip).toBe("10.0.0.3"));
+  test("ipv6 where the network has none: the port is skipped", () => {
+    const r = derive(web({ networkMode: "v4", networks: { v4: { IPAddress: "10.0.0.4" } }, env: { SERVICE_IP_FAMILY: "ipv6" } }), { internal: true });
+    expect(r.services).toEqual([]);
+    expect(r.ignored).toEqual([{ port: "80/tcp", reason: 'no IPv6 address (SERVICE_IP_FAMILY is "ipv6")' }]);
+  });
+  test("a bad family: one warning, the default applies", () => {
+    const r = derive(dual({ SERVICE_IP_FAMILY: "v6" }), { internal: true });
+    expect(r.services[0]?.ip).toBe("10.0.0.3");
+    expect(r.warnings).toEqual([
+      'Ignored SERVICE_IP_FAMILY="v6" of container "web1": expected one of ipv4, ipv6; the IPv4 address is used, or the IPv6 one where there is no IPv4',
+    ]);
   });
 });

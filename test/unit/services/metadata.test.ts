@@ -103,3 +103,23 @@ describe("containerMetadata", () => {
     expect(md.forPort(80)).not.toBe(md.forPort(81));
   });
 });
+
+describe("per-protocol keys", () => {
+  const c = container({
+    env: { SERVICE_NAME: "g", SERVICE_53_NAME: "dns", SERVICE_53_UDP_NAME: "dns-udp", SERVICE_53_tcp_Tags: "t", SERVICE_UDP_X: "global" },
+  });
+  test("SERVICE_<port>_<proto>_<key> beats SERVICE_<port>_<key> for that protocol only", () => {
+    const md = containerMetadata(c);
+    expect(md.forPort(53, "udp").meta).toEqual({ name: "dns-udp", udp_x: "global" });
+    expect(md.forPort(53, "tcp").meta).toEqual({ name: "dns", tags: "t", udp_x: "global" });
+    expect(md.forPort(53).meta).toEqual(md.forPort(53, "tcp").meta);
+    expect([...md.forPort(53, "udp").fromPort]).toEqual(["name"]);
+    expect(md.forPort(53, "udp").source.name).toBe("SERVICE_53_UDP_NAME");
+  });
+  test("another port sees none of them", () => {
+    expect(containerMetadata(c).forPort(80, "udp").meta).toEqual({ name: "g", udp_x: "global" });
+  });
+  test("health, network and ip_family are not attributes", () => {
+    expect(attributes({ health: "ignore", network: "a", ip_family: "ipv6", region: "eu" })).toEqual({ region: "eu" });
+  });
+});
