@@ -279,11 +279,23 @@ export class ConsulClient {
     return new RegistryError(this.redact(`${failure}: ${res.status} ${body}`.trimEnd() + hint), res.status);
   }
 
-  /** Liveness: `GET /v1/status/leader` answers 200 (an empty leader too); anything else is a RegistryError. */
+  /**
+   * Liveness: `GET /v1/status/leader` answers 200 (an empty leader too); anything else is a RegistryError.
+   * With CONSUL_NAMESPACE / CONSUL_PARTITION also one read in them (`GET /v1/agent/services?ns=…`):
+   * the status endpoints ignore both, and a namespace the agent refuses (Consul CE, a missing one, a
+   * token without access) must not leave /ready green while every write fails.
+   */
   async ping(): Promise<void> {
     const failure = `Cannot reach consul at ${this.describe()}`;
     const res = await this.request("GET", "/v1/status/leader", failure);
     if (res.status !== 200) throw this.httpError(failure, res);
+    const scope = Object.entries(this.settings.query)
+      .map(([k, v]) => `${k === "ns" ? "CONSUL_NAMESPACE" : "CONSUL_PARTITION"} ${JSON.stringify(v)}`)
+      .join(" and ");
+    if (scope === "") return;
+    const inScope = `Cannot use ${scope} at ${this.describe()}`;
+    const scoped = await this.request("GET", "/v1/agent/services", inScope);
+    if (scoped.status !== 200) throw this.httpError(inScope, scoped);
   }
 }
 

@@ -5,6 +5,9 @@ import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Se
 import { type ConsulCheck, type Dropped, consulMeta, heartbeatCheck, heartbeatCheckId, toConsulChecks } from "./consul-checks.ts";
 import { ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
 
+/** The agent's answer when a check has Args but enable_script_checks is off (agent.go). */
+const SCRIPTS_DISABLED = /Scripts are disabled on this agent/i;
+
 const SCHEMES = "consul://host:port, consul-tls://host:port or consul-unix:///path/to/consul.sock";
 
 /** Validates a consul URI plus the CONSUL_* environment; throws ConfigError. */
@@ -25,12 +28,17 @@ export function parseConsulUri(uri: string, ctx: Pick<AdapterContext, "env" | "l
   return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, authority, scheme === "consul-tls", fromEnv, ssl), ctx.log);
 }
 
-/** The register body fields that `GET /v1/agent/services` gives back, in a normalized form. */
+/**
+ * The register body fields that `GET /v1/agent/services` gives back, in a normalized form. With
+ * EnableTagOverride the tags are left out: the agent adopts tags an operator set in the catalog
+ * (Consul's agent/local/state.go), and writing ours back every -consul-sync would undo the override
+ * the container asked for.
+ */
 function normalized(id: string, name: string, address: string, port: number, tags: string[], meta: Record<string, string>, eto: boolean) {
   const sortedMeta = Object.keys(meta)
     .sort()
     .map((k) => [k, meta[k]]);
-  return JSON.stringify({ id, name, address, port, tags, meta: sortedMeta, eto });
+  return JSON.stringify({ id, name, address, port, tags: eto ? null : tags, meta: sortedMeta, eto });
 }
 
 /** Refuse IDs that would change the meaning of a URL path (`..` is normalized away even when encoded). */
@@ -62,6 +70,10 @@ export class ConsulAdapter implements RegistryAdapter {
   readonly backend = "consul";
   /** `<service id>\0<what>` already warned about, so a resync does not repeat warnings. */
   private readonly warned = new Set<string>();
+  /** Fingerprint of each service this adapter registered, to recognise one the agent dropped. */
+  private readonly written = new Map<string, string>();
+  /** Set once the agent answered that script checks are disabled: they are left out from then on. */
+  private scriptsRefused = false;
 
   constructor(
     readonly client: ConsulClient,
@@ -72,7 +84,7 @@ export class ConsulAdapter implements RegistryAdapter {
   /** The `PUT /v1/agent/service/register` body, and what was left out of it. */
   registration(service: Service): { body: Record<string, unknown>; dropped: Dropped[] } {
     const { meta, dropped } = consulMeta(service.attrs);
-    const converted = toConsulChecks(service.checks, this.ctx.allowScriptChecks);
+    const converted = toConsulChecks(service.checks, this.ctx.allowScriptChecks && !this.scriptsRefused);
     const checks: ConsulCheck[] = converted.checks;
     dropped.push(...converted.dropped);
     if (this.ctx.ttl > 0) {
@@ -107,18 +119,52 @@ export class ConsulAdapter implements RegistryAdapter {
   async register(service: Service): Promise<void> {
     checkId(service.id, "register");
     const failure = `Cannot register ${quote(service.id)} in consul`;
-    const { body, dropped } = this.registration(service);
-    for (const d of dropped) this.warnOnce(service, d);
-    const res = await this.client.request(
-      "PUT",
-      "/v1/agent/service/register?replace-existing-checks",
-      failure,
-      JSON.stringify(body),
-    );
+    const send = async () => {
+      const { body, dropped } = this.registration(service);
+      for (const d of dropped) this.warnOnce(service, d);
+      return this.client.request("PUT", "/v1/agent/service/register?replace-existing-checks", failure, JSON.stringify(body));
+    };
+    let res = await send();
+    if (res.status === 500 && !this.scriptsRefused && SCRIPTS_DISABLED.test(res.text)) {
+      this.scriptsRefused = true;
+      this.ctx.log.warn(
+        "The consul agent refuses script checks (it answered: " +
+          `${quote(res.text.trim().slice(0, 200))}): set enable_script_checks = true in the agent's configuration and restart ` +
+          "registrator to have them; until then services are registered without their script checks",
+      );
+      res = await send();
+    }
     if (res.status !== 200) throw this.client.httpError(failure, res);
+    this.noteRewrite(service);
+  }
+
+  /**
+   * CHECK_DEREGISTER_AFTER: the agent removes a service whose check stays critical that long, and
+   * registrator, which keeps a running container's services registered, writes it again at the next
+   * -consul-sync or -resync. That loop is kept (the container still runs and asks to be registered)
+   * but never silent: the first time an unchanged service has to be written again, a warning says why
+   * and what to change.
+   */
+  private noteRewrite(service: Service): void {
+    const fp = this.fingerprint(service);
+    const again = this.written.get(service.id) === fp;
+    this.written.set(service.id, fp);
+    if (!again) return;
+    const after = service.checks.find((c) => c.deregisterAfter)?.deregisterAfter ?? (this.ctx.ttl > 0 ? service.attrs.check_deregister_after : undefined);
+    if (!after) return;
+    const k = `${service.id}\0rewritten`;
+    if (this.warned.has(k)) return;
+    this.warned.add(k);
+    this.ctx.log.warn(
+      `Registering ${quote(service.id)} in consul again: the agent had removed it, most likely because a check stayed critical ` +
+        `longer than CHECK_DEREGISTER_AFTER ${quote(after)}; registrator keeps a running container's services registered, so this ` +
+        "repeats every -consul-sync until the check passes (fix the check, or drop CHECK_DEREGISTER_AFTER)",
+      { container: service.origin.containerName, service: service.id },
+    );
   }
 
   async deregister(service: ServiceRef): Promise<void> {
+    this.written.delete(service.id);
     checkId(service.id, "deregister");
     const failure = `Cannot deregister ${quote(service.id)} from consul`;
     const res = await this.client.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`, failure);

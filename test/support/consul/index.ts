@@ -46,6 +46,13 @@ export interface ConsulEmulator {
   kv(): Record<string, string | null>;
   /** Sets a check's status as if its probe (HTTP, TCP, script…) had run; the emulator never probes. */
   setCheckStatus(checkId: string, status: CheckStatus, output?: string): void;
+  /**
+   * An operator changes a service's tags in the catalog (`PUT /v1/catalog/register`). As the agent's
+   * anti-entropy does (agent/local/state.go), a service with EnableTagOverride adopts them in its local
+   * state (GET /v1/agent/services shows them); one without keeps its own (the agent writes them back).
+   * Returns whether the agent's view changed.
+   */
+  overrideTags(serviceId: string, tags: string[]): boolean;
   /** Current Raft index (what X-Consul-Index reports for the busiest table). */
   index(): number;
   clearLog(): void;
@@ -119,6 +126,16 @@ export async function startConsulEmulator(options: EmulatorOptions = {}): Promis
       const c = state.checks.get(checkId);
       if (!c) throw new Error(`Unknown check ID "${checkId}"`);
       state.updateCheck(c, status, output ?? c.Output);
+    },
+    overrideTags(serviceId, tags) {
+      const svc = state.services.get(serviceId);
+      if (!svc) throw new Error(`Unknown service ID "${serviceId}"`);
+      if (!svc.EnableTagOverride) return false;
+      svc.Tags = [...tags];
+      svc.ModifyIndex = state.nextIndex();
+      state.touchService(svc.Service, svc.ModifyIndex, false);
+      state.notify();
+      return true;
     },
     index: () => state.index,
     clearLog: () => void log.splice(0, log.length),

@@ -342,8 +342,6 @@ describe("consul list and fingerprint", () => {
   });
 
   test.each<[string, Partial<Service>]>([
-    ["tags", { tags: ["v2"] }],
-    ["tag order", { tags: ["prod", "v1"] }],
     ["address", { ip: "10.0.0.9" }],
     ["port", { port: 9090 }],
     ["meta value", { attrs: { version: "2" } }],
@@ -352,6 +350,28 @@ describe("consul list and fingerprint", () => {
   ])("a different %s changes the fingerprint", (_what, over) => {
     const a = consulFactory("consul://", fakeCtx().ctx);
     expect(a.fingerprint!(service(over))).not.toBe(a.fingerprint!(service()));
+  });
+
+  test.each<[string, Partial<Service>]>([
+    ["tags", { tags: ["v2"] }],
+    ["tag order", { tags: ["prod", "v1"] }],
+  ])("without tag override, different %s change the fingerprint", (_what, over) => {
+    const a = consulFactory("consul://", fakeCtx().ctx);
+    expect(a.fingerprint!(service({ ...over, enableTagOverride: false }))).not.toBe(a.fingerprint!(service({ enableTagOverride: false })));
+  });
+
+  test("with tag override, tags an operator changed in the catalog are not a difference to write back", async () => {
+    const f = fakeCtx();
+    const a = consulFactory("consul://", f.ctx);
+    const s = service({ enableTagOverride: true, attrs: {} });
+    const agent = { ID: s.id, Service: s.name, Tags: ["canary", "set-by-operator"], Meta: {}, Port: s.port, Address: s.ip, EnableTagOverride: true };
+    f.setHandler(() => Response.json({ [s.id]: agent }));
+    expect((await a.list!())[0]!.fingerprint).toBe(a.fingerprint!(s));
+    // Everything else still counts, and so does losing the override itself.
+    f.setHandler(() => Response.json({ [s.id]: { ...agent, Port: 1 } }));
+    expect((await a.list!())[0]!.fingerprint).not.toBe(a.fingerprint!(s));
+    f.setHandler(() => Response.json({ [s.id]: { ...agent, EnableTagOverride: false } }));
+    expect((await a.list!())[0]!.fingerprint).not.toBe(a.fingerprint!(s));
   });
 
   test("attrs dropped from Meta do not change the fingerprint", () => {
@@ -365,5 +385,75 @@ describe("consul list and fingerprint", () => {
     expect((await rejection(a.list!(), RegistryError)).message).toContain("invalid JSON");
     f.setHandler(() => new Response("ACL not found", { status: 403 }));
     expect((await rejection(a.list!(), RegistryError)).message).toContain("check CONSUL_HTTP_TOKEN");
+  });
+});
+
+describe("consul faults that must not loop silently (issue 11)", () => {
+  const SCRIPTS_OFF = "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true";
+  const scripted = (id: string) =>
+    service({ id, checks: [{ kind: "script", args: ["/bin/sh", "-c", "true"], interval: "5s" }, { kind: "tcp", target: "10.0.0.2:8080" }] });
+
+  test("-allow-script-checks against an agent without enable_script_checks: one hint, then registered without the script checks", async () => {
+    const f = fakeCtx({
+      allowScriptChecks: true,
+      handler: (r) => (r.body?.includes('"Args"') ? new Response(SCRIPTS_OFF, { status: 500 }) : new Response("", { status: 200 })),
+    });
+    const a = consulFactory("consul://", f.ctx);
+    await a.register(scripted("host1:a:80"));
+    await a.register(scripted("host1:b:80"));
+    expect(f.seen.map((r) => JSON.parse(r.body!).Checks.length)).toEqual([2, 1, 1]);
+    expect(JSON.parse(f.seen[2]!.body!).Checks).toEqual([{ TCP: "10.0.0.2:8080", Interval: "10s" }]);
+    const hints = f.log.lines.filter((l) => l.msg.includes("enable_script_checks = true"));
+    expect(hints).toHaveLength(1);
+    expect(hints[0]!.level).toBe("warn");
+  });
+
+  test("CHECK_DEREGISTER_AFTER: writing an unchanged service again warns once, naming the setting", async () => {
+    const f = fakeCtx();
+    const a = consulFactory("consul://", f.ctx);
+    const s = service({ checks: [{ kind: "http", target: "http://10.0.0.2:8080/", deregisterAfter: "1m" }] });
+    await a.register(s);
+    expect(f.log.lines.filter((l) => l.level === "warn" && l.msg.includes("CHECK_DEREGISTER_AFTER"))).toEqual([]);
+    await a.register(s); // what -consul-sync does once the agent has reaped it
+    await a.register(s);
+    const warned = f.log.lines.filter((l) => l.level === "warn" && l.msg.includes("CHECK_DEREGISTER_AFTER"));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.msg).toContain('"1m"');
+    // A changed service written again, or one without the setting, is not that case.
+    const plain = service({ id: "host1:plain:80" });
+    await a.register(plain);
+    await a.register(plain);
+    await a.register(service({ id: "host1:plain:80", port: 1 }));
+    expect(f.log.lines.filter((l) => l.msg.includes("CHECK_DEREGISTER_AFTER"))).toHaveLength(1);
+  });
+
+  test("readiness ping with CONSUL_NAMESPACE also reads in the namespace, and fails when the agent refuses it", async () => {
+    const refused = 'Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature';
+    const f = fakeCtx({
+      env: { CONSUL_NAMESPACE: "team", CONSUL_PARTITION: "p1" },
+      handler: (r) => (r.url.includes("/v1/agent/services") ? new Response(refused, { status: 400 }) : Response.json("127.0.0.1:8300")),
+    });
+    const a = consulFactory("consul://", f.ctx);
+    const e = await rejection(a.ping(), RegistryError);
+    expect(e.message).toBe(`Cannot use CONSUL_NAMESPACE "team" and CONSUL_PARTITION "p1" at http://127.0.0.1:8500: 400 ${refused}`);
+    expect(f.seen.map((r) => r.url)).toEqual([
+      "http://127.0.0.1:8500/v1/status/leader?ns=team&partition=p1",
+      "http://127.0.0.1:8500/v1/agent/services?ns=team&partition=p1",
+    ]);
+    f.setHandler(() => Response.json({}));
+    await a.ping();
+    // Without either setting the ping stays one cheap request.
+    const g = fakeCtx({ handler: () => Response.json("127.0.0.1:8300") });
+    await consulFactory("consul://", g.ctx).ping();
+    expect(g.seen).toHaveLength(1);
+  });
+
+  test("Basic auth: the pair, the password alone and an echoed header value never reach a message", async () => {
+    const header = `Basic ${btoa("ops:hunter22")}`;
+    const f = fakeCtx({ env: { CONSUL_HTTP_AUTH: "ops:hunter22" }, handler: () => new Response(`denied hunter22 for ops:hunter22 (${header})`, { status: 403 }) });
+    const e = await rejection(consulFactory("consul://", f.ctx).register(service()), RegistryError);
+    expect(e.message).not.toContain("hunter22");
+    expect(e.message).not.toContain(btoa("ops:hunter22"));
+    expect(e.message).toContain("[redacted]");
   });
 });
