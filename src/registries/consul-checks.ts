@@ -133,6 +133,30 @@ export function heartbeatCheck(service: Service, ttlSeconds: number): { check: C
   return { check };
 }
 
+/** The CheckID of the registrator-owned check that mirrors Docker's health (`-health auto`). */
+export function mirrorCheckId(serviceId: string): string {
+  return `registrator:${serviceId}:docker-health`;
+}
+
+/**
+ * The mirror check's TTL. The bridge refreshes it (setHealth) every MIRROR_REFRESH_SECONDS; if
+ * registrator stops refreshing (it crashed, or the host is gone) the check turns critical after
+ * this long, so a service whose health nobody watches any more leaves `?passing` and DNS.
+ */
+export const MIRROR_TTL_SECONDS = 90;
+export const MIRROR_REFRESH_SECONDS = 30;
+
+/** The registrator-owned TTL check that mirrors Docker's health; its status is `service.mirror`'s. */
+export function mirrorCheck(service: Service & { mirror: NonNullable<Service["mirror"]> }): ConsulCheck {
+  return {
+    CheckID: mirrorCheckId(service.id),
+    Name: "Docker health",
+    Notes: `Docker's HEALTHCHECK of container "${service.origin.containerName}", mirrored by registrator (-health auto); critical when starting, unhealthy or paused, or when registrator stops refreshing it for ${MIRROR_TTL_SECONDS}s`,
+    TTL: `${MIRROR_TTL_SECONDS}s`,
+    Status: service.mirror.status,
+  };
+}
+
 function byteLength(s: string): number {
   return new TextEncoder().encode(s).length;
 }

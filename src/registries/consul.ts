@@ -2,7 +2,16 @@
 
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { type ConsulCheck, type Dropped, consulMeta, heartbeatCheck, heartbeatCheckId, toConsulChecks } from "./consul-checks.ts";
+import {
+  type ConsulCheck,
+  type Dropped,
+  consulMeta,
+  heartbeatCheck,
+  heartbeatCheckId,
+  mirrorCheck,
+  mirrorCheckId,
+  toConsulChecks,
+} from "./consul-checks.ts";
 import { ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
 
 /** The agent's answer when a check has Args but enable_script_checks is off (agent.go). */
@@ -68,6 +77,8 @@ function stringMap(v: unknown): Record<string, string> {
 
 export class ConsulAdapter implements RegistryAdapter {
   readonly backend = "consul";
+  /** Docker's health goes into a registrator-owned TTL check (see setHealth). */
+  readonly mirrorsHealth = true;
   /** `<service id>\0<what>` already warned about, so a resync does not repeat warnings. */
   private readonly warned = new Set<string>();
   /** Fingerprint of each service this adapter registered, to recognise one the agent dropped. */
@@ -92,6 +103,7 @@ export class ConsulAdapter implements RegistryAdapter {
       checks.push(hb.check);
       if (hb.dropped) dropped.push(hb.dropped);
     }
+    if (service.mirror) checks.push(mirrorCheck({ ...service, mirror: service.mirror }));
     const body: Record<string, unknown> = { ID: service.id, Name: service.name, Tags: [...service.tags] };
     if (service.ip) body.Address = service.ip;
     body.Port = service.port;
@@ -136,6 +148,31 @@ export class ConsulAdapter implements RegistryAdapter {
     }
     if (res.status !== 200) throw this.client.httpError(failure, res);
     this.noteRewrite(service);
+    // The agent keeps the status of a check ID it already had: set the mirror's explicitly.
+    if (service.mirror) await this.setHealth(service);
+  }
+
+  /** Sets the mirror check to `service.mirror` and restarts its TTL; 404 when the agent lost it. */
+  async setHealth(service: Service): Promise<void> {
+    if (!service.mirror) return;
+    checkId(service.id, "update the health of");
+    const id = mirrorCheckId(service.id);
+    const failure = `Cannot set the Docker health check of ${quote(service.id)} in consul`;
+    const body = JSON.stringify({ Status: service.mirror.status, Output: service.mirror.output });
+    const res = await this.client.request("PUT", `/v1/agent/check/update/${encodeURIComponent(id)}`, failure, body);
+    if (res.status !== 200) throw this.client.httpError(failure, res);
+  }
+
+  /** Service maintenance mode: the agent adds (or removes) the critical check `_service_maintenance:<id>`. */
+  async maintenance(service: ServiceRef, enable: boolean, reason: string): Promise<void> {
+    checkId(service.id, enable ? "put into maintenance" : "take out of maintenance");
+    const failure = `Cannot ${enable ? "enable" : "disable"} maintenance of ${quote(service.id)} in consul`;
+    const q = new URLSearchParams({ enable: String(enable) });
+    if (enable && reason) q.set("reason", reason);
+    const res = await this.client.request("PUT", `/v1/agent/service/maintenance/${encodeURIComponent(service.id)}?${q}`, failure);
+    // Lifting maintenance of a service the agent no longer has is done.
+    if (res.status === 200 || (!enable && res.status === 404)) return;
+    throw this.client.httpError(failure, res);
   }
 
   /**

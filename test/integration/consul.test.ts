@@ -380,3 +380,98 @@ describe("consul over a unix socket", () => {
     expect(emu.address).toBe(`unix://${sock}`);
   });
 });
+
+describe("consul: Docker health mirror and maintenance (-health auto, -deregister-on-stop)", () => {
+  let emu: ConsulEmulator;
+  beforeAll(async () => {
+    emu = await startConsulEmulator();
+  });
+  afterAll(async () => {
+    await emu?.stop();
+  });
+  const make = () => {
+    const { ctx } = adapterContext({});
+    return consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+  };
+  const passing = async (name: string) => {
+    const r = await fetch(`http://127.0.0.1:${emu.port}/v1/health/service/${name}?passing`);
+    return ((await r.json()) as Array<{ Service: { ID: string } }>).map((e) => e.Service.ID);
+  };
+  const mirrorId = (id: string) => `registrator:${id}:docker-health`;
+
+  test("the adapter says it mirrors health", () => {
+    expect(make().mirrorsHealth).toBe(true);
+  });
+
+  test("a mirror registers one registrator-owned TTL check with the mirror's status and output", async () => {
+    const a = make();
+    const s = svc({ id: "host1:hc:80", name: "hc", mirror: { status: "critical", output: "Docker health: starting" } });
+    await a.register(s);
+    expect(emu.checks()[mirrorId(s.id)]).toMatchObject({ Name: "Docker health", Type: "ttl", Status: "critical", Output: "Docker health: starting", ServiceID: s.id });
+    expect(await passing("hc")).toEqual([]);
+    await a.setHealth?.({ ...s, mirror: { status: "passing", output: "HTTP 200" } });
+    expect(emu.checks()[mirrorId(s.id)]).toMatchObject({ Status: "passing", Output: "HTTP 200" });
+    expect(await passing("hc")).toEqual([s.id]);
+    expect(badRequests(emu)).toEqual([]);
+  });
+
+  test("re-registering sets the mirror status even though the agent keeps an existing check's status", async () => {
+    const a = make();
+    const s = svc({ id: "host1:hc2:80", name: "hc2", mirror: { status: "passing", output: "ok" } });
+    await a.register(s);
+    await a.register({ ...s, mirror: { status: "critical", output: "unhealthy now" } });
+    expect(emu.checks()[mirrorId(s.id)]).toMatchObject({ Status: "critical", Output: "unhealthy now" });
+  });
+
+  test("no mirror: no extra check, and setHealth sends nothing", async () => {
+    const a = make();
+    const s = svc({ id: "host1:plain:80", name: "plain" });
+    await a.register(s);
+    expect(emu.checks()[mirrorId(s.id)]).toBeUndefined();
+    emu.clearLog();
+    await a.setHealth?.(s);
+    expect(emu.requests).toEqual([]);
+  });
+
+  test("setHealth of a service the agent lost → RegistryError with status 404", async () => {
+    const a = make();
+    const s = svc({ id: "host1:lost:80", name: "lost", mirror: { status: "passing", output: "" } });
+    const err = await rejection(a.setHealth!(s), RegistryError);
+    expect(err.status).toBe(404);
+    expect(err.message).toContain('Cannot set the Docker health check of "host1:lost:80" in consul: 404');
+  });
+
+  test("the mirror does not change the fingerprint", async () => {
+    const a = make();
+    const s = svc({ id: "host1:fp:80", name: "fp" });
+    expect(a.fingerprint!({ ...s, mirror: { status: "critical", output: "x" } })).toBe(a.fingerprint!(s));
+    await a.register({ ...s, mirror: { status: "critical", output: "x" } });
+    const listed = (await a.list!()).find((l) => l.id === s.id);
+    expect(listed?.fingerprint).toBe(a.fingerprint!({ ...s, mirror: { status: "passing", output: "y" } }));
+  });
+
+  test("maintenance takes the service out of ?passing with the reason, and puts it back", async () => {
+    const a = make();
+    const s = svc({ id: "host1:drain:80", name: "drain" });
+    await a.register(s);
+    expect(await passing("drain")).toEqual([s.id]);
+    await a.maintenance!(s, true, "container stopping (SIGTERM)");
+    expect(emu.checks()[`_service_maintenance:${s.id}`]).toMatchObject({ Status: "critical", Notes: "container stopping (SIGTERM)" });
+    expect(await passing("drain")).toEqual([]);
+    await a.maintenance!(s, true, "again"); // idempotent
+    await a.maintenance!(s, false, "");
+    expect(emu.checks()[`_service_maintenance:${s.id}`]).toBeUndefined();
+    expect(await passing("drain")).toEqual([s.id]);
+    const q = emu.requests.filter((r) => r.path.includes("/maintenance/")).map((r) => `${r.rawQuery} ${r.status}`);
+    expect(q).toEqual(["enable=true&reason=container+stopping+%28SIGTERM%29 200", "enable=true&reason=again 200", "enable=false 200"]);
+  });
+
+  test("maintenance: enabling for an unknown service is an error; lifting it is done", async () => {
+    const a = make();
+    const gone = svc({ id: "host1:gone:80", name: "gone" });
+    const err = await rejection(a.maintenance!(gone, true, "x"), RegistryError);
+    expect(err.status).toBe(404);
+    expect(err.message).toContain('Cannot enable maintenance of "host1:gone:80" in consul: 404 Unknown service ID');
+    await a.maintenance!(gone, false, "");
+  });
+});

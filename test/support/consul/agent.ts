@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import { blockWhile, parseWait } from "./blocking.ts";
 import { sortedMap } from "./gojsonout.ts";
 import { type Env, HttpError, emptyResponse, jsonResponse, pathTail, refuseFilter, route } from "./http.ts";
+import { maintenanceRoutes } from "./maintenance.ts";
 import { type AgentConfig, registerService } from "./register.ts";
 import { type NodeInfo, agentService, healthCheck } from "./render.ts";
 
@@ -69,6 +70,9 @@ export function agentRoutes(app: Hono<Env>, cfg: AgentRoutesConfig): void {
     state.removeService(id);
     return emptyResponse();
   });
+
+  // Before the GET route below, whose wildcard would answer a PUT here with 405.
+  maintenanceRoutes(app, cfg);
 
   // GET /v1/agent/service/<id>: one local service plus ContentHash; ?hash=&wait= blocks until it changes.
   route(app, "/v1/agent/service/*", ["GET"], async (c) => {

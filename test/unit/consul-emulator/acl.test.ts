@@ -61,6 +61,8 @@ describe("no token: the anonymous token with default policy deny", () => {
     await register(emu, { Name: "web", Check: { TTL: "30s" } }, "", ok);
     expect(await call(emu, "PUT", "/v1/agent/service/deregister/web")).toMatchObject({ status: 403, text: denied("service:write", "web") });
     expect(await call(emu, "PUT", "/v1/agent/check/pass/service:web")).toMatchObject({ status: 403, text: denied("service:write", "web") });
+    expect(await call(emu, "PUT", "/v1/agent/service/maintenance/web?enable=true")).toMatchObject({ status: 403, text: denied("service:write", "web") });
+    expect(await call(emu, "PUT", "/v1/agent/service/maintenance/web?enable=true", undefined, ok)).toMatchObject({ status: 200 });
     expect(Object.keys(emu.services())).toEqual(["web"]);
   });
 
@@ -81,6 +83,7 @@ describe("no token: the anonymous token with default policy deny", () => {
 
   test("unknown IDs are still 404 before any permission check", async () => {
     expect((await call(emu, "PUT", "/v1/agent/service/deregister/nope")).status).toBe(404);
+    expect((await call(emu, "PUT", "/v1/agent/service/maintenance/nope?enable=true")).status).toBe(404);
   });
 });
 
