@@ -1,7 +1,7 @@
 import { derivationInput } from "./bridge/bridge.ts";
 import type { Config } from "./config.ts";
 import { prepare } from "./daemon.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, escapeControl } from "./log.ts";
 import type { Runtime } from "./runtime/types.ts";
 
 interface Row {
@@ -45,6 +45,8 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     else if (r.ignored) table.push([r.container, r.port, "(ignored)", "", r.ignored]);
     else for (const w of r.warnings ?? []) table.push([r.container, "-", "(warning)", "", w]);
   }
+  // Cells hold container-controlled text (names, tags, reasons): no control character reaches the terminal.
+  for (const row of table) row.forEach((cell, i) => (row[i] = escapeControl(cell)));
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
   return 0;

@@ -127,7 +127,9 @@ export class DockerClient {
       return undefined;
     }
     const body = (await res.json()) as { Config?: { ExposedPorts?: Record<string, unknown> | null } | null };
-    return body.Config?.ExposedPorts ?? undefined;
+    const ports = body.Config?.ExposedPorts;
+    // Keys are the image's: without a prototype, "constructor/tcp" or "__proto__" is just a key.
+    return ports && typeof ports === "object" ? Object.assign(Object.create(null) as Record<string, unknown>, ports) : undefined;
   }
 
   /**

@@ -51,14 +51,28 @@ export const ContainerInspect = z.object({
 });
 export type ContainerInspect = z.infer<typeof ContainerInspect>;
 
-/** Checks the fields registrator reads; returns Docker's own object (all fields) or the first problem. */
+/** `o` without a prototype, so a key such as "constructor" or "__proto__" is only ever its own entry. */
+function ownKeysOnly(o: object | null | undefined): void {
+  if (o && typeof o === "object" && Object.getPrototypeOf(o) !== null) Object.setPrototypeOf(o, null);
+}
+
+/**
+ * Checks the fields registrator reads; returns Docker's own object (all fields) or the first problem.
+ * The maps keyed by container-controlled strings (labels, exposed ports, port bindings, networks) lose
+ * their prototype in place, so `labels["constructor"]` is a label or undefined, never Object's function.
+ */
 export function validInspect(raw: unknown): { data: ContainerInspect } | { error: string } {
   const r = ContainerInspect.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
     return { error: `${issue?.path.join(".") || "(root)"}: ${issue?.message}` };
   }
-  return { data: raw as ContainerInspect };
+  const c = raw as ContainerInspect;
+  ownKeysOnly(c.Config.Labels);
+  ownKeysOnly(c.Config.ExposedPorts);
+  ownKeysOnly(c.NetworkSettings?.Ports);
+  ownKeysOnly(c.NetworkSettings?.Networks);
+  return { data: c };
 }
 
 export const ContainerSummary = z.object({

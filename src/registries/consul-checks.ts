@@ -175,7 +175,7 @@ export function metaProblem(key: string, value: string): string | undefined {
  * not depend on where an attribute came from; invalid keys and keys past the 64th are dropped.
  */
 export function consulMeta(attrs: Record<string, string>): { meta: Record<string, string>; dropped: Dropped[] } {
-  const meta: Record<string, string> = {};
+  const meta: Record<string, string> = Object.create(null);
   const dropped: Dropped[] = [];
   let count = 0;
   for (const key of Object.keys(attrs).sort()) {

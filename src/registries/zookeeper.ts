@@ -23,7 +23,7 @@ const isZk = (e: unknown, code: number) => e instanceof ZkError && e.code === co
 
 /** The body registrator writes (Go's encoding/json field order; Attrs keys sorted like Go maps). */
 export function znodeBody(s: Service): string {
-  const attrs: Record<string, string> = {};
+  const attrs: Record<string, string> = Object.create(null);
   for (const k of Object.keys(s.attrs).sort()) attrs[k] = s.attrs[k] as string;
   return JSON.stringify({
     Name: s.name,

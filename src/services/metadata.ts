@@ -58,7 +58,8 @@ interface PortEntries {
  * mutate what they get).
  */
 export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: string | number, protocol?: string): Metadata } {
-  const global: Entries = {};
+  // Keys are container-controlled (SERVICE___PROTO__, SERVICE_CONSTRUCTOR): objects without a prototype.
+  const global: Entries = Object.create(null);
   const perPort = new Map<string, PortEntries>();
   for (const [k, v] of rawEntries(c)) {
     if (!k.startsWith(PREFIX) || k.length === PREFIX.length) continue;
@@ -67,9 +68,9 @@ export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: s
     if (m) {
       if (!m[2]) continue;
       let own = perPort.get(m[1]!);
-      if (!own) perPort.set(m[1]!, (own = { any: {} }));
+      if (!own) perPort.set(m[1]!, (own = { any: Object.create(null) }));
       const pm = PER_PROTO.exec(m[2]);
-      if (pm) (own[pm[1] as "tcp" | "udp"] ??= {})[pm[2]!] = [v, k];
+      if (pm) (own[pm[1] as "tcp" | "udp"] ??= Object.create(null))[pm[2]!] = [v, k];
       else own.any[m[2]] = [v, k];
     } else {
       global[key] = [v, k];
@@ -77,8 +78,8 @@ export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: s
   }
   let shared: Metadata | undefined;
   const build = (...layers: Array<Entries | undefined>): Metadata => {
-    const meta: Record<string, string> = {};
-    const source: Record<string, string> = {};
+    const meta: Record<string, string> = Object.create(null);
+    const source: Record<string, string> = Object.create(null);
     const fromPort = new Set<string>();
     for (const [key, [v, k]] of Object.entries(global)) {
       meta[key] = v;
@@ -115,7 +116,7 @@ export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags",
 
 /** Every non-reserved key with its raw value (Consul Meta validation is the adapter's job). */
 export function attributes(meta: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const k of Object.keys(meta).sort()) {
     if (!RESERVED_KEYS.has(k)) out[k] = meta[k] ?? "";
   }
