@@ -3,12 +3,36 @@ import type { Config } from "./config.ts";
 import { prepare } from "./daemon.ts";
 import { createLogger, escapeControl } from "./log.ts";
 import type { Runtime } from "./runtime/types.ts";
+import { trafficDecision } from "./services/traffic.ts";
+import type { HealthMode, OutOfTrafficReason } from "./types.ts";
+
+/** Backends that keep a service registered with a critical check instead of withholding it. */
+const MIRRORING_SCHEMES = new Set(["consul", "consul-tls", "consul-unix", "local"]);
+
+export function mirrorsHealthFor(uri: string): boolean {
+  return MIRRORING_SCHEMES.has(/^([a-z0-9+.-]+):/i.exec(uri)?.[1]?.toLowerCase() ?? "local");
+}
+
+/** Whether a service takes traffic now, as the daemon would decide from the same inspect. */
+interface Traffic {
+  health: HealthMode;
+  /** False when the daemon would hold it back (or take it out of the registry). */
+  registered: boolean;
+  /** Set when it is not in traffic: held back, or registered with a critical Docker health check. */
+  reason?: OutOfTrafficReason;
+}
+
+function trafficCell(t: Traffic): string {
+  if (!t.reason) return "in";
+  return `out: ${t.reason} (${t.registered ? "registered, critical check" : "not registered"})`;
+}
 
 interface Row {
   container: string;
   containerId: string;
   port: string;
   service?: { id: string; name: string; ip: string; port: number; tags: string[] };
+  traffic?: Traffic;
   ignored?: string;
   warnings?: string[];
 }
@@ -22,6 +46,7 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
   const { docker, derive } = await prepare({ ...config, uri: "local://" }, rt, log);
   await docker.ping();
   const rows: Row[] = [];
+  const mirrorsHealth = mirrorsHealthFor(config.uri);
   for (const summary of await docker.list()) {
     const c = await docker.inspect(summary.Id);
     if (!c) continue;
@@ -30,7 +55,10 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     const r = derive(input.container, input.peer);
     const base = { container: name, containerId: c.Id.slice(0, 12) };
     for (const s of r.services) {
-      rows.push({ ...base, port: `${s.origin.exposedPort}/${s.protocol}`, service: { id: s.id, name: s.name, ip: s.ip, port: s.port, tags: s.tags } });
+      const health = s.health ?? "auto";
+      const d = trafficDecision({ state: c.State, health, mirrorsHealth });
+      const traffic: Traffic = { health, registered: d.register, ...(d.reason ? { reason: d.reason } : {}) };
+      rows.push({ ...base, port: `${s.origin.exposedPort}/${s.protocol}`, service: { id: s.id, name: s.name, ip: s.ip, port: s.port, tags: s.tags }, traffic });
     }
     for (const ig of r.ignored) rows.push({ ...base, port: ig.port, ignored: ig.reason });
     if (r.warnings.length) rows.push({ ...base, port: "-", warnings: r.warnings });
@@ -39,11 +67,13 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     out(JSON.stringify(rows, null, 2));
     return 0;
   }
-  const table = [["CONTAINER", "PORT", "SERVICE", "ADDRESS", "TAGS / REASON"]];
+  const table = [["CONTAINER", "PORT", "SERVICE", "ADDRESS", "TRAFFIC", "TAGS / REASON"]];
   for (const r of rows) {
-    if (r.service) table.push([r.container, r.port, r.service.id, `${r.service.ip}:${r.service.port}`, r.service.tags.join(",")]);
-    else if (r.ignored) table.push([r.container, r.port, "(ignored)", "", r.ignored]);
-    else for (const w of r.warnings ?? []) table.push([r.container, "-", "(warning)", "", w]);
+    if (r.service) {
+      const address = r.service.ip.includes(":") ? `[${r.service.ip}]:${r.service.port}` : `${r.service.ip}:${r.service.port}`;
+      table.push([r.container, r.port, r.service.id, address, r.traffic ? trafficCell(r.traffic) : "", r.service.tags.join(",")]);
+    } else if (r.ignored) table.push([r.container, r.port, "(ignored)", "", "", r.ignored]);
+    else for (const w of r.warnings ?? []) table.push([r.container, "-", "(warning)", "", "", w]);
   }
   // Cells hold container-controlled text (names, tags, reasons): no control character reaches the terminal.
   for (const row of table) row.forEach((cell, i) => (row[i] = escapeControl(cell)));

@@ -36,3 +36,35 @@ test("lists services and the reason for each ignored port, as a table and as JSO
   expect(rows.some((l) => l.includes("8080/tcp") && l.includes("(ignored)"))).toBe(true);
   expect(table.split("\n")[0]).toMatch(/^CONTAINER\s+PORT\s+SERVICE/);
 });
+
+test("says why a service is not in traffic: Docker health starting, paused; held back on backends without health", async () => {
+  const image = await exposing(d, "regtest/web", [80]);
+  const starting = uniqueName("svc-hc");
+  const paused = uniqueName("svc-paused");
+  names.push(starting, paused);
+  // The first probe runs after the interval (1h): Docker reports "starting" for the whole test.
+  await d.docker(["run", "-d", "--name", starting, "-p", `${await freePort()}:80`, "--health-cmd", "true", "--health-interval", "1h", image, "sleep", "3600"]);
+  await d.docker(["run", "-d", "--name", paused, "-p", `${await freePort()}:80`, image, "sleep", "3600"]);
+  await d.docker(["pause", paused]);
+  const env = { ...process.env, DOCKER_HOST: d.host };
+  const rowsFor = async (args: string[]) => {
+    const json = JSON.parse(await runCmd(registratorCommand(["services", "-ip", "127.0.0.1", "--json", ...args]), { env })) as Array<Record<string, any>>;
+    return (container: string) => json.find((r) => r.container === container && r.port === "80/tcp")?.traffic;
+  };
+  // The embedded registry (default) mirrors health: registered with a critical check.
+  const local = await rowsFor([]);
+  expect(local(starting)).toEqual({ health: "auto", registered: true, reason: "starting" });
+  expect(local(paused)).toEqual({ health: "auto", registered: false, reason: "paused" });
+  // etcd cannot hold an unhealthy entry: held back.
+  const etcd = await rowsFor(["etcd://127.0.0.1:1"]);
+  expect(etcd(starting)).toEqual({ health: "auto", registered: false, reason: "starting" });
+  // -health ignore: as gliderlabs/registrator.
+  const ignore = await rowsFor(["-health", "ignore"]);
+  expect(ignore(starting)).toEqual({ health: "ignore", registered: true });
+  expect(ignore(paused)).toEqual({ health: "ignore", registered: true });
+
+  const table = await runCmd(registratorCommand(["services", "-ip", "127.0.0.1", "etcd://127.0.0.1:1"]), { env });
+  expect(table.split("\n")[0]).toMatch(/^CONTAINER\s+PORT\s+SERVICE\s+ADDRESS\s+TRAFFIC/);
+  expect(table.split("\n").find((l) => l.startsWith(starting + " "))).toContain("out: starting (not registered)");
+  await d.docker(["unpause", paused]);
+});
