@@ -1,7 +1,7 @@
 import type { ContainerInspect } from "../docker/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { ownedByHost } from "../services/identity.ts";
-import type { Logger, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
 
 /** What the bridge needs from Docker (DockerClient satisfies it). */
@@ -10,6 +10,15 @@ export interface DockerSource {
   inspect(id: string): Promise<ContainerInspect | null>;
   /** An image's EXPOSE ports (Podman leaves them out of host-network containers' inspect). */
   imageExposedPorts?(image: string): Promise<Record<string, unknown> | undefined>;
+}
+
+/** One Docker event about a container, as the bridge needs it. */
+export interface ContainerEvent {
+  id: string;
+  /** Docker's Action, e.g. "die", "destroy", "kill", "health_status: healthy". */
+  action: string;
+  /** Actor.Attributes (exitCode for die, signal for kill; Podman's names may differ). */
+  attributes: Record<string, string>;
 }
 
 export interface DeriveOutput {
@@ -43,9 +52,32 @@ export interface BridgeOptions {
   observe?: (op: string, ok: boolean, seconds: number) => void;
 }
 
-interface Desired {
+/** What the bridge knows of one container. */
+interface Tracked {
   name: string;
+  /** Derived from the last inspect while it ran: every port's service. */
   services: Service[];
+  /** False once it exited and -deregister on-success keeps its services. */
+  running: boolean;
+}
+
+/**
+ * One service ID that may be present in the registry because of us. It is forgotten only after a
+ * delete of it succeeded: a write that failed or is in flight may still have landed.
+ */
+interface Entry {
+  /** The content last sent for this ID. */
+  service: Service;
+  /** The container that wants (or wanted) it. */
+  owner: string;
+  /** serviceKey(service) once that write completed; undefined while unknown (in flight, failed, lost). */
+  key: string | undefined;
+  /** Writes of this ID in flight. */
+  writing: number;
+  /** The clock when the last write of this ID completed (see `clock`). */
+  doneAt: number;
+  /** Earlier refs of this ID at another backend key (renamed, new address), still to delete. */
+  stale: ServiceRef[];
 }
 
 export interface ServiceStatus {
@@ -54,13 +86,18 @@ export interface ServiceStatus {
   registered: boolean;
   lastError?: string;
   /** Present when the service is not taking traffic (see OutOfTrafficReason). */
-  outOfTraffic?: import("../types.ts").OutOfTrafficReason;
+  outOfTraffic?: OutOfTrafficReason;
 }
 
-/** Everything but provenance: two services with equal keys need no write. */
+const keys = new WeakMap<Service, string>();
+/** Everything but provenance: two services with equal keys need no write. Computed once per object. */
 function serviceKey(s: Service): string {
-  const { origin: _origin, ...rest } = s;
-  return JSON.stringify(rest);
+  let k = keys.get(s);
+  if (k === undefined) {
+    const { origin: _origin, ...rest } = s;
+    keys.set(s, (k = JSON.stringify(rest)));
+  }
+  return k;
 }
 
 function sameRef(a: ServiceRef, b: ServiceRef): boolean {
@@ -68,6 +105,13 @@ function sameRef(a: ServiceRef, b: ServiceRef): boolean {
 }
 
 const short = (id: string) => id.slice(0, 12);
+
+/** A die event's exit code; undefined when the event does not carry one. */
+function exitCodeOf(ev: ContainerEvent): number | undefined {
+  const raw = ev.attributes.exitCode ?? ev.attributes.containerExitCode;
+  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) return undefined;
+  return Number(raw);
+}
 
 /**
  * What derivation needs beyond the inspect: the peer of a `container:<id>` network mode, and for
@@ -88,23 +132,35 @@ export async function derivationInput(
 }
 
 /**
- * The reconcile loop. Per container, events only mark it dirty; a serialized sync inspects it and
- * sets its desired services (level-triggered: the last inspect wins, so a fast die→start ends
- * registered). A single-flight flush then writes the difference between desired and applied.
+ * The reconcile loop, per container. Events that take a container out of traffic (`die` with its
+ * exit code, `destroy`) act at once from the event; every event then has the container inspected
+ * (serialized per container, level-triggered: the last inspect wins, so a fast die→start ends
+ * registered). An inspect that an event overtook is discarded: the queued run after it decides.
+ * Each change re-applies that container only: its wanted services against what it wrote.
  * Failed writes stay pending and are retried with backoff, so an outage loses nothing.
  */
 export class Bridge {
-  private readonly desired = new Map<string, Desired>();
-  private readonly applied = new Map<string, { service: Service; key: string }>();
+  private readonly containers = new Map<string, Tracked>();
+  private readonly entries = new Map<string, Entry>();
+  /** Service IDs each container has entries for. */
+  private readonly owned = new Map<string, Set<string>>();
   private readonly errors = new Map<string, string>();
+  /** Inspections, per container. */
   private readonly queue = new KeyedQueue();
+  /** Registry writes, per container. */
+  private readonly applying = new KeyedQueue();
   private readonly writes: Limiter;
   private readonly inspects: Limiter;
-  private flushing: Promise<void> | undefined;
-  private flushAgain = false;
+  /** Per container, the number of the last event applied straight from the event. */
+  private readonly overtaken = new Map<string, number>();
+  private eventSeq = 0;
+  /** Orders write completions and listing requests (issue: a listing only speaks for writes done before it). */
+  private clock = 0;
+  private readonly retrying = new Set<string>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
   private closed = false;
+  private draining = false;
   private listError = "";
 
   constructor(private readonly o: BridgeOptions) {
@@ -119,102 +175,139 @@ export class Bridge {
     return this.queue.run(containerId, () => this.inspects.run(() => this.syncOnce(containerId)));
   }
 
+  /**
+   * A Docker event about a container. `die` (with its exit code) and `destroy` take effect at
+   * once; then the container is inspected to confirm. Resolves when that inspect was applied.
+   */
+  event(ev: ContainerEvent): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const action = ev.action.split(":")[0]!.trim();
+    if (action === "die" || action === "died") {
+      const code = exitCodeOf(ev);
+      if (code !== undefined) this.died(ev.id, code);
+    } else if (action === "destroy" || action === "remove") {
+      this.overtake(ev.id);
+      if (this.containers.delete(ev.id)) void this.apply(ev.id);
+    }
+    return this.sync(ev.id);
+  }
+
+  /** An event applied before the inspect: inspects already under way are stale. */
+  private overtake(id: string): void {
+    this.overtaken.set(id, ++this.eventSeq);
+  }
+
+  private died(id: string, code: number): void {
+    this.overtake(id);
+    const t = this.containers.get(id);
+    if (!t?.running) return;
+    if (this.keepAfterExit(code)) {
+      t.running = false;
+      this.o.log.info(`kept: ${short(id)} exited with code ${code}; -deregister on-success keeps its services`);
+    } else {
+      this.containers.delete(id);
+    }
+    void this.apply(id);
+  }
+
   /** Full resync with Docker: every running container and every container we hold. */
   async syncAll(): Promise<void> {
     const running = await this.o.docker.list();
-    const ids = new Set([...running.map((c) => c.Id), ...this.desired.keys()]);
+    const ids = new Set([...running.map((c) => c.Id), ...this.containers.keys()]);
     await Promise.all([...ids].map((id) => this.sync(id)));
   }
 
   private async syncOnce(id: string): Promise<void> {
+    const before = this.overtaken.get(id);
     let c: ContainerInspect | null;
+    let input: { container: ContainerInspect; peer?: ContainerInspect } | undefined;
     try {
       c = await this.o.docker.inspect(id);
+      if (c?.State.Running) input = await derivationInput(this.o.docker, c);
     } catch (e) {
       // Docker is away; the reconnect's full resync will come back to this container.
       this.o.log.warn(`Cannot inspect container ${short(id)}: ${errorMessage(e)}`);
       return;
     }
-    const prev = this.desired.get(id);
+    // An event acted while this inspect was under way; it also queued the run that decides.
+    if (this.overtaken.get(id) !== before) return;
+    this.overtaken.delete(id);
+    const prev = this.containers.get(id);
     if (!c) {
-      this.desired.delete(id);
-    } else if (c.State.Running) {
-      await this.deriveInto(id, c);
-    } else if (prev && this.keepAfterExit(c)) {
-      this.o.log.info(`kept: ${short(id)} exited with code ${c.State.ExitCode}; -deregister on-success keeps its services`);
+      this.containers.delete(id);
+    } else if (input) {
+      this.deriveInto(id, c, input);
+    } else if (prev && this.keepAfterExit(c.State.ExitCode ?? 0)) {
+      if (prev.running) this.o.log.info(`kept: ${short(id)} exited with code ${c.State.ExitCode}; -deregister on-success keeps its services`);
+      prev.running = false;
     } else {
-      this.desired.delete(id);
+      this.containers.delete(id);
     }
-    this.flush();
+    void this.apply(id);
   }
 
-  private keepAfterExit(c: ContainerInspect): boolean {
+  private keepAfterExit(code: number): boolean {
     if (this.o.deregister !== "on-success") return false;
-    const code = c.State.ExitCode ?? 0;
     return code !== 0 && (code & 128) === 0;
   }
 
-  private async deriveInto(id: string, inspected: ContainerInspect): Promise<void> {
+  private deriveInto(id: string, inspected: ContainerInspect, input: { container: ContainerInspect; peer?: ContainerInspect }): void {
     const name = inspected.Name.replace(/^\//, "");
-    const { container: c, peer } = await derivationInput(this.o.docker, inspected);
     let out: DeriveOutput;
     try {
-      out = this.o.derive(c, peer);
+      out = this.o.derive(input.container, input.peer);
     } catch (e) {
       this.o.log.warn(`Skipping container "${name}" (${short(id)}): ${errorMessage(e)}`);
-      this.desired.delete(id);
+      this.containers.delete(id);
       return;
     }
     for (const w of out.warnings) this.o.log.warn(w, { container: name });
     for (const n of out.notes ?? []) this.o.log.info(n);
     for (const ig of out.ignored) this.o.log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
-    this.desired.set(id, { name, services: out.services });
+    this.containers.set(id, { name, services: out.services, running: true });
   }
 
-  /** Ask for a flush; concurrent requests collapse into one more pass. */
-  flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      try {
-        do {
-          this.flushAgain = false;
-          await this.applyDiff();
-        } while (this.flushAgain);
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing;
+  /** The services a container wants in the registry now. */
+  private wanted(id: string): Service[] {
+    if (this.draining) return [];
+    return this.containers.get(id)?.services ?? [];
   }
 
-  private wanted(): Map<string, { service: Service; containerId: string }> {
-    const want = new Map<string, { service: Service; containerId: string }>();
-    for (const [containerId, d] of this.desired) for (const s of d.services) want.set(s.id, { service: s, containerId });
-    return want;
+  /** Write one container's difference; serialized per container, bounded across them. */
+  private apply(id: string): Promise<void> {
+    return this.applying.run(id, () => this.applyOnce(id));
   }
 
-  private async applyDiff(): Promise<void> {
-    const want = this.wanted();
+  private async applyOnce(id: string): Promise<void> {
+    const want = this.wanted(id);
     const ops: Array<Promise<boolean>> = [];
-    for (const [id, { service }] of want) {
-      const key = serviceKey(service);
-      const had = this.applied.get(id);
-      if (had?.key === key) continue;
-      ops.push(this.writes.run(() => this.register(service, had?.service)));
+    const wantIds = new Set<string>();
+    for (const s of want) {
+      wantIds.add(s.id);
+      const e = this.entries.get(s.id);
+      if (e && e.owner === id && e.key === serviceKey(s) && e.stale.length === 0) continue;
+      ops.push(this.writes.run(() => this.register(s, id)));
     }
-    for (const [id, { service }] of this.applied) {
-      if (!want.has(id)) ops.push(this.writes.run(() => this.deregister(service)));
+    for (const sid of this.owned.get(id) ?? []) {
+      if (wantIds.has(sid)) continue;
+      const e = this.entries.get(sid);
+      if (e?.owner === id) ops.push(this.writes.run(() => this.deregister(e)));
+      else this.owned.get(id)?.delete(sid);
     }
+    if (this.owned.get(id)?.size === 0) this.owned.delete(id);
     if (ops.length === 0) return;
     const results = await Promise.all(ops);
     if (results.every(Boolean)) {
-      this.retryDelay = this.o.retryMinMs ?? 500;
+      if (this.retrying.size === 0) this.retryDelay = this.o.retryMinMs ?? 500;
     } else {
+      this.retrying.add(id);
       this.scheduleRetry();
     }
+  }
+
+  /** Resolves when every container's writes asked for so far are done (or failed, to be retried). */
+  flush(): Promise<void> {
+    return this.applying.idle();
   }
 
   private scheduleRetry(): void {
@@ -223,7 +316,9 @@ export class Bridge {
     this.retryDelay = Math.min(delay * 2, this.o.retryMaxMs ?? 10_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      void this.flush();
+      const ids = [...this.retrying];
+      this.retrying.clear();
+      for (const id of ids) void this.apply(id);
     }, delay);
   }
 
@@ -239,31 +334,71 @@ export class Bridge {
     }
   }
 
-  private async register(service: Service, previous: Service | undefined): Promise<boolean> {
+  /** The entry of a write about to be sent: from now on the ID may be present in the registry. */
+  private claim(service: Service, owner: string): Entry {
+    let e = this.entries.get(service.id);
+    if (!e) {
+      e = { service, owner, key: undefined, writing: 0, doneAt: 0, stale: [] };
+      this.entries.set(service.id, e);
+    } else {
+      if (e.owner !== owner) this.owned.get(e.owner)?.delete(service.id);
+      // A changed name/address lives at another key in most backends: the old one goes first.
+      if (!sameRef(e.service, service) && !e.stale.some((r) => sameRef(r, e!.service))) e.stale.push(e.service);
+      e.service = service;
+      e.owner = owner;
+      e.key = undefined;
+    }
+    let mine = this.owned.get(owner);
+    if (!mine) this.owned.set(owner, (mine = new Set()));
+    mine.add(service.id);
+    e.writing++;
+    return e;
+  }
+
+  private async register(service: Service, owner: string): Promise<boolean> {
+    const e = this.claim(service, owner);
     try {
-      // A changed name/address lives at another key in most backends: remove the old entry first.
-      if (previous && !sameRef(previous, service)) await this.timed("deregister", () => this.o.registry.deregister(previous));
+      while (e.stale.length > 0) {
+        const old = e.stale[0]!;
+        await this.timed("deregister", () => this.o.registry.deregister(old));
+        e.stale.shift();
+      }
       await this.timed("register", () => this.o.registry.register(service));
-      this.applied.set(service.id, { service, key: serviceKey(service) });
+      if (e.service === service) e.key = serviceKey(service);
       this.errors.delete(service.id);
       this.o.log.info(`added: ${short(service.origin.containerId)} ${service.id}`, { name: service.name, ip: service.ip, port: service.port });
       this.o.onChange?.({ type: "registered", service });
       return true;
-    } catch (e) {
-      return this.failed("register", service, e);
+    } catch (err) {
+      return this.failed("register", service, err);
+    } finally {
+      e.writing--;
+      e.doneAt = ++this.clock;
     }
   }
 
-  private async deregister(service: Service): Promise<boolean> {
+  private async deregister(e: Entry): Promise<boolean> {
+    const service = e.service;
+    e.writing++;
+    e.key = undefined;
     try {
+      for (const old of e.stale) await this.timed("deregister", () => this.o.registry.deregister(old));
+      e.stale = [];
       await this.timed("deregister", () => this.o.registry.deregister(service));
-      this.applied.delete(service.id);
+      if (this.entries.get(service.id) === e && e.service === service && e.writing === 1) {
+        this.entries.delete(service.id);
+        this.owned.get(e.owner)?.delete(service.id);
+        if (this.owned.get(e.owner)?.size === 0) this.owned.delete(e.owner);
+      }
       this.errors.delete(service.id);
       this.o.log.info(`removed: ${short(service.origin.containerId)} ${service.id}`);
       this.o.onChange?.({ type: "deregistered", service });
       return true;
-    } catch (e) {
-      return this.failed("deregister", service, e);
+    } catch (err) {
+      return this.failed("deregister", service, err);
+    } finally {
+      e.writing--;
+      e.doneAt = ++this.clock;
     }
   }
 
@@ -282,11 +417,14 @@ export class Bridge {
   /**
    * Compare the registry with what we hold and write only the difference: entries that are
    * missing or differ get registered again; with -cleanup, this host's entries that no
-   * container wants are removed. Backends that cannot list are left as they are.
+   * container wants are removed. A listing only speaks for entries whose last write completed
+   * before it was requested; entries are never forgotten because of it. Backends that cannot
+   * list are left as they are.
    */
   async reconcileRegistry(opts: { cleanup?: boolean } = {}): Promise<void> {
     const { registry } = this.o;
     if (!registry.list) return;
+    const requestedAt = ++this.clock;
     let listed;
     try {
       listed = await this.timed("list", () => registry.list!());
@@ -298,17 +436,25 @@ export class Bridge {
     }
     this.listError = "";
     const byId = new Map(listed.map((l) => [l.id, l]));
-    for (const [id, a] of this.applied) {
+    const redo = new Set<string>();
+    let n = 0;
+    for (const [id, e] of this.entries) {
+      if (++n % 2000 === 0) await new Promise((r) => setTimeout(r, 0)); // a big host does not block the loop
+      if (e.writing > 0 || e.doneAt > requestedAt || e.key === undefined) continue;
       const entry = byId.get(id);
-      const fp = registry.fingerprint ? registry.fingerprint(a.service) : undefined;
-      if (!entry || (fp !== undefined && entry.fingerprint !== fp)) this.applied.delete(id);
+      const fp = registry.fingerprint ? registry.fingerprint(e.service) : undefined;
+      if (!entry || (fp !== undefined && entry.fingerprint !== fp)) {
+        e.key = undefined;
+        redo.add(e.owner);
+      }
     }
-    const want = this.wanted();
-    const stale = (opts.cleanup ?? this.o.cleanup)
-      ? listed.filter((l) => !want.has(l.id) && !this.applied.has(l.id) && ownedByHost(l.id, this.o.hostname))
-      : [];
-    await Promise.all(
-      stale.map((ref) =>
+    let stale: typeof listed = [];
+    if (opts.cleanup ?? this.o.cleanup) {
+      const wanted = new Set([...this.containers.keys()].flatMap((id) => this.wanted(id).map((s) => s.id)));
+      stale = listed.filter((l) => !this.entries.has(l.id) && !wanted.has(l.id) && ownedByHost(l.id, this.o.hostname));
+    }
+    await Promise.all([
+      ...stale.map((ref) =>
         this.writes.run(async () => {
           try {
             await this.timed("deregister", () => registry.deregister(ref));
@@ -319,13 +465,13 @@ export class Bridge {
           }
         }),
       ),
-    );
-    await this.flush();
+      ...[...redo].map((id) => this.apply(id)),
+    ]);
   }
 
   /** TTL heartbeat: hand every registered service to the backend's refresh. */
   async refreshTtl(): Promise<void> {
-    const services = [...this.applied.values()].map((a) => a.service);
+    const services = this.registered();
     try {
       await this.timed("refresh", () => this.o.registry.refresh(services));
     } catch (e) {
@@ -336,23 +482,25 @@ export class Bridge {
   /** This host's desired services, whether each is registered, and the last error. */
   status(): ServiceStatus[] {
     const out: ServiceStatus[] = [];
-    for (const [containerId, d] of this.desired) {
-      for (const s of d.services) {
-        const a = this.applied.get(s.id);
+    for (const [containerId, t] of this.containers) {
+      for (const s of t.services) {
+        const e = this.entries.get(s.id);
         const lastError = this.errors.get(s.id);
-        out.push({ service: s, containerId, registered: a?.key === serviceKey(s), ...(lastError ? { lastError } : {}) });
+        out.push({ service: s, containerId, registered: e?.owner === containerId && e.key === serviceKey(s), ...(lastError ? { lastError } : {}) });
       }
     }
     return out;
   }
 
-  /** Services currently written to the registry. */
+  /** Services whose last write to the registry completed. */
   registered(): Service[] {
-    return [...this.applied.values()].map((a) => a.service);
+    const out: Service[] = [];
+    for (const e of this.entries.values()) if (e.key !== undefined) out.push(e.service);
+    return out;
   }
 
   pendingWrites(): number {
-    return this.queue.size + (this.flushing ? 1 : 0);
+    return this.queue.size + this.applying.size;
   }
 
   /**
@@ -365,10 +513,11 @@ export class Bridge {
     await Promise.race([this.queue.idle(), deadline]);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (opts.deregisterAll) {
-      this.desired.clear();
-      await Promise.race([this.applyDiff().catch(() => {}), deadline]);
+      this.draining = true;
+      const owners = new Set([...this.entries.values()].map((e) => e.owner));
+      await Promise.race([Promise.all([...owners].map((id) => this.apply(id))).catch(() => {}), deadline]);
     } else {
-      await Promise.race([this.flushing ?? Promise.resolve(), deadline]);
+      await Promise.race([this.applying.idle(), deadline]);
     }
   }
 }

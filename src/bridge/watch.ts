@@ -2,7 +2,7 @@ import type { DockerClient } from "../docker/client.ts";
 import type { DockerEvent } from "../docker/schema.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../types.ts";
-import type { Bridge } from "./bridge.ts";
+import type { Bridge, ContainerEvent } from "./bridge.ts";
 
 export interface WatchHooks {
   onConnected?: (apiVersion: string) => void;
@@ -16,6 +16,13 @@ export interface WatchHooks {
 export function eventContainerId(ev: DockerEvent): string | undefined {
   if (ev.Type && ev.Type !== "container") return undefined;
   return ev.Actor?.ID ?? ev.id ?? undefined;
+}
+
+/** The event as the bridge takes it: container, Action (older engines: status) and attributes. */
+export function containerEvent(ev: DockerEvent): ContainerEvent | undefined {
+  const id = eventContainerId(ev);
+  if (!id) return undefined;
+  return { id, action: ev.Action ?? ev.status ?? "", attributes: ev.Actor?.Attributes ?? {} };
 }
 
 /**
@@ -68,9 +75,9 @@ export async function watchDocker(
       for await (const ev of stream) {
         if (ev.timeNano) lastNano = BigInt(Math.trunc(ev.timeNano));
         else if (ev.time) lastNano = BigInt(ev.time) * 1_000_000_000n;
-        const id = eventContainerId(ev);
+        const cev = containerEvent(ev);
         hooks.onEvent?.(ev.Action ?? ev.status ?? "unknown");
-        if (id) void bridge.sync(id);
+        if (cev) void bridge.event(cev);
       }
       if (signal.aborted) return;
       hooks.onDisconnected?.("event stream ended");

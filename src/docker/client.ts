@@ -139,7 +139,8 @@ export class DockerClient {
   async openEvents(opts: EventsOptions = {}): Promise<AsyncIterable<DockerEvent>> {
     const filters = JSON.stringify({
       type: ["container"],
-      event: ["start", "restart", "die", "died", "stop", "kill", "destroy", "remove", "rename", "pause", "unpause"],
+      // health_status: Docker matches it as a prefix of "health_status: healthy" (API 1.24+).
+      event: ["start", "restart", "die", "died", "stop", "kill", "destroy", "remove", "rename", "pause", "unpause", "health_status"],
     });
     let q = `filters=${encodeURIComponent(filters)}`;
     if (opts.sinceNano !== undefined) {

@@ -88,6 +88,8 @@ test("events: server-side filters, since with nanoseconds, one event per line", 
   expect(q.get("since")).toBe("1795770127.512009999");
   expect(JSON.parse(q.get("filters")!)).toMatchObject({ type: ["container"] });
   expect(JSON.parse(q.get("filters")!).event).toContain("died");
+  // The events that take a container out of traffic (health_status matches "health_status: healthy").
+  expect(JSON.parse(q.get("filters")!).event).toEqual(expect.arrayContaining(["die", "destroy", "kill", "pause", "unpause", "health_status"]));
 });
 
 test("a bad DOCKER_HOST is named in the error", async () => {
