@@ -89,7 +89,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     metrics.registryLatency.observe({ backend: registry.backend, operation: op }, seconds);
     if (op === "register") metrics.registrations.inc({ outcome: ok ? "success" : "failure" });
     if (op === "deregister") metrics.deregistrations.inc({ outcome: ok ? "success" : "failure" });
-    if (op !== "deregister" || ok) readiness.registry = ok ? { ok: true, reason: "" } : { ok: false, reason: `${op} failed` };
+    // Readiness is about reaching the registry: a success proves it, but one refused write (a name
+    // the backend rejects, a 400 for one service) says nothing about it; the periodic ping decides.
+    if (ok && op !== "deregister") readiness.registry = { ok: true, reason: "" };
   };
   const listeners = new Set<(c: BridgeChange) => void>();
   const bridge = new Bridge({

@@ -21,6 +21,27 @@ export interface ZookeeperOptions {
 const decoder = new TextDecoder();
 const isZk = (e: unknown, code: number) => e instanceof ZkError && e.code === code;
 
+/**
+ * Why ZooKeeper would refuse `segment` as a znode name (PathUtils.validatePath), or undefined. It
+ * checks UTF-16 code units: NUL, U+0001–U+001F, U+007F–U+009F, U+D800–U+F8FF (so every surrogate,
+ * hence every emoji and character beyond the BMP, and the private-use area) and U+FFF0–U+FFFF.
+ */
+export function zkNameProblem(segment: string): string | undefined {
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0) {
+      const cp = segment.codePointAt(i) ?? c;
+      return `ZooKeeper refuses the character U+${cp.toString(16).toUpperCase().padStart(4, "0")} in node names (control, emoji and other characters beyond U+FFFF, private use, U+FFF0–U+FFFF)`;
+    }
+  }
+  return undefined;
+}
+
+/** A service whose path ZooKeeper would refuse: not written, not retried (it would fail forever). */
+export class RefusedName extends RegistryError {
+  override name = "RefusedName";
+}
+
 /** The body registrator writes (Go's encoding/json field order; Attrs keys sorted like Go maps). */
 export function znodeBody(s: Service): string {
   const attrs: Record<string, string> = Object.create(null);
@@ -61,10 +82,31 @@ export class ZookeeperAdapter implements RegistryAdapter {
     });
   }
 
-  private servicePath(ref: ServiceRef): string {
-    const name = safeSegment(ref.name, "service name", "zookeeper");
-    const addr = safeSegment(joinHostPort(safeSegment(ref.ip, "service IP", "zookeeper"), ref.port), "service address", "zookeeper");
+  /** `<base>/<name>/<ip>:<port>`; RefusedName when ZooKeeper would refuse it. */
+  servicePath(ref: ServiceRef): string {
+    let name: string;
+    let addr: string;
+    try {
+      name = safeSegment(ref.name, "service name", "zookeeper");
+      addr = safeSegment(joinHostPort(safeSegment(ref.ip, "service IP", "zookeeper"), ref.port), "service address", "zookeeper");
+    } catch (e) {
+      throw new RefusedName(errorMessage(e));
+    }
+    const problem = zkNameProblem(name) ?? zkNameProblem(addr);
+    if (problem) throw new RefusedName(`Refusing service name ${JSON.stringify(name)} in zookeeper: ${problem}`);
     return `${this.base}/${name}/${addr}`;
+  }
+
+  /** Names already warned about, so a resync does not repeat the warning. */
+  private readonly refused = new Set<string>();
+
+  private warnRefused(service: Service, e: RefusedName): void {
+    if (this.refused.has(service.id)) return;
+    this.refused.add(service.id);
+    this.log.warn(`Not registering "${service.id}" of container "${service.origin.containerName}": ${e.message}; set SERVICE_NAME to a name without them`, {
+      service: service.id,
+      container: service.origin.containerName,
+    });
   }
 
   private fail(action: string, e: unknown): RegistryError {
@@ -80,7 +122,15 @@ export class ZookeeperAdapter implements RegistryAdapter {
   }
 
   async register(service: Service): Promise<void> {
-    const path = this.servicePath(service);
+    let path: string;
+    try {
+      path = this.servicePath(service);
+    } catch (e) {
+      // Refused before writing: retrying would fail the same way forever, and one container's odd
+      // name says nothing about ZooKeeper being reachable.
+      if (e instanceof RefusedName) return this.warnRefused(service, e);
+      throw e;
+    }
     const body = znodeBody(service);
     this.held.set(path, body);
     try {
@@ -91,7 +141,13 @@ export class ZookeeperAdapter implements RegistryAdapter {
   }
 
   async deregister(ref: ServiceRef): Promise<void> {
-    const path = this.servicePath(ref);
+    let path: string;
+    try {
+      path = this.servicePath(ref);
+    } catch (e) {
+      if (e instanceof RefusedName) return; // never written
+      throw e;
+    }
     this.held.delete(path);
     try {
       await this.retry(async () => {
@@ -120,7 +176,8 @@ export class ZookeeperAdapter implements RegistryAdapter {
       try {
         wanted.push([this.servicePath(s), znodeBody(s)]);
       } catch (e) {
-        this.log.warn(errorMessage(e), { service: s.id });
+        if (e instanceof RefusedName) this.warnRefused(s, e);
+        else this.log.warn(errorMessage(e), { service: s.id });
       }
     }
     for (const [path, body] of wanted) this.held.set(path, body);

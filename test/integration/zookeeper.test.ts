@@ -7,7 +7,7 @@ import { ZkClient } from "../../src/registries/zk/client.ts";
 import { Err, ZkError } from "../../src/registries/zk/protocol.ts";
 import { type ZookeeperAdapter, zookeeperFactory } from "../../src/registries/zookeeper.ts";
 import type { Service } from "../../src/types.ts";
-import { adapterContext, refusedBothWays, rejection, testService } from "../support/fixtures.ts";
+import { adapterContext, rejection, testService } from "../support/fixtures.ts";
 import { freePort, waitFor } from "../support/proc.ts";
 import { type Zookeeper, startZookeeper, zookeeperMissing } from "../support/zookeeper.ts";
 
@@ -144,9 +144,40 @@ describe.skipIf(skip)("zookeeper", () => {
       { ...web1, ip: "" },
     ];
     for (const s of bad) {
-      expect((await refusedBothWays(a, s)).message).toMatch(/Refusing .* as a key segment in zookeeper/);
+      expect(() => a.servicePath(s)).toThrow(/Refusing .* as a key segment in zookeeper/);
+      // Refused once with a warning, not retried forever: register and deregister resolve.
+      await a.register(s);
+      await a.deregister(s);
     }
     expect(await reader.exists("/safe")).toBeNull();
+  });
+
+  test("names ZooKeeper itself refuses (emoji, private use, C1) are refused before writing, with one warning each", async () => {
+    // The server's own rule first: these really are refused (so retrying would fail forever).
+    for (const name of ["rocket-\u{1F680}", "pua-\uE000", "c1-\u0085", "nonchar-\uFFFE"]) {
+      const err = await rejection(reader.create(`/${name}`, "", "persistent"), ZkError);
+      expect(err.code).toBe(Err.badArguments);
+    }
+    const { a, log } = make("/names");
+    const bad: Service[] = [
+      { ...web1, id: "host1:rocket:80", name: "web-\u{1F680}" },
+      { ...web1, id: "host1:pua:80", name: "web-\uE000" },
+      { ...web1, id: "host1:c1:80", name: "web-\u0085" },
+    ];
+    for (const s of bad) {
+      await a.register(s);
+      await a.register(s); // a resync: no second warning
+      await a.refresh([s]);
+      await a.deregister(s);
+    }
+    const warnings = log.lines.filter((l) => l.level === "warn" && l.msg.startsWith("Not registering"));
+    expect(warnings.map((w) => w.fields?.service)).toEqual(bad.map((s) => s.id));
+    expect(warnings[0]!.msg).toContain("U+1F680");
+    expect(await reader.exists("/names")).toBeNull();
+    // Names ZooKeeper accepts, non-Latin letters included, are written as before.
+    const ok = { ...web1, id: "host1:tokyo:80", name: "東京-web" };
+    await a.register(ok);
+    expect(await body(`/names/東京-web/10.0.0.2:8080`)).toMatchObject({ Name: "東京-web" });
   });
 
   test("close({deregisterAll}) ends the session (nodes go at once); close() lets them time out", async () => {

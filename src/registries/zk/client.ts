@@ -4,6 +4,7 @@
 
 import * as net from "node:net";
 import type { Logger } from "../../types.ts";
+import { FrameReader } from "./frames.ts";
 import { JuteReader, type JuteWriter } from "./jute.ts";
 import {
   type ConnectResponse,
@@ -268,7 +269,7 @@ export class ZkClient {
       let handshaken = false;
       let expired = false;
       let tcpUp = false;
-      let buf: Uint8Array = new Uint8Array(0);
+      const frames = new FrameReader();
       const connectTimeout = Math.max(1000, Math.floor(this.sessionTimeoutMs / this.opts.hosts.length));
       const socket = net.connect({ host: host.host, port: host.port });
       this.socket = socket;
@@ -288,16 +289,14 @@ export class ZkClient {
       });
       socket.on("data", (chunk: Uint8Array) => {
         this.lastReceived = Date.now();
-        buf = buf.length ? concat(buf, chunk) : chunk;
-        while (buf.length >= 4) {
-          const len = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getInt32(0);
-          if (len < 0 || len > 64 * 1024 * 1024) {
-            socket.destroy(new Error(`bad packet length ${len}`));
-            return;
-          }
-          if (buf.length < 4 + len) break;
-          const packet = buf.subarray(4, 4 + len);
-          buf = buf.subarray(4 + len);
+        let packets: Uint8Array[];
+        try {
+          packets = frames.push(chunk);
+        } catch (e) {
+          socket.destroy(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        for (const packet of packets) {
           try {
             if (!handshaken) {
               clearTimeout(connectTimer);
@@ -400,11 +399,4 @@ export class ZkClient {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
