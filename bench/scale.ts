@@ -1,0 +1,374 @@
+#!/usr/bin/env bun
+// Scale: registrator against an EMULATED Docker Engine API (bench/engine.ts, a simulation: no
+// container runs, the engine answers instantly) holding N running containers, for N = 100, 1,000
+// and 10,000 by default. Per N, a fresh registrator (compiled executable by default):
+//   - spawn → all N registered (embedded registry: its /metrics gauge; etcd: an etcd watch), and
+//     the CPU time it took;
+//   - with N registered, one more container start → in the catalog, and its stop (from the `die`
+//     event, and from the `kill` event before it) → out of the catalog, p50 / p95 over --probes;
+//     the probes have a service name of their own, so the catalog reply read is one entry: what is
+//     measured is the daemon's own work, not the size of a reply;
+//   - RSS once all are registered, and per registered service above the N = 0 run;
+// plus one pure derivation of a container with 2,000 ports × 2,000 labels.
+//
+//   bun bench/scale.ts [--sizes 100,1000,10000] [--probes 30] [--registry local|etcd] [--runtime compiled|bun]
+//
+// Prints figures, targets and met / NOT met; asserts nothing; stops what it started.
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { freshBinary } from "../build.ts";
+import type { ContainerInspect } from "../src/docker/schema.ts";
+import { deriveServices } from "../src/services/derive.ts";
+import { startEtcd, type Etcd } from "../test/support/etcd.ts";
+import { freePort, type Proc, runTestRunEnd, tempDir, waitFor } from "../test/support/proc.ts";
+import { startRegistrator, type RegistratorRuntime } from "../test/support/registrator.ts";
+import { type Engine, nowNs, startEngine } from "./engine.ts";
+
+const argv = Bun.argv.slice(2);
+const opt = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
+};
+const SIZES = opt("sizes", "100,1000,10000").split(",").map(Number);
+const PROBES = Number(opt("probes", "30"));
+const REGISTRY = opt("registry", "local");
+const RUNTIME = opt("runtime", "compiled");
+const SPAWN_TIMEOUT_MS = Number(opt("spawn-timeout", "300")) * 1000;
+const PREFIX = "/scale";
+const CLK_TCK = 100;
+const SETTLE_MS = 2000;
+
+if (REGISTRY !== "local" && REGISTRY !== "etcd") throw new Error(`Invalid --registry "${REGISTRY}": expected local or etcd`);
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const rank = (p / 100) * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
+}
+
+/** The 1, 5 and 15 minute load averages. */
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+function status(pid: number, field: string): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+}
+
+async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<any> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line);
+    }
+  }
+}
+
+/** What the registry holds, as seen from outside: entry id → when it appeared / disappeared. */
+interface Observer {
+  count(): number;
+  /** No more counting (the count is for spawn → all registered only). */
+  stopCounting(): void;
+  present: Map<string, bigint>;
+  gone: Map<string, bigint>;
+  /** Starts following changes of the probe entries (after the initial registration). */
+  followProbes(): Promise<void>;
+}
+
+/** Embedded registry: the count from /metrics, probes by a blocking query on their service. */
+function observeLocal(http: number, signal: AbortSignal): Observer {
+  const base = `http://127.0.0.1:${http}`;
+  const present = new Map<string, bigint>();
+  const gone = new Map<string, bigint>();
+  let registered = 0;
+  let counting = true;
+  (async () => {
+    while (!signal.aborted && counting) {
+      try {
+        const text = await (await fetch(`${base}/metrics`, { signal })).text();
+        const m = /^registrator_services_registered(?:\{[^}]*\})? (\d+)/m.exec(text);
+        if (m) registered = Number(m[1]);
+      } catch {}
+      await Bun.sleep(10);
+    }
+  })();
+  return {
+    count: () => registered,
+    stopCounting: () => void (counting = false),
+    present,
+    gone,
+    async followProbes() {
+      let opened!: () => void;
+      const ready = new Promise<void>((r) => (opened = r));
+      (async () => {
+        let index = "0";
+        let seen = new Set<string>();
+        while (!signal.aborted) {
+          const res = await fetch(`${base}/v1/catalog/service/probe?index=${index}&wait=60s`, { signal });
+          const entries = (await res.json()) as Array<{ ServiceID: string }>;
+          const at = nowNs();
+          index = res.headers.get("X-Consul-Index") ?? index;
+          const now = new Set(entries.map((e) => e.ServiceID));
+          for (const id of now) if (!seen.has(id)) present.set(id, at);
+          for (const id of seen) if (!now.has(id)) gone.set(id, at);
+          seen = now;
+          opened();
+        }
+      })().catch((e) => {
+        if (!signal.aborted) console.error(`catalog watch: ${e}`);
+      });
+      await ready;
+    },
+  };
+}
+
+/** etcd: one watch on the prefix; PUT → present, DELETE → gone, keyed by the etcd key. */
+function observeEtcd(etcd: Etcd, signal: AbortSignal): Observer & { ready: Promise<void> } {
+  const present = new Map<string, bigint>();
+  const gone = new Map<string, bigint>();
+  const keys = new Set<string>();
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const end = Buffer.from(`${PREFIX}/`);
+  end[end.length - 1]!++;
+  let opened!: () => void;
+  const ready = new Promise<void>((r) => (opened = r));
+  (async () => {
+    const res = await fetch(`${etcd.clientUrl}/v3/watch`, {
+      method: "POST",
+      body: JSON.stringify({ create_request: { key: b64(`${PREFIX}/`), range_end: end.toString("base64") } }),
+      signal,
+    });
+    if (!res.ok || !res.body) throw new Error(`etcd watch: ${res.status}`);
+    for await (const msg of jsonLines(res.body)) {
+      const at = nowNs();
+      if (msg.result?.created) opened();
+      for (const ev of msg.result?.events ?? []) {
+        const key = Buffer.from(ev.kv?.key ?? "", "base64").toString();
+        if (ev.type === "DELETE") {
+          keys.delete(key);
+          if (!gone.has(key)) gone.set(key, at);
+        } else {
+          keys.add(key);
+          if (!present.has(key)) present.set(key, at);
+        }
+      }
+    }
+  })().catch((e) => {
+    if (!signal.aborted) console.error(`etcd watch: ${e}`);
+  });
+  return { count: () => keys.size, stopCounting: () => {}, present, gone, ready, followProbes: async () => {} };
+}
+
+const find = (m: Map<string, bigint>, probe: string) => {
+  for (const [k, v] of m) if (k.includes(`:${probe}:`)) return v;
+  return undefined;
+};
+
+interface Round {
+  n: number;
+  spawnMs: number;
+  spawnCpu: number;
+  start: number[];
+  stopFromDie: number[];
+  stopFromKill: number[];
+  eventCpuMs: number;
+  rssKb: number;
+  hwmKb: number;
+  lost: string[];
+}
+
+async function round(n: number, runtime: RegistratorRuntime): Promise<Round> {
+  const engine: Engine = startEngine(join(tempDir("regbench-engine-"), "docker.sock"));
+  const etcd = REGISTRY === "etcd" ? await startEtcd({ name: `scale-${n}` }) : undefined;
+  const abort = new AbortController();
+  let reg: Proc | undefined;
+  try {
+    for (let i = 0; i < n; i++) {
+      engine.add({ name: `bg-${i}`, ports: { 80: 20000 + (i % 40000) }, env: [`SERVICE_NAME=bg-${i % 100}`, `SERVICE_TAGS=scale,n${i % 7}`] });
+    }
+    const http = await freePort();
+    const registry = etcd ? `etcd://${etcd.endpoint}${PREFIX}` : "local://";
+    let observer: Observer;
+    if (etcd) {
+      const o = observeEtcd(etcd, abort.signal);
+      await o.ready;
+      observer = o;
+    } else {
+      observer = observeLocal(http, abort.signal);
+    }
+    const t0 = performance.now();
+    reg = await startRegistrator(["-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, registry], {
+      dockerHost: engine.host, runtime, env: { HOME: tempDir("regbench-home-") },
+    });
+    const pid = reg.pid;
+    if (n === 0) {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/ready`)).ok, { timeout: 30_000, interval: 10, message: "registrator /ready" });
+    } else {
+      await waitFor(() => observer.count() >= n, { timeout: SPAWN_TIMEOUT_MS, interval: 5, message: `${n} services registered` });
+    }
+    const spawnMs = performance.now() - t0;
+    const spawnCpu = cpuSeconds(pid);
+    observer.stopCounting();
+
+    const out: Round = { n, spawnMs, spawnCpu, start: [], stopFromDie: [], stopFromKill: [], eventCpuMs: NaN, rssKb: 0, hwmKb: 0, lost: [] };
+    await observer.followProbes();
+    const cpu0 = cpuSeconds(pid);
+    for (let k = 0; k < PROBES; k++) {
+      const name = `probe-${k}`;
+      await Bun.sleep(20); // idle between events, as between real container starts
+      const { id, timeNano } = engine.start({ name, ports: { 80: 61000 + k }, env: ["SERVICE_NAME=probe"] });
+      try {
+        const seen = await waitFor(() => find(observer.present, name), { timeout: 30_000, interval: 1, message: `${name} registered` });
+        out.start.push(Number(seen - timeNano) / 1e6);
+      } catch {
+        out.lost.push(`${name} start`);
+        continue;
+      }
+      await Bun.sleep(20);
+      const t = engine.stop(id);
+      try {
+        const gone = await waitFor(() => find(observer.gone, name), { timeout: 30_000, interval: 1, message: `${name} deregistered` });
+        out.stopFromDie.push(Number(gone - t.die) / 1e6);
+        out.stopFromKill.push(Number(gone - t.kill) / 1e6);
+      } catch {
+        out.lost.push(`${name} stop`);
+      }
+      engine.remove(id);
+    }
+    out.eventCpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / Math.max(1, out.start.length + out.stopFromDie.length);
+    await Bun.sleep(SETTLE_MS); // RSS once settled (same wait at every N, idle included)
+    out.rssKb = status(pid, "VmRSS");
+    out.hwmKb = status(pid, "VmHWM");
+    return out;
+  } catch (err) {
+    if (reg) console.error(`registrator log tail:\n${reg.tail(30)}`);
+    throw err;
+  } finally {
+    abort.abort();
+    await reg?.stop();
+    await engine.close();
+    await etcd?.stop();
+  }
+}
+
+/** One container with `ports` published ports and as many SERVICE_<port>_NAME labels. */
+function bigContainer(ports: number): ContainerInspect {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < ports; i++) {
+    const p = 10000 + i;
+    exposed[`${p}/tcp`] = {};
+    bindings[`${p}/tcp`] = [{ HostIp: "0.0.0.0", HostPort: String(30000 + i) }];
+    labels[`SERVICE_${p}_NAME`] = `svc-${p}`;
+  }
+  return {
+    Id: "f".repeat(64),
+    Name: "/big",
+    Image: "sha256:" + "e".repeat(64),
+    Config: { Hostname: "big", Image: "bench/big:latest", Env: ["SERVICE_TAGS=a,b"], Labels: labels, ExposedPorts: exposed },
+    State: { Status: "running", Running: true, ExitCode: 0 },
+    HostConfig: { NetworkMode: "bridge" },
+    NetworkSettings: { IPAddress: "172.17.0.2", Ports: bindings, Networks: { bridge: { IPAddress: "172.17.0.2", NetworkID: "n" } } },
+  } as ContainerInspect;
+}
+
+function deriveBench(ports: number): { ms: number; services: number } {
+  const c = bigContainer(ports);
+  const opts = { hostname: "bench", hostIp: "127.0.0.1", internal: false, explicit: false, allowScriptChecks: false };
+  let services = deriveServices(c, opts).services.length; // warm up
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    services = deriveServices(c, opts).services.length;
+    times.push(performance.now() - t);
+  }
+  return { ms: percentile(times, 50), services };
+}
+
+async function main(): Promise<void> {
+  const runtime: RegistratorRuntime = RUNTIME === "bun" ? "bun" : { binary: await freshBinary(tempDir("regbench-scale-")) };
+  const load0 = loadavg();
+  const rounds: Round[] = [];
+  for (const n of [0, ...SIZES.filter((s) => s > 0)]) {
+    const r = await round(n, runtime);
+    rounds.push(r);
+    if (n) console.error(`N=${n}: all registered in ${(r.spawnMs / 1000).toFixed(2)} s; start p50 ${percentile(r.start, 50).toFixed(2)} ms`);
+  }
+  const derive = deriveBench(2000);
+
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+  const who = typeof runtime === "string" ? `${runtime} src/cli.ts` : `compiled ${runtime.binary}`;
+  console.log(`\nregistrator at scale — SIMULATION: an emulated Docker Engine API (bench/engine.ts) on a unix socket, no real containers`);
+  console.log(`${cpus().length} CPUs, ${cpus()[0]?.model ?? "unknown CPU"}; load average ${load0} at start, ${loadavg()} at end`);
+  console.log(`registrator: ${who}; registry ${REGISTRY === "etcd" ? "etcd v3 (watched)" : "local:// (embedded, read via its catalog API)"}; ${PROBES} probes per size\n`);
+  const idle = rounds.find((r) => r.n === 0)!;
+  const sized = rounds.filter((r) => r.n > 0);
+  const header = ["containers", "spawn → all registered", "CPU for that", "start → in catalog p50 / p95", "stop (die) → out p50 / p95", "stop (kill) → out p50", "CPU per event", "RSS / peak", "RSS per service"];
+  const rows = [
+    ["0 (idle)", "–", f(idle.spawnCpu, 2) + " s", "–", "–", "–", "–", `${f(idle.rssKb / 1024, 1)} / ${f(idle.hwmKb / 1024, 1)} MiB`, "–"],
+    ...sized.map((r) => [
+      r.n.toLocaleString("en-US"),
+      `${f(r.spawnMs / 1000, 2)} s`,
+      `${f(r.spawnCpu, 2)} s`,
+      `${f(percentile(r.start, 50))} / ${f(percentile(r.start, 95))} ms`,
+      `${f(percentile(r.stopFromDie, 50))} / ${f(percentile(r.stopFromDie, 95))} ms`,
+      `${f(percentile(r.stopFromKill, 50))} ms`,
+      `${f(r.eventCpuMs)} ms`,
+      `${f(r.rssKb / 1024, 1)} / ${f(r.hwmKb / 1024, 1)} MiB`,
+      `${f(((r.rssKb - idle.rssKb) * 1024) / r.n / 1024, 2)} KiB`,
+    ]),
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  const lost = sized.flatMap((r) => r.lost.map((l) => `N=${r.n} ${l}`));
+  if (lost.length) console.log(`\nnot seen within 30 s: ${lost.join(", ")}`);
+
+  // Targets (issue 8).
+  const targets: Array<[string, string, boolean | undefined]> = [];
+  const small = sized.find((r) => r.n === 100);
+  const mid = sized.find((r) => r.n === 1000);
+  const big = sized.find((r) => r.n === 10000);
+  if (small && big) {
+    for (const [what, pick] of [["start", (r: Round) => r.start], ["stop (die)", (r: Round) => r.stopFromDie]] as const) {
+      const a = percentile(pick(small), 50);
+      const b = percentile(pick(big), 50);
+      targets.push([`${what} p50 at 10,000 ≤ 1.5 × p50 at 100`, `${f(b)} ms vs ${f(a)} ms (${f(b / a)}×)`, b <= 1.5 * a]);
+    }
+  }
+  if (big) targets.push(["10,000 registered ≤ 5 s after spawn", `${f(big.spawnMs / 1000)} s`, big.spawnMs <= 5000]);
+  if (big && mid) targets.push(["10,000 registered ≤ 12 × the 1,000 figure (linear)", `${f(big.spawnMs / mid.spawnMs)}×`, big.spawnMs <= 12 * mid.spawnMs]);
+  const perService = sized.map((r) => ((r.rssKb - idle.rssKb) * 1024) / r.n);
+  if (sized.length) {
+    const worst = Math.max(...perService);
+    targets.push(["≤ 4 KiB RSS per registered service (largest N above idle)", `${f((perService.at(-1) ?? NaN) / 1024)} KiB (worst ${f(worst / 1024)})`, (perService.at(-1) ?? Infinity) <= 4096]);
+  }
+  targets.push([`derive 1 container, 2,000 ports × 2,000 labels ≤ 100 ms (pure, in the bench)`, `${f(derive.ms)} ms, ${derive.services} services`, derive.ms <= 100]);
+  console.log("\ntarget                                                         measured                          ");
+  const tw = Math.max(...targets.map((t) => t[0].length));
+  const mw = Math.max(...targets.map((t) => t[1].length));
+  for (const [what, measured, ok] of targets) console.log(`${what.padEnd(tw)}  ${measured.padEnd(mw)}  ${ok === undefined ? "–" : ok ? "met" : "NOT met"}`);
+}
+
+try {
+  await main();
+} finally {
+  await runTestRunEnd(); // temp dirs, any child left running
+}
