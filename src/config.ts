@@ -36,6 +36,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "deregister-on-stop", kind: "bool", default: true, description: "Take a container's services out of traffic as soon as it is told to stop (Consul: maintenance mode); =false: at its exit" },
   { name: "network", kind: "string", default: "", hint: "name", description: "Docker network whose container IP is registered when the container's own IP is (-internal, user-defined networks)" },
   { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it" },
+  { name: "http-allowed-hosts", kind: "string", default: "", hint: "a,b", description: "Host names the HTTP API answers besides localhost/127.0.0.1/[::1] (guard against DNS rebinding; with a non-loopback -http and no list, any)" },
   { name: "log-format", kind: "string", default: "text", hint: "text|json", description: "Log format" },
   { name: "log-level", kind: "string", default: "info", hint: "level", description: "debug, info, warn or error" },
   { name: "version", kind: "bool", default: false, description: "Print the version and exit" },
@@ -155,6 +156,9 @@ export const ConfigSchema = z
     network: dockerNetwork,
     http: str.refine((s) => s === "" || parseHostPort(s) !== null, {
       message: 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable',
+    }),
+    "http-allowed-hosts": str.refine((s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())), {
+      message: "Invalid value for flag -http-allowed-hosts: expected host names or addresses separated by commas, such as registrator.example,10.0.0.5",
     }),
     "log-format": oneOf("log-format", ["text", "json"] as const),
     "log-level": oneOf("log-level", ["debug", "info", "warn", "error"] as const),

@@ -9,6 +9,7 @@ import { ConfigError, errorMessage } from "./errors.ts";
 import { resolveHostIp } from "./hostip.ts";
 import { createApp } from "./http/app.ts";
 import { catalogRoutes } from "./http/catalog.ts";
+import { hostGuard, isLongPoll } from "./http/host-guard.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createLogger } from "./log.ts";
 import { createAdapter } from "./registries/index.ts";
@@ -58,7 +59,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger) {
       health: config.health,
       network: config.network || undefined,
     });
-  return { hostname, registry, docker, derive };
+  return { hostname, registry, docker, derive, hostIp: defaultHostIp ?? "127.0.0.1" };
 }
 
 async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Logger): Promise<void> {
@@ -79,7 +80,7 @@ async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Log
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */
 export async function runDaemon(config: Config, rt: Runtime, version: string): Promise<number> {
   const log = createLogger({ level: config["log-level"], format: config["log-format"] });
-  const { hostname, registry, docker, derive } = await prepare(config, rt, log);
+  const { hostname, registry, docker, derive, hostIp } = await prepare(config, rt, log);
   log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registry.backend, hostname });
   await pingWithRetry(registry, config, log);
 
@@ -108,13 +109,22 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   metrics.gauge("registrator_services_registered", "Services this host has registered", () => bridge.registered().length);
   metrics.gauge("registrator_queue_depth", "Containers waiting to be reconciled", () => bridge.pendingWrites());
 
+  // The embedded registry answers catalog reads only after the first sync with Docker.
+  let markSynced = () => {};
+  const synced = new Promise<void>((r) => (markSynced = r));
+  const httpAddr = config.http === "" ? undefined : parseHostPort(config.http)!;
+  const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
   const server = await startHttp(config, rt, log, () =>
     createApp({
       bridge,
       metrics,
       readiness: () => readiness,
       changes: listeners,
-      extend: registry instanceof LocalRegistry ? catalogRoutes(registry.catalog, { nodeName: hostname }) : undefined,
+      allowHost: httpAddr ? hostGuard(httpAddr.hostname, allowedHosts) : undefined,
+      extend:
+        registry instanceof LocalRegistry
+          ? catalogRoutes(registry.catalog, { nodeName: hostname, nodeAddress: hostIp, synced, version })
+          : undefined,
     }),
   );
 
@@ -132,6 +142,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
     onEvent: (action) => metrics.events.inc({ action }),
     onSynced: () => {
+      // Writes of the first sync are queued; the catalog is complete once they are applied.
+      void bridge.flush().finally(markSynced);
       if (config.cleanup || registry.list) void bridge.reconcileRegistry();
     },
   });
@@ -181,6 +193,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   return code;
 }
 
+/** Seconds an idle HTTP connection stays open (Bun's ceiling is 255). */
+const HTTP_IDLE_TIMEOUT_S = 60;
+
 async function startHttp(
   config: Config,
   rt: Runtime,
@@ -191,7 +206,8 @@ async function startHttp(
   const addr = parseHostPort(config.http)!;
   const a = app();
   try {
-    const server = await rt.serve((req) => a.fetch(req), addr);
+    // Idle keep-alive connections close after a while; blocking queries and event streams do not.
+    const server = await rt.serve((req) => a.fetch(req), { ...addr, idleTimeout: HTTP_IDLE_TIMEOUT_S, longPoll: isLongPoll });
     log.info(`HTTP API on http://${config.http.replace(/:\d+$/, "")}:${server.port}`);
     return server;
   } catch (e) {

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Bridge, BridgeChange } from "../bridge/bridge.ts";
+import { hostRefusal } from "./host-guard.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface Readiness {
@@ -14,6 +15,8 @@ export interface AppDeps {
   readiness: () => Readiness;
   /** Subscribers to registration changes (the SSE endpoint adds itself here). */
   changes: Set<(c: BridgeChange) => void>;
+  /** The Host check against DNS rebinding (src/http/host-guard.ts); undefined answers any Host. */
+  allowHost?: (host: string | null) => boolean;
   /** Extra routes (the embedded catalog for local://). */
   extend?: (app: Hono) => void;
 }
@@ -21,6 +24,14 @@ export interface AppDeps {
 /** registrator's own HTTP API: liveness, readiness, metrics and this host's services. */
 export function createApp(d: AppDeps): Hono {
   const app = new Hono();
+  const allowHost = d.allowHost;
+  if (allowHost) {
+    app.use("*", async (c, next) => {
+      const host = c.req.header("host") ?? null;
+      if (!allowHost(host)) return hostRefusal(host ?? "");
+      await next();
+    });
+  }
   app.get("/health", (c) => c.json({ status: "alive" }));
   app.get("/ready", (c) => {
     const r = d.readiness();

@@ -1,113 +1,144 @@
 import type { Context, Hono } from "hono";
-import type { LocalCatalog } from "../registries/local.ts";
-import { parseGoDuration } from "../services/duration.ts";
-import type { Service } from "../types.ts";
-
-/** Consul's ceiling for a blocking query's wait, and its default. */
-const MAX_WAIT_MS = 10 * 60_000;
-const DEFAULT_WAIT_MS = 5 * 60_000;
+import type { LocalCatalog, LocalEntry } from "../registries/local.ts";
+import { agentRoutes } from "./consul-agent.ts";
+import { type Filter, queryFilter } from "./consul-filter.ts";
+import { QueryError, matchesNodeMeta, matchesTags, parseNodeMeta, parsePassing } from "./consul-query.ts";
+import { type ReadContext, consulRead, notFound } from "./consul-read.ts";
+import {
+  type ConsulNode,
+  catalogServiceShape,
+  healthEntryShape,
+  makeNode,
+  nodeServiceShape,
+  nodeShape,
+  record,
+  sampleEntry,
+} from "./consul-shapes.ts";
 
 export interface CatalogOptions {
   nodeName: string;
-  /** Address reported as the node's (Consul's Node.Address). */
-  nodeAddress?: string;
+  /** This host's registered IP, reported as the node's address. */
+  nodeAddress: string;
+  /** Consul datacenter name reported by the embedded registry (default dc1). */
+  datacenter?: string;
+  /** Resolves after the first sync with Docker: reads wait for it instead of answering an empty catalog. */
+  synced?: Promise<void>;
+  /** Bound of that wait before a 503 (default 20 s). */
+  syncWaitMs?: number;
+  /** registrator's version, shown in /v1/agent/self. */
+  version?: string;
 }
 
+/** The URL path after `prefix`, percent-decoded as Go's net/http does. */
+export function pathTail(c: Context, prefix: string): string {
+  const raw = new URL(c.req.url).pathname.slice(prefix.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new QueryError(400, `Invalid URL escape in "${raw}"`);
+  }
+}
+
+const byId = (a: LocalEntry, b: LocalEntry) => (a.service.id < b.service.id ? -1 : a.service.id > b.service.id ? 1 : 0);
+
 /**
- * The embedded registry's read API, in Consul's shapes, so consul-template-style watchers work
- * unchanged on one host: catalog services, catalog service, health service, with blocking queries.
+ * The embedded registry's Consul API (parity.md, "The embedded registry speaks Consul"): catalog
+ * and health reads with Consul's blocking queries and filters, the agent and status endpoints
+ * clients call first, and Consul's empty 404 for any other /v1 path.
  */
 export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: Hono) => void {
-  const node = { ID: "", Node: o.nodeName, Address: o.nodeAddress ?? "127.0.0.1", Datacenter: "local" };
+  const node: ConsulNode = makeNode({ name: o.nodeName, address: o.nodeAddress, datacenter: o.datacenter ?? "dc1", index: catalog.startIndex });
+  const ctx: ReadContext = { catalog, node, synced: o.synced ?? Promise.resolve(), syncWaitMs: o.syncWaitMs ?? 20_000 };
+  const nodeMatches = (q: URLSearchParams) => matchesNodeMeta(node.meta, parseNodeMeta(q));
 
-  /** Handles ?index=&wait=; returns an error Response for bad values, else waits as asked. */
-  async function block(c: Context): Promise<Response | undefined> {
-    const index = c.req.query("index");
-    const wait = c.req.query("wait");
-    if (index === undefined) return undefined;
-    if (!/^\d+$/.test(index)) return c.text("Invalid index", 400);
-    let ms = DEFAULT_WAIT_MS;
-    if (wait !== undefined) {
-      const ns = parseGoDuration(wait);
-      if (ns === undefined) return c.text("Invalid wait time", 400);
-      ms = Math.min(ns / 1e6, MAX_WAIT_MS);
-    }
-    await catalog.waitFor(Number(index), ms, c.req.raw.signal);
-    return undefined;
+  /** Instances of `name` (every instance when undefined) passing ?tag=, ?node-meta= and ?filter=. */
+  function instances(q: URLSearchParams, name: string | undefined, shape: (e: LocalEntry) => Record<string, unknown>, filter?: Filter) {
+    const tags = q.getAll("tag");
+    const metaOk = nodeMatches(q);
+    return () =>
+      [...catalog.services.values()]
+        .filter((e) => metaOk && (name === undefined || e.service.name === name) && matchesTags(e.service.tags, tags))
+        .sort(byId)
+        .map(shape)
+        .filter((s) => !filter || filter(s));
   }
 
-  const headers = (c: Context) => {
-    c.header("X-Consul-Index", String(catalog.index));
-    c.header("X-Consul-KnownLeader", "true");
-    c.header("X-Consul-LastContact", "0");
+  const named = (c: Context, prefix: string) => {
+    const name = pathTail(c, prefix);
+    if (name === "") throw new QueryError(400, "Missing service name");
+    return name;
   };
 
-  const byName = (name: string, tag?: string) =>
-    [...catalog.services.values()]
-      .filter((s) => s.name === name && (tag === undefined || s.tags.includes(tag)))
-      .sort((a, b) => a.id.localeCompare(b.id));
-
-  const catalogEntry = (s: Service) => ({
-    ...node,
-    TaggedAddresses: { lan: node.Address, wan: node.Address },
-    NodeMeta: {},
-    ServiceKind: "",
-    ServiceID: s.id,
-    ServiceName: s.name,
-    ServiceTags: s.tags,
-    ServiceAddress: s.ip,
-    ServicePort: s.port,
-    ServiceMeta: s.attrs,
-    ServiceWeights: { Passing: 1, Warning: 1 },
-    ServiceEnableTagOverride: s.enableTagOverride,
-    CreateIndex: catalog.index,
-    ModifyIndex: catalog.index,
-  });
-
   return (app) => {
-    app.get("/v1/catalog/services", async (c) => {
-      const bad = await block(c);
-      if (bad) return bad;
-      const out: Record<string, string[]> = {};
-      for (const s of catalog.services.values()) out[s.name] = [...new Set([...(out[s.name] ?? []), ...s.tags])];
-      headers(c);
-      return c.json(out);
-    });
-    app.get("/v1/catalog/service/:name", async (c) => {
-      const bad = await block(c);
-      if (bad) return bad;
-      headers(c);
-      return c.json(byName(c.req.param("name"), c.req.query("tag")).map(catalogEntry));
-    });
-    app.get("/v1/health/service/:name", async (c) => {
-      const bad = await block(c);
-      if (bad) return bad;
-      headers(c);
-      return c.json(
-        byName(c.req.param("name"), c.req.query("tag")).map((s) => ({
-          Node: { ...node, TaggedAddresses: { lan: node.Address, wan: node.Address }, Meta: {} },
-          Service: {
-            ID: s.id,
-            Service: s.name,
-            Tags: s.tags,
-            Address: s.ip,
-            Port: s.port,
-            Meta: s.attrs,
-            EnableTagOverride: s.enableTagOverride,
-            Weights: { Passing: 1, Warning: 1 },
+    app.get("/v1/catalog/services", (c) =>
+      consulRead(ctx, c, (q) => {
+        const filter = queryFilter(q, () => catalogServiceShape(sampleEntry(), node));
+        const list = instances(q, undefined, (e) => catalogServiceShape(e, node), filter);
+        return {
+          index: () => catalog.servicesIndex,
+          render: () => {
+            const tags = new Map<string, Set<string>>();
+            for (const s of list()) {
+              const set = tags.get(s.ServiceName as string) ?? new Set<string>();
+              for (const t of s.ServiceTags as string[]) set.add(t);
+              tags.set(s.ServiceName as string, set);
+            }
+            return record([...tags].map(([n, set]) => [n, [...set].sort()]));
           },
-          Checks: [
-            {
-              Node: o.nodeName,
-              CheckID: "serfHealth",
-              Name: "Serf Health Status",
-              Status: "passing",
-              ServiceID: "",
-              ServiceName: "",
-            },
-          ],
-        })),
-      );
-    });
+        };
+      }),
+    );
+
+    app.get("/v1/catalog/service/*", (c) =>
+      consulRead(ctx, c, (q) => {
+        const name = named(c, "/v1/catalog/service/");
+        const filter = queryFilter(q, () => catalogServiceShape(sampleEntry(), node));
+        return { index: () => catalog.nameIndex(name), render: instances(q, name, (e) => catalogServiceShape(e, node), filter) };
+      }),
+    );
+
+    app.get("/v1/health/service/*", (c) =>
+      consulRead(ctx, c, (q) => {
+        const name = named(c, "/v1/health/service/");
+        const passing = parsePassing(q);
+        const filter = queryFilter(q, () => healthEntryShape(sampleEntry(), node));
+        const list = instances(q, name, (e) => healthEntryShape(e, node), filter);
+        const allPassing = (h: Record<string, unknown>) => (h.Checks as Array<{ Status: string }>).every((chk) => chk.Status === "passing");
+        return { index: () => catalog.nameIndex(name), render: () => list().filter((h) => !passing || allPassing(h)) };
+      }),
+    );
+
+    app.get("/v1/catalog/datacenters", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [node.datacenter] })));
+
+    app.get("/v1/catalog/nodes", (c) =>
+      consulRead(ctx, c, (q) => {
+        const filter = queryFilter(q, () => nodeShape(node));
+        const metaOk = nodeMatches(q);
+        return {
+          index: () => node.index,
+          render: () => [nodeShape(node)].filter((n) => metaOk && (!filter || filter(n))),
+        };
+      }),
+    );
+
+    app.get("/v1/catalog/node/*", (c) =>
+      consulRead(ctx, c, (q) => {
+        const name = pathTail(c, "/v1/catalog/node/");
+        if (name === "") throw new QueryError(400, "Missing node name");
+        const filter = queryFilter(q, () => nodeServiceShape(sampleEntry()));
+        return {
+          index: () => catalog.servicesIndex,
+          render: () => {
+            if (name !== node.name) return null;
+            const services = [...catalog.services.values()].sort(byId).map(nodeServiceShape).filter((s) => !filter || filter(s));
+            return { Node: nodeShape(node), Services: record(services.map((s) => [s.ID as string, s])) };
+          },
+        };
+      }),
+    );
+
+    agentRoutes(app, ctx, { version: o.version ?? "" });
+
+    app.all("/v1/*", notFound);
   };
 }

@@ -19,7 +19,15 @@ export function bunRuntime(): Runtime {
       return ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, tls } as RequestInit)) as typeof fetch;
     },
     async serve(handler, o) {
-      const server = Bun.serve({ hostname: o.hostname, port: o.port, fetch: handler, idleTimeout: 0 });
+      const server = Bun.serve({
+        hostname: o.hostname,
+        port: o.port,
+        idleTimeout: o.idleTimeout ?? 0,
+        fetch: (req, srv) => {
+          if (o.idleTimeout && o.longPoll?.(req)) srv.timeout(req, 0);
+          return handler(req);
+        },
+      });
       return { port: server.port ?? o.port, close: async () => void (await server.stop(true)) };
     },
     onSignal(signal, handler) {

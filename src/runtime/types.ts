@@ -11,6 +11,10 @@ export interface TlsOptions {
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /** Close connections idle this many seconds (0 = never); Bun only (Deno keeps its defaults). */
+  idleTimeout?: number;
+  /** Requests exempt from the idle timeout (blocking queries, event streams). */
+  longPoll?: (req: Request) => boolean;
 }
 
 export interface Server {

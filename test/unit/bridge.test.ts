@@ -105,7 +105,7 @@ describe("bridge", () => {
     const before = registry.writes;
     await bridge.reconcileRegistry();
     expect(registry.writes).toBe(before);
-    registry.catalog.services.clear();
+    registry.catalog.clear();
     await bridge.reconcileRegistry();
     expect(ids()).toEqual(["host:a:80"]);
     expect(registry.writes).toBe(before + 1);

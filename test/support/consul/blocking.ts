@@ -1,44 +1,26 @@
-// Blocking queries (protocols.md 2.6): ?index=&wait= parsed as the agent's parseWait does,
-// then wait until the watched index passes `index`, the wait (default 5m, max 10m, plus up to
+// Blocking queries (protocols.md 2.6): ?index=&wait= parsed as the agent's parseWait does
+// (the rules live in src/http/consul-query.ts, shared with the embedded registry), then wait until the watched index passes `index`, the wait (default 5m, max 10m, plus up to
 // wait/16 of jitter) elapses, the client goes away, or the agent restarts.
 
-import { parseGoDuration } from "./goduration.ts";
+import { QueryError, effectiveWaitMs, parseBlocking } from "../../../src/http/consul-query.ts";
 import { type Ctx, HttpError, query } from "./http.ts";
 import type { ConsulState } from "./state.ts";
 
-export const DEFAULT_WAIT_MS = 5 * 60_000;
-export const MAX_WAIT_MS = 10 * 60_000;
+export { DEFAULT_WAIT_MS, MAX_WAIT_MS, effectiveWaitMs } from "../../../src/http/consul-query.ts";
 
 export interface WaitParams {
   index: bigint;
   waitMs: number;
 }
 
-/** Parses ?wait and ?index; throws 400 "Invalid wait time" / "Invalid index" like the agent. */
+/** Parses ?wait and ?index with the rules registrator's own Consul API uses (src/http/consul-query.ts). */
 export function parseWait(c: Ctx): WaitParams {
-  const q = query(c);
-  let waitMs = 0;
-  const wait = q.get("wait");
-  if (wait) {
-    try {
-      waitMs = Number(parseGoDuration(wait) / 1_000_000n);
-    } catch {
-      throw new HttpError(400, "Invalid wait time");
-    }
+  try {
+    return parseBlocking(query(c));
+  } catch (e) {
+    if (e instanceof QueryError) throw new HttpError(e.status, e.message);
+    throw e;
   }
-  let index = 0n;
-  const idx = q.get("index");
-  if (idx) {
-    if (!/^\d+$/.test(idx) || BigInt(idx) > (1n << 64n) - 1n) throw new HttpError(400, "Invalid index");
-    index = BigInt(idx);
-  }
-  return { index, waitMs };
-}
-
-/** The server-side timeout for a wait: capped at 10m, 5m when absent or not positive, plus jitter. */
-export function effectiveWaitMs(waitMs: number): number {
-  const base = waitMs > MAX_WAIT_MS ? MAX_WAIT_MS : waitMs <= 0 ? DEFAULT_WAIT_MS : waitMs;
-  return base + Math.floor(Math.random() * (base / 16));
 }
 
 /**

@@ -5,6 +5,7 @@
 // The anonymous caller (ACLs on, no token) gets everything filtered away, like a real agent.
 
 import type { Hono } from "hono";
+import { QueryError, matchesTags, parsePassing } from "../../../src/http/consul-query.ts";
 import type { Acl } from "./acl.ts";
 import { blockOnIndex, parseWait } from "./blocking.ts";
 import { sortedMap } from "./gojsonout.ts";
@@ -25,8 +26,7 @@ function allServices(cfg: CatalogConfig): ServiceRecord[] {
 }
 
 function hasTags(s: ServiceRecord, tags: string[]): boolean {
-  const own = (s.Tags ?? []).map((t) => t.toLowerCase());
-  return tags.every((t) => own.includes(t.toLowerCase()));
+  return matchesTags(s.Tags, tags);
 }
 
 /** Common start of a catalog read: blocking parameters first, then the filter, name and token. */
@@ -69,7 +69,12 @@ export function catalogRoutes(app: Hono<Env>, cfg: CatalogConfig): void {
     await blockOnIndex(state, c, params, () => state.indexForService(name));
     const q = query(c);
     const tags = q.getAll("tag");
-    const passingOnly = q.has("passing") && !["false", "0"].includes(q.get("passing") ?? "");
+    let passingOnly: boolean;
+    try {
+      passingOnly = parsePassing(q);
+    } catch (e) {
+      throw e instanceof QueryError ? new HttpError(e.status, e.message) : e;
+    }
     const entries = (visible ? allServices(cfg) : [])
       .filter((s) => s.Service === name && hasTags(s, tags))
       .map((s) => ({ s, checks: state.checksOf(s.ID).sort((a, b) => (a.CheckID < b.CheckID ? -1 : 1)) }))
