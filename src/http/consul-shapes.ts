@@ -3,6 +3,7 @@
 // Objects keyed by container-controlled strings are built without a prototype.
 
 import { createHash } from "node:crypto";
+import { mirrorCheck } from "../registries/consul-checks.ts";
 import type { LocalEntry } from "../registries/local.ts";
 import type { Service } from "../types.ts";
 
@@ -210,14 +211,16 @@ export function serfHealthShape(node: ConsulNode): Record<string, unknown> {
 export function serviceChecks(e: LocalEntry, node: ConsulNode, local = false): Record<string, unknown>[] {
   const s = e.service;
   if (!s.mirror) return [];
+  // The same check the Consul adapter registers (ID, name, notes), held here instead of by an agent.
+  const def = mirrorCheck({ ...s, mirror: s.mirror });
   return [
     checkShape(
       node,
       {
-        CheckID: mirrorCheckId(s.id),
-        Name: "Docker health",
+        CheckID: def.CheckID!,
+        Name: def.Name!,
         Status: s.mirror.status,
-        Notes: "The container's Docker HEALTHCHECK, mirrored by registrator",
+        Notes: def.Notes ?? "",
         Output: s.mirror.output,
         ServiceID: s.id,
         ServiceName: s.name,

@@ -166,13 +166,13 @@ describe("shapes and filters", () => {
     const sick = all.find((e: { Service: { ID: string } }) => e.Service.ID === "sick");
     expect(sick.Checks.map((c: { CheckID: string; Status: string }) => [c.CheckID, c.Status])).toEqual([
       ["serfHealth", "passing"],
-      ["service:sick:docker-health", "critical"],
+      ["registrator:sick:docker-health", "critical"],
     ]);
     expect(sick.Checks[1]).toMatchObject({ Type: "ttl", Output: "HTTP 500", ServiceName: "web", ServiceID: "sick" });
     const passing = (await get("/v1/health/service/web?passing")).json();
     expect(passing.map((e: { Service: { ID: string } }) => e.Service.ID)).toEqual(["ok", "plain"]);
     const checks = (await get("/v1/agent/checks")).json();
-    expect(Object.keys(checks)).toEqual(["service:ok:docker-health", "service:sick:docker-health"]);
+    expect(Object.keys(checks)).toEqual(["registrator:ok:docker-health", "registrator:sick:docker-health"]);
     // The mirror turns healthy: the service is back in ?passing.
     await registry.setHealth(svc("sick", "web", { mirror: { status: "passing", output: "HTTP 200" } }));
     expect((await get("/v1/health/service/web?passing=1")).json()).toHaveLength(3);
