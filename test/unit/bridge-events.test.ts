@@ -164,7 +164,7 @@ describe("the bridge never forgets an entry it may have written", () => {
     const s = setup();
     await registered(s, "a");
     await registered(s, "b", 81);
-    s.registry.catalog.services.delete("host:a:80");
+    s.registry.catalog.delete("host:a:80");
     s.registry.calls = [];
     await s.bridge.reconcileRegistry();
     await s.bridge.flush();
