@@ -162,14 +162,16 @@ describe("consul agent adapter", () => {
     expect(e.message).toBe('Cannot register "host1:err:80" in consul: 400 Invalid service address');
   });
 
-  test("script checks sent to an agent without enable_script_checks fail with its message", async () => {
+  test("script checks sent to an agent without enable_script_checks: one hint quoting the agent, then registered without them", async () => {
     const other = await startConsulEmulator();
     try {
-      const { ctx } = adapterContext({ allowScriptChecks: true });
+      const { ctx, log } = adapterContext({ allowScriptChecks: true });
       const a = consulFactory(`consul://127.0.0.1:${other.port}`, ctx);
-      const e = await rejection(a.register(svc({ checks: [{ kind: "script", args: ["/bin/true"] }] })), RegistryError);
-      expect(e.status).toBe(500);
-      expect(e.message).toContain("Scripts are disabled on this agent");
+      const s = svc({ checks: [{ kind: "script", args: ["/bin/true"] }, { kind: "tcp", target: "10.0.0.2:8080" }] });
+      await a.register(s);
+      expect(other.requests.filter((r) => r.path.endsWith("/register")).map((r) => r.status)).toEqual([500, 200]);
+      expect(Object.values(other.checks()).map((c) => c.Type)).toEqual(["tcp"]);
+      expect(log.lines.filter((l) => l.msg.includes("Scripts are disabled on this agent")).length).toBe(1);
     } finally {
       await other.stop();
     }
