@@ -14,6 +14,9 @@ test.each([
   [["-deregister", "sometimes", "etcd://"], /-deregister: expected one of always, on-success/],
   [["consulkv://127.0.0.1:8500"], /prefix is required/],
   [["-tags", "{{.Config.Hostname", "etcd://"], /-tags/],
+  [["-health", "sometimes", "etcd://"], /-health: expected one of auto, require, ignore/],
+  [["-deregister-on-stop=later", "etcd://"], /-deregister-on-stop: expected true or false/],
+  [["-network", "-internal", "etcd://"], /-network: expected a Docker network name/],
 ])("registrator %j exits 2 with one line, before connecting anywhere", async (args, pattern) => {
   // A Docker socket that does not exist: reaching for it would show up as a different error.
   const p = spawn(registratorCommand(args), { env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
