@@ -1,4 +1,4 @@
-import { DockerError, errorMessage } from "../errors.ts";
+import { DockerError, errorMessage, redactSecrets } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { type ContainerInspect, ContainerSummary, DockerEvent, validInspect } from "./schema.ts";
 
@@ -32,23 +32,59 @@ export async function resolveDockerEndpoint(rt: Runtime): Promise<DockerEndpoint
   );
 }
 
+const DOCKER_HOST_FORMS = "unix:///path/to/docker.sock, tcp://host:port or https://host:port";
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?\/?$/;
+
+function invalidHost(host: string, why: string): DockerError {
+  return new DockerError(`Invalid DOCKER_HOST ${JSON.stringify(redactSecrets(host))}: ${why}; expected ${DOCKER_HOST_FORMS}`);
+}
+
+/**
+ * DOCKER_HOST → how to reach Docker, as the Docker CLI reads it:
+ * - `unix:///path`: the socket;
+ * - `tcp://h[:p]` / `http://h[:p]`: plain HTTP (port 2375), or TLS when DOCKER_TLS_VERIFY is set
+ *   (not "" or "0"; port 2376), verified against DOCKER_CERT_PATH/ca.pem with its client certificate;
+ * - `https://h[:p]`: TLS, always verified (against DOCKER_CERT_PATH/ca.pem when present, else the
+ *   system CAs): naming https never turns verification off.
+ * Certificates (ca.pem, cert.pem + key.pem) come from DOCKER_CERT_PATH, else ~/.docker, when present.
+ */
 export async function endpointFor(host: string, rt: Runtime): Promise<DockerEndpoint> {
   if (host.startsWith("unix://")) {
     const path = host.slice("unix://".length);
+    if (!path.startsWith("/")) throw invalidHost(host, "a unix socket needs an absolute path");
     return { baseUrl: "http://localhost", fetch: rt.fetchUnix(path), address: host };
   }
-  if (host.startsWith("tcp://") || host.startsWith("http://") || host.startsWith("https://")) {
-    const hostPort = host.replace(/^[a-z]+:\/\//, "").replace(/\/+$/, "");
-    const verify = (rt.env("DOCKER_TLS_VERIFY") ?? "") !== "" && rt.env("DOCKER_TLS_VERIFY") !== "0";
-    const certPath = rt.env("DOCKER_CERT_PATH");
-    if (verify || host.startsWith("https://")) {
-      const read = async (f: string) => (certPath ? rt.readTextFile(`${certPath}/${f}`) : undefined);
-      const tlsFetch = rt.fetchTls({ ca: await read("ca.pem"), cert: await read("cert.pem"), key: await read("key.pem"), insecure: !verify });
-      return { baseUrl: `https://${hostPort}`, fetch: tlsFetch, address: host };
-    }
-    return { baseUrl: `http://${hostPort}`, fetch: globalThis.fetch, address: host };
+  const scheme = /^([a-z]+):\/\//.exec(host)?.[1];
+  if (scheme !== "tcp" && scheme !== "http" && scheme !== "https") {
+    throw invalidHost(host, scheme ? `scheme "${scheme}" is not supported` : "no scheme");
   }
-  throw new DockerError(`Invalid DOCKER_HOST "${host}": expected unix:///path/to/docker.sock or tcp://host:port`);
+  const rest = host.slice(scheme.length + 3);
+  if (rest.includes("@")) throw invalidHost(host, "credentials in the address are not supported");
+  const m = HOST_PORT.exec(rest);
+  if (!m) throw invalidHost(host, "expected host[:port] with nothing after it");
+  const verifyText = rt.env("DOCKER_TLS_VERIFY") ?? "";
+  const tls = scheme === "https" || (verifyText !== "" && verifyText !== "0");
+  const port = m[2] === undefined ? (tls ? 2376 : 2375) : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidHost(host, `port "${m[2]}" is not a number from 1 to 65535`);
+  const hostPort = `${m[1]}:${port}`;
+  if (!tls) return { baseUrl: `http://${hostPort}`, fetch: globalThis.fetch, address: host };
+  const home = rt.env("HOME");
+  const dir = rt.env("DOCKER_CERT_PATH") || (home ? `${home}/.docker` : undefined);
+  const read = async (f: string): Promise<string | undefined> => {
+    const file = `${dir}/${f}`;
+    if (!dir || !(await rt.exists(file))) return undefined;
+    try {
+      return await rt.readTextFile(file);
+    } catch (e) {
+      throw new DockerError(`Cannot read "${file}" (DOCKER_CERT_PATH): ${errorMessage(e)}`);
+    }
+  };
+  const [ca, cert, key] = [await read("ca.pem"), await read("cert.pem"), await read("key.pem")];
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new DockerError(`Invalid DOCKER_CERT_PATH "${dir}": cert.pem and key.pem must be there together (only ${cert ? "cert.pem" : "key.pem"} is)`);
+  }
+  const options = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  return { baseUrl: `https://${hostPort}`, fetch: rt.fetchTls(options), address: host };
 }
 
 export interface EventsOptions {

@@ -55,6 +55,31 @@ function int(v: unknown, what: string): number {
   throw new TemplateError(`${what} needs an integer, got ${describe(v)}`);
 }
 
+/**
+ * Go's strings.Replace: the first `n` non-overlapping occurrences of `old` (all when n < 0). An empty
+ * `old` matches before each character (code point, as Go's runes) and at the end, so at most
+ * characters + 1 times whatever `n` says. Linear in the input and output.
+ */
+export function goReplace(s: string, old: string, neu: string, n: number): string {
+  if (old === neu || n === 0) return s;
+  if (old === "") {
+    const chars = Array.from(s);
+    const k = n < 0 ? chars.length + 1 : Math.min(n, chars.length + 1);
+    const out: string[] = [];
+    for (let i = 0; i < chars.length; i++) {
+      if (i < k) out.push(neu);
+      out.push(chars[i]!);
+    }
+    if (k === chars.length + 1) out.push(neu);
+    return out.join("");
+  }
+  const parts = s.split(old);
+  const m = parts.length - 1;
+  const k = n < 0 ? m : Math.min(n, m);
+  if (k === m) return parts.join(neu);
+  return `${parts.slice(0, k + 1).join(neu)}${old}${parts.slice(k + 1).join(old)}`;
+}
+
 function describe(v: unknown): string {
   if (v === null || v === undefined) return "no value";
   if (Array.isArray(v)) return "a list";
@@ -153,19 +178,9 @@ export const HELPERS: ReadonlyMap<string, Helper> = new Map<string, Helper>([
       min: 3,
       max: 4,
       fn: (...args) => {
-        if (args.length === 3) return str(args[2], "replace").replaceAll(str(args[0], "replace"), str(args[1], "replace"));
+        if (args.length === 3) return goReplace(str(args[2], "replace"), str(args[0], "replace"), str(args[1], "replace"), -1);
         const [s, old, neu] = args.slice(0, 3).map((a) => str(a, "replace")) as [string, string, string];
-        let n = int(args[3], "replace");
-        if (n < 0) return s.replaceAll(old, neu);
-        let out = s;
-        let from = 0;
-        while (n-- > 0) {
-          const at = out.indexOf(old, from);
-          if (at < 0) break;
-          out = out.slice(0, at) + neu + out.slice(at + old.length);
-          from = at + neu.length + (old === "" ? 1 : 0);
-        }
-        return out;
+        return goReplace(s, old, neu, int(args[3], "replace"));
       },
     },
   ],

@@ -1,9 +1,10 @@
 // The Docker client against a small engine stand-in on a unix socket: version negotiation (an
 // engine whose minimum is 1.44 rejects older paths, as Docker 29 does), inspect, list, events.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DockerClient, endpointFor, MAX_API } from "../../src/docker/client.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
+import type { Runtime, TlsOptions } from "../../src/runtime/types.ts";
 import { tempDir } from "../support/proc.ts";
 
 interface Engine {
@@ -93,5 +94,71 @@ test("events: server-side filters, since with nanoseconds, one event per line", 
 });
 
 test("a bad DOCKER_HOST is named in the error", async () => {
-  await expect(endpointFor("ftp://x", bunRuntime())).rejects.toThrow(/Invalid DOCKER_HOST "ftp:\/\/x": expected unix:\/\/\/path/);
+  await expect(endpointFor("ftp://x", bunRuntime())).rejects.toThrow(/Invalid DOCKER_HOST "ftp:\/\/x": scheme "ftp" is not supported; expected unix:\/\/\/path/);
+});
+
+describe("DOCKER_HOST endpoints and TLS", () => {
+  /** A runtime whose env, files and fetchTls calls the test controls. */
+  const fakeRt = (env: Record<string, string>, files: Record<string, string> = {}) => {
+    const tls: TlsOptions[] = [];
+    const rt = {
+      ...bunRuntime(),
+      env: (n: string) => env[n],
+      exists: async (p: string) => p in files,
+      readTextFile: async (p: string) => {
+        if (!(p in files)) throw new Error(`ENOENT: ${p}`);
+        return files[p]!;
+      },
+      fetchTls: (o: TlsOptions) => (tls.push(o), globalThis.fetch),
+      fetchUnix: () => globalThis.fetch,
+    } as Runtime;
+    return { rt, tls };
+  };
+
+  test("https:// without DOCKER_TLS_VERIFY is verified (system CAs), never insecure", async () => {
+    const { rt, tls } = fakeRt({ HOME: "/nohome" });
+    const e = await endpointFor("https://docker.example:2376", rt);
+    expect(e.baseUrl).toBe("https://docker.example:2376");
+    expect(tls).toEqual([{}]);
+    expect(tls[0]!.insecure).toBeUndefined();
+  });
+
+  test("https:// takes ca.pem and the client pair from DOCKER_CERT_PATH when present", async () => {
+    const files = { "/certs/ca.pem": "CA", "/certs/cert.pem": "CERT", "/certs/key.pem": "KEY" };
+    const { rt, tls } = fakeRt({ DOCKER_CERT_PATH: "/certs" }, files);
+    await endpointFor("https://h", rt);
+    expect(tls).toEqual([{ ca: "CA", cert: "CERT", key: "KEY" }]);
+  });
+
+  test("tcp:// is plain HTTP on 2375; with DOCKER_TLS_VERIFY it is verified TLS on 2376 with ~/.docker certificates", async () => {
+    const plain = fakeRt({});
+    expect((await endpointFor("tcp://10.0.0.1", plain.rt)).baseUrl).toBe("http://10.0.0.1:2375");
+    expect(plain.tls).toEqual([]);
+    const files = { "/home/u/.docker/ca.pem": "CA", "/home/u/.docker/cert.pem": "C", "/home/u/.docker/key.pem": "K" };
+    const secure = fakeRt({ DOCKER_TLS_VERIFY: "1", HOME: "/home/u" }, files);
+    expect((await endpointFor("tcp://10.0.0.1", secure.rt)).baseUrl).toBe("https://10.0.0.1:2376");
+    expect(secure.tls).toEqual([{ ca: "CA", cert: "C", key: "K" }]);
+    expect((await endpointFor("tcp://[fd00::1]:12375/", fakeRt({}).rt)).baseUrl).toBe("http://[fd00::1]:12375");
+  });
+
+  test.each([
+    ["tcp://", /expected host\[:port\]/],
+    ["tcp://h:99999", /port "99999"/],
+    ["tcp://h:1/api", /nothing after it/],
+    ["tcp://user:s3cret@h:2375", /credentials/],
+    ["https://h/..%2f", /nothing after it/],
+    ["unix://relative.sock", /absolute path/],
+    ["ssh://me@h", /scheme "ssh"/],
+    ["h:2375", /no scheme/],
+  ])("%s is refused with a reason", async (host, re) => {
+    const e = await endpointFor(host, fakeRt({}).rt).then(() => undefined, (err: Error) => err);
+    expect(e?.message).toMatch(re);
+    expect(e?.message).toContain("Invalid DOCKER_HOST");
+    expect(e?.message).not.toContain("s3cret");
+  });
+
+  test("a client certificate without its key is refused", async () => {
+    const { rt } = fakeRt({ DOCKER_CERT_PATH: "/c" }, { "/c/cert.pem": "C" });
+    await expect(endpointFor("https://h", rt)).rejects.toThrow(/cert.pem and key.pem must be there together/);
+  });
 });

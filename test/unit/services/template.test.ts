@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../../../src/errors.ts";
 import { compileTags, compileTemplate, TemplateError } from "../../../src/services/template.ts";
+import { goReplace } from "../../../src/services/template-helpers.ts";
 import { BRIDGE_IP, container } from "../builders.ts";
 
 const c = container({
@@ -145,4 +146,37 @@ describe("bad templates are ConfigErrors naming -tags at startup", () => {
       expect((err as Error).message).toContain(problem);
     });
   }
+});
+
+describe("replace behaves like Go's strings.Replace", () => {
+  // Expected values are Go's (strings.Replace documents the empty-old and n rules).
+  const cases: Array<[string, string, string, number, string]> = [
+    ["abc", "", "-", -1, "-a-b-c-"],
+    ["abc", "", "-", 2, "-a-bc"],
+    ["abc", "", "-", 4, "-a-b-c-"],
+    ["abc", "", "-", 2 ** 53 - 1, "-a-b-c-"],
+    ["a\u{1F600}b", "", "-", -1, "-a-\u{1F600}-b-"],
+    ["", "", "x", 1_000_000_000, "x"],
+    ["aaaa", "aa", "b", -1, "bb"],
+    ["aaaa", "aa", "b", 1, "baa"],
+    ["banana", "a", "o", 2, "bonona"],
+    ["banana", "a", "a", -1, "banana"],
+    ["banana", "x", "y", -1, "banana"],
+    ["banana", "a", "o", 0, "banana"],
+    ["a.b.c", ".", "..", 99, "a..b..c"],
+  ];
+  for (const [s, old, neu, n, want] of cases) {
+    test(`Replace(${JSON.stringify(s)}, ${JSON.stringify(old)}, ${JSON.stringify(neu)}, ${n})`, () => {
+      expect(goReplace(s, old, neu, n)).toBe(want);
+      expect(render(`{{ replace ${JSON.stringify(s)} ${JSON.stringify(old)} ${JSON.stringify(neu)} ${n} }}`)).toBe(want);
+    });
+  }
+
+  test("an empty search string with a huge count on a 100 KB value inserts at most characters + 1 times", () => {
+    const value = "x".repeat(100_000);
+    const out = goReplace(value, "", "y", 2 ** 53 - 1);
+    expect(out.length).toBe(200_001);
+    expect(out.startsWith("yxyx")).toBe(true);
+    expect(out.endsWith("xy")).toBe(true);
+  });
 });
