@@ -11,6 +11,9 @@
 //   5. "auto" on a backend that mirrors health      → registered with a mirror check:
 //      healthy → passing; starting, unhealthy, paused → critical (with the reason to show)
 //   6. "require" anywhere, "auto" elsewhere          → registered only while healthy and not paused
+// `Running` is not consulted: whether an exited container keeps its services is the lifecycle's rule
+// (-deregister). Note that Docker reports an exited container with a HEALTHCHECK as "unhealthy"
+// (its health monitor stopped), so callers that keep exited containers registered decide for them.
 
 import type { HealthMirror, HealthMode, OutOfTrafficReason } from "../types.ts";
 
