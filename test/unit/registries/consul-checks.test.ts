@@ -2,7 +2,11 @@ import { describe, expect, test } from "bun:test";
 import {
   consulMeta,
   heartbeatCheck,
+  MIRROR_REFRESH_SECONDS,
+  MIRROR_TTL_SECONDS,
   metaProblem,
+  mirrorCheck,
+  mirrorCheckId,
   parseGoDuration,
   toConsulCheck,
   toConsulChecks,
@@ -116,6 +120,21 @@ describe("heartbeat check", () => {
     const bad = heartbeatCheck(service({ attrs: { check_deregister_after: "ten" } }), 30);
     expect(bad.check.DeregisterCriticalServiceAfter).toBeUndefined();
     expect(bad.dropped?.key).toBe("check_deregister_after");
+  });
+});
+
+describe("Docker health mirror check", () => {
+  test("a registrator-owned TTL check with the mirror's status, named after the container", () => {
+    const s = service({ mirror: { status: "critical", output: "starting" } });
+    const c = mirrorCheck({ ...s, mirror: s.mirror! });
+    expect(c).toMatchObject({ CheckID: "registrator:host1:web:80:docker-health", Name: "Docker health", TTL: "90s", Status: "critical" });
+    expect(c.Notes).toContain('container "web1"');
+    expect(mirrorCheckId("x:y:1:udp")).toBe("registrator:x:y:1:udp:docker-health");
+  });
+  test("refreshed well within its TTL, and distinct from the -ttl heartbeat check", () => {
+    expect(MIRROR_REFRESH_SECONDS * 3).toBeLessThanOrEqual(MIRROR_TTL_SECONDS);
+    const s = service({ mirror: { status: "passing", output: "" } });
+    expect(mirrorCheck({ ...s, mirror: s.mirror! }).CheckID).not.toBe(heartbeatCheck(s, 30).check.CheckID);
   });
 });
 
