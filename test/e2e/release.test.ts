@@ -66,7 +66,8 @@ describe.skipIf(!!skip)("compiled executable against the engine", () => {
       }) as CatalogEntry[];
       expect(entries).toHaveLength(1);
       expect(entries[0]).toMatchObject({ ServiceName: name, ServiceAddress: "127.0.0.1", ServicePort: port });
-      expect(reg.lines.join("\n")).toMatch(new RegExp(`added:.*${id.slice(0, 12)}`));
+      // The entry can be visible before the daemon has printed its line: wait for it, do not read it.
+      await reg.waitForLine(new RegExp(`added:.*${id.slice(0, 12)}`), 15_000);
 
       await d.docker(["stop", "-t", "1", id]);
       await waitFor(async () => (await catalog(http, name)).length === 0, { timeout: 15_000, message: `"${name}" gone after stop` });

@@ -101,6 +101,8 @@ describe("outages", () => {
   }, 90_000);
 });
 
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 async function rangeCount(): Promise<number> {
   const text = await (await fetch(`${e.etcd.metricsUrl}/metrics`)).text();
   const m = /^etcd_mvcc_range_total (\d+)/m.exec(text);
@@ -114,6 +116,9 @@ describe("-resync", () => {
     const p = await reg(prefix, ["-resync", "1"]);
     const c = await container();
     await keyIs(e, `${prefix}/busybox/${HOST}:${c.name}:6379`, `127.0.0.1:${c.port}`);
+    // etcd shows the key before the daemon prints its `added:` line: wait for that line too, so it
+    // cannot land after the mark and count as a resync write.
+    await p.waitForLine(new RegExp(`added: \\S+ ${escapeRe(`${HOST}:${c.name}:6379`)}`), 15_000);
     const mark = p.mark();
     const before = await e.etcd.putCount();
     // Each resync reads the prefix once: wait for three more reads, then compare the put counter.
