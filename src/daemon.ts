@@ -7,9 +7,10 @@ import { DockerClient, resolveDockerEndpoint, endpointFor } from "./docker/clien
 import type { ContainerInspect } from "./docker/schema.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { resolveHostIp } from "./hostip.ts";
-import { createApp } from "./http/app.ts";
+import { createApp, type HttpEnv } from "./http/app.ts";
 import { catalogRoutes } from "./http/catalog.ts";
 import { hostGuard, isLongPoll } from "./http/host-guard.ts";
+import { EventStreams } from "./http/events.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createLogger } from "./log.ts";
 import { createAdapter } from "./registries/index.ts";
@@ -114,6 +115,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   const synced = new Promise<void>((r) => (markSynced = r));
   const httpAddr = config.http === "" ? undefined : parseHostPort(config.http)!;
   const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
+  const events = new EventStreams({ onDropped: () => metrics.eventClientsRejected.inc({ reason: "slow" }), onRefused: () => metrics.eventClientsRejected.inc({ reason: "over-limit" }) });
+  metrics.gauge("registrator_event_stream_clients", "Clients connected to /v1/events", () => events.size);
   const server = await startHttp(config, rt, log, () =>
     createApp({
       bridge,
@@ -125,6 +128,14 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
         registry instanceof LocalRegistry
           ? catalogRoutes(registry.catalog, { nodeName: hostname, nodeAddress: hostIp, synced, version })
           : undefined,
+      events,
+      about: () => ({
+        version,
+        hostname,
+        runtime: rt.name,
+        docker: { endpoint: docker.endpoint.address, apiVersion: docker.apiVersion },
+        registry: { backend: registry.backend },
+      }),
     }),
   );
 
@@ -181,6 +192,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
         for (const t of timers) clearInterval(t);
         await bridge.close({ deregisterAll: config["deregister-on-exit"], timeoutMs: 4000 });
         await registry.close({ deregisterAll: config["deregister-on-exit"] }).catch((e) => log.warn(`Closing registry: ${errorMessage(e)}`));
+        events.close();
         await server?.close().catch(() => {});
         await Promise.race([watching, new Promise((r) => setTimeout(r, 200))]);
         log.info("Stopped");
@@ -200,14 +212,14 @@ async function startHttp(
   config: Config,
   rt: Runtime,
   log: Logger,
-  app: () => { fetch: (req: Request) => Response | Promise<Response> },
+  app: () => { fetch: (req: Request, env: HttpEnv) => Response | Promise<Response> },
 ): Promise<Server | undefined> {
   if (config.http === "") return undefined;
   const addr = parseHostPort(config.http)!;
   const a = app();
   try {
     // Idle keep-alive connections close after a while; blocking queries and event streams do not.
-    const server = await rt.serve((req) => a.fetch(req), { ...addr, idleTimeout: HTTP_IDLE_TIMEOUT_S, longPoll: isLongPoll });
+    const server = await rt.serve((req, conn) => a.fetch(req, { conn }), { ...addr, idleTimeout: HTTP_IDLE_TIMEOUT_S, longPoll: isLongPoll });
     log.info(`HTTP API on http://${config.http.replace(/:\d+$/, "")}:${server.port}`);
     return server;
   } catch (e) {

@@ -1,8 +1,16 @@
 import { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
 import type { Bridge, BridgeChange } from "../bridge/bridge.ts";
 import { hostRefusal } from "./host-guard.ts";
+import type { Connection } from "../runtime/types.ts";
+import { EventStreams } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
+import { pageRoutes } from "./page.ts";
+import { serviceJson, statusJson, type About } from "./status.ts";
+
+/** What the server passes to the app with each request (hono's env). */
+export interface HttpEnv {
+  conn?: Connection;
+}
 
 export interface Readiness {
   docker: { ok: boolean; reason: string };
@@ -17,11 +25,15 @@ export interface AppDeps {
   changes: Set<(c: BridgeChange) => void>;
   /** The Host check against DNS rebinding (src/http/host-guard.ts); undefined answers any Host. */
   allowHost?: (host: string | null) => boolean;
+  /** The `/v1/events` clients and their limits (default: a new set with default limits). */
+  events?: EventStreams;
+  /** Versions, endpoints and backend shown by `/v1/status` and the status page. */
+  about?: () => About;
   /** Extra routes (the embedded catalog for local://). */
   extend?: (app: Hono) => void;
 }
 
-/** registrator's own HTTP API: liveness, readiness, metrics and this host's services. */
+/** registrator's own HTTP API: liveness, readiness, metrics, this host's services, the status page. */
 export function createApp(d: AppDeps): Hono {
   const app = new Hono();
   const allowHost = d.allowHost;
@@ -32,6 +44,8 @@ export function createApp(d: AppDeps): Hono {
       await next();
     });
   }
+  const events = d.events ?? new EventStreams();
+  d.changes.add((ch) => events.publish(ch));
   app.get("/health", (c) => c.json({ status: "alive" }));
   app.get("/ready", (c) => {
     const r = d.readiness();
@@ -40,51 +54,14 @@ export function createApp(d: AppDeps): Hono {
     return c.json({ ready: ok, ...(ok ? {} : { reason: reasons.join("; ") }) }, ok ? 200 : 503);
   });
   app.get("/metrics", (c) => c.text(d.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
-  app.get("/v1/services", (c) =>
-    c.json(
-      d.bridge.status().map((s) => ({
-        id: s.service.id,
-        name: s.service.name,
-        ip: s.service.ip,
-        port: s.service.port,
-        protocol: s.service.protocol,
-        tags: s.service.tags,
-        containerId: s.containerId,
-        containerName: s.service.origin.containerName,
-        registered: s.registered,
-        ...(s.lastError ? { lastError: s.lastError } : {}),
-      })),
-    ),
+  app.get("/v1/services", (c) => c.json(d.bridge.status().map(serviceJson)));
+  app.get("/v1/status", (c) =>
+    c.json(statusJson(d.about?.(), d.readiness(), d.bridge.status(), { clients: events.size, maxClients: events.maxClients })),
   );
   app.get("/v1/events", (c) =>
-    streamSSE(c, async (stream) => {
-      let id = 0;
-      const queue: BridgeChange[] = [];
-      let wake: (() => void) | undefined;
-      const listener = (ch: BridgeChange) => {
-        queue.push(ch);
-        wake?.();
-      };
-      d.changes.add(listener);
-      stream.onAbort(() => {
-        d.changes.delete(listener);
-        wake?.();
-      });
-      await stream.writeSSE({ event: "hello", data: JSON.stringify({ services: d.bridge.registered().length }) });
-      while (!stream.aborted) {
-        const ch = queue.shift();
-        if (!ch) {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-          continue;
-        }
-        const { type, ...rest } = ch;
-        const service = "service" in rest ? { id: rest.service.id, name: rest.service.name, ip: rest.service.ip, port: rest.service.port } : undefined;
-        await stream.writeSSE({ event: type, id: String(++id), data: JSON.stringify({ ...rest, service }) });
-      }
-      d.changes.delete(listener);
-    }),
+    events.open({ event: "hello", data: { services: d.bridge.registered().length } }, { signal: c.req.raw.signal, conn: (c.env as HttpEnv | undefined)?.conn }),
   );
+  pageRoutes(app);
   d.extend?.(app);
   return app;
 }

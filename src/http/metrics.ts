@@ -77,6 +77,7 @@ export class Metrics {
   readonly deregistrations = this.add(new Counter("registrator_deregistrations_total", "Service deregistrations, by outcome"));
   readonly registryLatency = this.add(new Histogram("registrator_registry_request_duration_seconds", "Registry request latency, by backend and operation"));
   readonly dockerReconnects = this.add(new Counter("registrator_docker_reconnects_total", "Reconnections to the Docker event stream"));
+  readonly eventClientsRejected = this.add(new Counter("registrator_event_stream_rejected_total", "/v1/events clients dropped for not reading (slow) or refused over the limit (over-limit)"));
 
   add<T extends Family>(f: T): T {
     this.families.push(f);

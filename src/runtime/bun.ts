@@ -25,7 +25,7 @@ export function bunRuntime(): Runtime {
         idleTimeout: o.idleTimeout ?? 0,
         fetch: (req, srv) => {
           if (o.idleTimeout && o.longPoll?.(req)) srv.timeout(req, 0);
-          return handler(req);
+          return handler(req, { setIdleTimeout: (s) => srv.timeout(req, s) });
         },
       });
       return { port: server.port ?? o.port, close: async () => void (await server.stop(true)) };

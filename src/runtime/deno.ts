@@ -36,7 +36,8 @@ export function denoRuntime(): Runtime {
       );
     },
     async serve(handler, o) {
-      const server = D.serve({ hostname: o.hostname, port: o.port, onListen: () => {} }, handler);
+      const conn = { setIdleTimeout: () => {} };
+      const server = D.serve({ hostname: o.hostname, port: o.port, onListen: () => {} }, (req) => handler(req, conn));
       return { port: server.addr.port, close: () => server.shutdown() };
     },
     onSignal: (sig, h) => D.addSignalListener(sig, h),

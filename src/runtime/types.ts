@@ -17,6 +17,15 @@ export interface ServeOptions {
   longPoll?: (req: Request) => boolean;
 }
 
+/** What a request handler may do to the connection its request came on. */
+export interface Connection {
+  /**
+   * Close the connection after this many seconds without I/O (0: never). Bun honours it; Deno
+   * has no per-connection timeout, so there it does nothing.
+   */
+  setIdleTimeout(seconds: number): void;
+}
+
 export interface Server {
   /** The bound port (useful when 0 was asked for). */
   port: number;
@@ -30,7 +39,7 @@ export interface Runtime {
   fetchUnix(socketPath: string): typeof fetch;
   /** A fetch with custom TLS settings (CA, client certificate, SNI, skip-verify). */
   fetchTls(options: TlsOptions): typeof fetch;
-  serve(handler: (req: Request) => Response | Promise<Response>, options: ServeOptions): Promise<Server>;
+  serve(handler: (req: Request, conn: Connection) => Response | Promise<Response>, options: ServeOptions): Promise<Server>;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
   env(name: string): string | undefined;
   envAll(): Record<string, string>;
