@@ -73,7 +73,7 @@ export const STATUS_JS = String.raw`"use strict";
     ]);
     card("registry", st.registry.ready, "ready", "not ready", st.registry.reason, [["Backend", st.registry.backend]]);
     var n = st.services;
-    byId("counts").textContent = n.total + " services: " + n.registered + " registered, " + n.failing + " failing, " + n.outOfTraffic + " not in traffic";
+    byId("counts").textContent = n.total + (n.total === 1 ? " service: " : " services: ") + n.registered + " registered, " + n.failing + " failing, " + n.outOfTraffic + " not in traffic";
   }
 
   // Refreshes coalesce: one fetch in flight, at most one more queued behind it.
@@ -99,6 +99,13 @@ export const STATUS_JS = String.raw`"use strict";
     p.textContent = text;
   }
 
+  // Events received, on <body data-events> (how a test tells a live update from a poll).
+  var received = 0;
+  function onEvent() {
+    document.body.dataset.events = String(++received);
+    refresh();
+  }
+
   var source;
   function connect() {
     source = new EventSource("v1/events");
@@ -112,7 +119,7 @@ export const STATUS_JS = String.raw`"use strict";
       }
     };
     ["hello", "registered", "deregistered", "failed"].forEach(function (t) {
-      source.addEventListener(t, refresh);
+      source.addEventListener(t, onEvent);
     });
   }
 
@@ -142,8 +149,8 @@ dd { margin: 0; overflow-wrap: anywhere; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 0.8rem; color: var(--idle); font-weight: 600; }
-.mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.85rem; overflow-wrap: anywhere; }
-.name { font-weight: 600; }
+.mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.85rem; overflow-wrap: break-word; }
+.name { font-weight: 600; overflow-wrap: anywhere; }
 .pill { display: inline-block; border-radius: 999px; padding: 0 0.55rem; font-size: 0.8rem; font-weight: 600; color: #fff; background: var(--idle); }
 .pill.ok { background: var(--ok); } .pill.bad { background: var(--bad); } .pill.warn { background: var(--warn); }
 .detail { display: block; margin-top: 0.2rem; color: var(--idle); overflow-wrap: anywhere; }

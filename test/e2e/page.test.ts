@@ -1,0 +1,125 @@
+// Issue 9: the status page at GET /, in a real browser (Debian's headless Chromium over the
+// DevTools protocol). Against the private dockerd and registrator with the embedded registry: a
+// container's row appears live (no reload) and goes when it stops; a screenshot is written under
+// the test's temp dir. With a stand-in API: every state renders, container strings stay text.
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Bridge, ServiceStatus } from "../../src/bridge/bridge.ts";
+import { createApp } from "../../src/http/app.ts";
+import { Metrics } from "../../src/http/metrics.ts";
+import { bunRuntime } from "../../src/runtime/bun.ts";
+import type { Server } from "../../src/runtime/types.ts";
+import { Browser, browserSkip, type Page } from "../support/browser.ts";
+import { testService } from "../support/fixtures.ts";
+import { freePort, tempDir, waitFor } from "../support/proc.ts";
+import { e2eFile, HOST, uniqueName } from "./helpers.ts";
+
+const skip = await browserSkip();
+const f = e2eFile();
+const dir = tempDir("regtest-page-");
+let browser: Browser | undefined;
+const servers: Server[] = [];
+
+afterAll(async () => {
+  await browser?.close();
+  for (const s of servers) await s.close();
+});
+
+async function openPage(url: string, height = 520): Promise<Page> {
+  browser ??= await Browser.launch();
+  const page = await browser.newPage();
+  await page.setViewport(1100, height);
+  await page.goto(url);
+  await waitFor(() => page.evaluate(`document.getElementById("live").textContent === "live"`), {
+    timeout: 20_000,
+    message: `the page never went live; console: ${page.console.join(" | ")}`,
+  });
+  return page;
+}
+
+interface Row {
+  state: string;
+  cells: string[];
+}
+
+/** The table row of service id, as text, or null. */
+const rowOf = (page: Page, id: string) =>
+  page.evaluate<Row | null>(`(() => {
+    const tr = [...document.querySelectorAll("#rows tr")].find((r) => r.dataset.id === ${JSON.stringify(id)});
+    return tr ? { state: tr.dataset.state, cells: [...tr.cells].map((c) => c.textContent) } : null;
+  })()`);
+
+const eventsSeen = (page: Page) => page.evaluate<number>(`Number(document.body.dataset.events || 0)`);
+
+describe.skipIf(!!skip)("status page in headless Chromium", () => {
+  test("a started container's row appears without a reload and goes when it stops; screenshot written", async () => {
+    const port = await freePort();
+    await f.registrator(["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"]);
+    const page = await openPage(`http://127.0.0.1:${port}/`, 340);
+
+    const docker = await page.evaluate<string>(`document.getElementById("docker").textContent`);
+    expect(docker).toContain("connected");
+    expect(docker).toMatch(/API version\s*1\.\d+/);
+    expect(await page.evaluate<string>(`document.getElementById("registry").textContent`)).toContain("local");
+
+    // A marker in this document: a reload would lose it.
+    await page.evaluate(`window.__sameDocument = true`);
+    const navigations = page.navigations;
+    const before = await eventsSeen(page);
+
+    const svc = uniqueName("web");
+    const hostPort = await freePort();
+    const name = await f.container(["-p", `${hostPort}:80`, "-e", `SERVICE_NAME=${svc}`]);
+    const id = `${HOST}:${name}:80`;
+    const row = await waitFor(() => rowOf(page, id), { timeout: 30_000, message: `row ${id} never appeared` });
+    expect(row).toEqual({ state: "registered", cells: [svc, id, `127.0.0.1:${hostPort}`, name, "registered"] });
+    expect(await eventsSeen(page)).toBeGreaterThan(before);
+    expect(await page.evaluate(`window.__sameDocument === true`)).toBe(true);
+    expect(page.navigations).toBe(navigations);
+
+    const png = await page.screenshot();
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const shot = join(dir, "status-page.png");
+    writeFileSync(shot, png);
+    if (process.env.REGISTRATOR_TEST_SCREENSHOT) writeFileSync(process.env.REGISTRATOR_TEST_SCREENSHOT, png);
+
+    await f.e.dockerd.docker(["stop", "-t", "0", name]);
+    await waitFor(async () => (await rowOf(page, id)) === null, { timeout: 30_000, message: `row ${id} never went` });
+    expect(await page.evaluate(`window.__sameDocument === true`)).toBe(true);
+    expect(page.navigations).toBe(navigations);
+    expect(page.console.filter((l) => l.startsWith("exception"))).toEqual([]);
+  });
+
+  test("failing and out-of-traffic rows show their reason; container strings are never parsed as HTML", async () => {
+    const evil = `<img src=x onerror="window.__pwned=1">`;
+    const statuses: ServiceStatus[] = [
+      { service: testService({ id: "h:api:80", name: "api" }), containerId: "c1", registered: true },
+      { service: testService({ id: "h:db:5432", name: "db", origin: { containerName: "db1" } }), containerId: "c2", registered: false, lastError: `Cannot register "db" in consul: 500 ${evil}` },
+      { service: testService({ id: "h:web:8080", name: evil }), containerId: "c3", registered: true, outOfTraffic: "unhealthy" },
+    ];
+    const bridge = { status: () => statuses, registered: () => [] } as unknown as Bridge;
+    const app = createApp({
+      bridge,
+      metrics: new Metrics(),
+      readiness: () => ({ docker: { ok: false, reason: "Cannot reach Docker at unix:///nowhere.sock: ENOENT" }, registry: { ok: true, reason: "" } }),
+      changes: new Set(),
+    });
+    const server = await bunRuntime().serve((req, conn) => app.fetch(req, { conn }), { hostname: "127.0.0.1", port: 0 });
+    servers.push(server);
+    const page = await openPage(`http://127.0.0.1:${server.port}/`);
+    await waitFor(() => rowOf(page, "h:web:8080"), { message: "rows never rendered" });
+
+    expect(await rowOf(page, "h:api:80")).toMatchObject({ state: "registered" });
+    expect(await rowOf(page, "h:db:5432")).toMatchObject({ state: "failing", cells: ["db", "h:db:5432", "10.0.0.2:8080", "db1", `failingCannot register "db" in consul: 500 ${evil}`] });
+    expect(await rowOf(page, "h:web:8080")).toMatchObject({ state: "not in traffic", cells: [evil, "h:web:8080", "10.0.0.2:8080", "web1", "not in trafficunhealthy"] });
+    expect(await page.evaluate(`document.querySelectorAll("#rows img").length`)).toBe(0);
+    expect(await page.evaluate(`window.__pwned === undefined`)).toBe(true);
+    const docker = await page.evaluate<string>(`document.getElementById("docker").textContent`);
+    expect(docker).toContain("disconnected");
+    expect(docker).toContain("Cannot reach Docker at unix:///nowhere.sock: ENOENT");
+    const states = await page.screenshot();
+    writeFileSync(join(dir, "status-page-states.png"), states);
+    if (process.env.REGISTRATOR_TEST_SCREENSHOT) writeFileSync(process.env.REGISTRATOR_TEST_SCREENSHOT.replace(/\.png$/, "-states.png"), states);
+  });
+});
