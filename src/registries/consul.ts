@@ -57,6 +57,11 @@ function checkId(id: string, action: string): void {
   }
 }
 
+/** The agent's deregister path for a service ID (the ID is one percent-encoded segment). */
+export function deregisterPath(id: string): string {
+  return `/v1/agent/service/deregister/${encodeURIComponent(id)}`;
+}
+
 interface AgentService {
   ID?: unknown;
   Service?: unknown;
@@ -204,7 +209,7 @@ export class ConsulAdapter implements RegistryAdapter {
     this.written.delete(service.id);
     checkId(service.id, "deregister");
     const failure = `Cannot deregister ${quote(service.id)} from consul`;
-    const res = await this.client.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`, failure);
+    const res = await this.client.request("PUT", deregisterPath(service.id), failure);
     if (res.status !== 200 && res.status !== 404) throw this.client.httpError(failure, res);
   }
 

@@ -363,17 +363,22 @@ export class EtcdHttp {
 
   /** A v2 keys API request; `key` is a plain "/a/b" path, encoded here segment by segment. */
   v2(method: string, key: string, o: { form?: Record<string, string>; query?: string } = {}): Promise<EtcdResponse> {
-    const encoded = key.split("/").map(encodeURIComponent).join("/");
+    const encoded = v2KeyPath(key);
     const headers: Record<string, string> = {};
     if (o.form) headers["content-type"] = "application/x-www-form-urlencoded";
     if (this.settings.user !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.settings.user}:${this.settings.password}`, "utf8").toString("base64")}`;
     }
-    return this.request(method, `/v2/keys${encoded}${o.query ? `?${o.query}` : ""}`, {
+    return this.request(method, `${encoded}${o.query ? `?${o.query}` : ""}`, {
       headers,
       ...(o.form ? { body: new URLSearchParams(o.form).toString() } : {}),
     });
   }
+}
+
+/** The v2 keys API path of a plain "/a/b" key: `/v2/keys/a/b`, each segment percent-encoded. */
+export function v2KeyPath(key: string): string {
+  return `/v2/keys${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 /** Wrong credentials: ping() turns this into a ConfigError (exit 2 at startup). */

@@ -3,6 +3,7 @@
 // `<base>/<name>` removed when it empties. Nodes live with our session, so the adapter remembers
 // what it registered and writes it all again when a new session replaces an expired one.
 
+import { isIP } from "node:net";
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
 import type { AdapterContext, Logger, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { joinHostPort, parseRegistryUri, redactUri, safeSegment } from "./etcd-client.ts";
@@ -91,6 +92,11 @@ export class ZookeeperAdapter implements RegistryAdapter {
       addr = safeSegment(joinHostPort(safeSegment(ref.ip, "service IP", "zookeeper"), ref.port), "service address", "zookeeper");
     } catch (e) {
       throw new RefusedName(errorMessage(e));
+    }
+    // The node name is `<ip>:<port>`: only an IP address may go there (Docker's HostIp always is one;
+    // anything else came from a hostile or broken engine).
+    if (isIP(ref.ip.replace(/^\[(.*)\]$/, "$1")) === 0) {
+      throw new RefusedName(`Refusing service IP ${JSON.stringify(ref.ip)} in zookeeper: it is not an IPv4 or IPv6 address`);
     }
     const problem = zkNameProblem(name) ?? zkNameProblem(addr);
     if (problem) throw new RefusedName(`Refusing service name ${JSON.stringify(name)} in zookeeper: ${problem}`);

@@ -9,13 +9,14 @@
 //   - contains no `/` and no `\` (WHATWG URL parsing turns `\` into `/` for http URLs),
 //   - contains no `%`, `?` or `#` (they change a URL path when a client forgets to escape it:
 //     `%2e%2e` is a dot segment to URL parsers, `?`/`#` cut the path short),
-//   - contains no control character (U+0000–U+001F, U+007F–U+009F) and no line/paragraph
-//     separator (U+2028, U+2029).
+//   - contains no control character (U+0000–U+001F, U+007F–U+009F), no line/paragraph
+//     separator (U+2028, U+2029) and no lone UTF-16 surrogate.
 // Everything else (letters of any script, digits, spaces, `:`, `.`, `-`, `_`, `@`, `+`, ...) is kept.
 
 const MAX_LENGTH = 512;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** What `unsafeReason` accepts, for warnings ("what would be valid"). */
 export const SAFE_IDENTITY_RULE =
@@ -31,6 +32,9 @@ export function unsafeReason(value: string): string | undefined {
     const code = control[0].charCodeAt(0).toString(16).padStart(4, "0");
     return `it contains the control character U+${code.toUpperCase()}`;
   }
+  // A lone UTF-16 surrogate (a JSON "\ud800" escape) has no UTF-8 form: keys, URLs and bodies would
+  // each mangle it differently (or throw), so it never names anything.
+  if (LONE_SURROGATE.test(value)) return "it contains a lone UTF-16 surrogate (not valid Unicode text)";
   for (const ch of ["/", "\\", "%", "?", "#"]) {
     if (value.includes(ch)) return `it contains "${ch}"`;
   }
