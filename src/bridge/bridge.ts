@@ -1,6 +1,7 @@
 import type { ContainerInspect } from "../docker/schema.ts";
-import { errorMessage } from "../errors.ts";
+import { RegistryError, errorMessage } from "../errors.ts";
 import { ownedByHost } from "../services/identity.ts";
+import { type TrafficDecision, type TrafficState, trafficDecision } from "../services/traffic.ts";
 import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
 
@@ -32,7 +33,10 @@ export interface DeriveOutput {
 export type BridgeChange =
   | { type: "registered"; service: Service }
   | { type: "deregistered"; service: ServiceRef }
-  | { type: "failed"; op: "register" | "deregister"; service: ServiceRef; error: string };
+  | { type: "failed"; op: WriteOp; service: ServiceRef; error: string };
+
+/** Registry writes: a service's entry, its Docker health mirror, its maintenance (stop-drain). */
+type WriteOp = "register" | "deregister" | "health" | "maintenance";
 
 export interface BridgeOptions {
   docker: DockerSource;
@@ -50,6 +54,10 @@ export interface BridgeOptions {
   onChange?: (change: BridgeChange) => void;
   /** Observes every registry write: backend operation, outcome and duration. */
   observe?: (op: string, ok: boolean, seconds: number) => void;
+  /** -deregister-on-stop (default true): a stop signal takes the container out of traffic at once. */
+  deregisterOnStop?: boolean;
+  /** How long a container that got a stop signal and still runs stays out of traffic (default 30 s). */
+  stopGraceMs?: number;
 }
 
 /** What the bridge knows of one container. */
@@ -59,6 +67,10 @@ interface Tracked {
   services: Service[];
   /** False once it exited and -deregister on-success keeps its services. */
   running: boolean;
+  /** Docker's State as last known: from the inspect, updated at once by pause/unpause/health_status. */
+  state: TrafficState;
+  /** A stop signal was sent and it has not died yet (-deregister-on-stop). */
+  stopping: boolean;
 }
 
 /**
@@ -72,6 +84,11 @@ interface Entry {
   owner: string;
   /** serviceKey(service) once that write completed; undefined while unknown (in flight, failed, lost). */
   key: string | undefined;
+  /** Registered with a Docker health mirror check; `mirror`: the status and output it last got. */
+  mirrored: boolean;
+  mirror: string | undefined;
+  /** In maintenance (stop-drain) as far as we know; lifted once the container is back in traffic. */
+  maint: boolean;
   /** Writes of this ID in flight. */
   writing: number;
   /** The clock when the last write of this ID completed (see `clock`). */
@@ -90,14 +107,25 @@ export interface ServiceStatus {
 }
 
 const keys = new WeakMap<Service, string>();
-/** Everything but provenance: two services with equal keys need no write. Computed once per object. */
+/**
+ * Everything but provenance and the health mirror (set apart, with setHealth): two services with
+ * equal keys need no registration. Computed once per derived object.
+ */
 function serviceKey(s: Service): string {
   let k = keys.get(s);
   if (k === undefined) {
-    const { origin: _origin, ...rest } = s;
+    const { origin: _origin, mirror: _mirror, ...rest } = s;
     keys.set(s, (k = JSON.stringify(rest)));
   }
   return k;
+}
+
+const mirrorKey = (m: Service["mirror"]) => (m ? `${m.status}\0${m.output}` : undefined);
+
+/** kill's `signal` attribute: a number from Docker ("15"), a name from Podman ("SIGTERM", "TERM"). */
+const STOP_SIGNALS = new Set(["15", "2", "3", "9", "SIGTERM", "SIGINT", "SIGQUIT", "SIGKILL", "TERM", "INT", "QUIT", "KILL"]);
+export function isStopSignal(signal: string | undefined): boolean {
+  return signal !== undefined && STOP_SIGNALS.has(signal.trim().toUpperCase());
 }
 
 function sameRef(a: ServiceRef, b: ServiceRef): boolean {
@@ -157,6 +185,9 @@ export class Bridge {
   /** Orders write completions and listing requests (issue: a listing only speaks for writes done before it). */
   private clock = 0;
   private readonly retrying = new Set<string>();
+  private readonly stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per service ID, why it was last out of traffic ("" in traffic), to log each change once. */
+  private readonly reasons = new Map<string, string>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
   private closed = false;
@@ -176,20 +207,81 @@ export class Bridge {
   }
 
   /**
-   * A Docker event about a container. `die` (with its exit code) and `destroy` take effect at
-   * once; then the container is inspected to confirm. Resolves when that inspect was applied.
+   * A Docker event about a container. Those that change whether it can take traffic (`die` with
+   * its exit code, `destroy`, a stop signal's `kill`, `pause`, `unpause`, `health_status`) take
+   * effect at once; then the container is inspected to confirm. Resolves when that inspect was applied.
    */
   event(ev: ContainerEvent): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const action = ev.action.split(":")[0]!.trim();
+    const colon = ev.action.indexOf(":");
+    const action = (colon < 0 ? ev.action : ev.action.slice(0, colon)).trim();
+    const detail = colon < 0 ? "" : ev.action.slice(colon + 1).trim();
+    const id = ev.id;
     if (action === "die" || action === "died") {
       const code = exitCodeOf(ev);
-      if (code !== undefined) this.died(ev.id, code);
+      if (code !== undefined) this.died(id, code);
     } else if (action === "destroy" || action === "remove") {
-      this.overtake(ev.id);
-      if (this.containers.delete(ev.id)) void this.apply(ev.id);
+      this.overtake(id);
+      this.endStop(id);
+      if (this.containers.delete(id)) void this.apply(id);
+    } else if (action === "kill") {
+      if ((this.o.deregisterOnStop ?? true) && isStopSignal(ev.attributes.signal)) this.stopSignal(id, ev.attributes.signal!);
+    } else if (action === "pause" || action === "unpause") {
+      const paused = action === "pause";
+      this.changed(id, (t) => {
+        t.state = { ...t.state, Paused: paused };
+        if (!paused) this.endStop(id);
+      });
+    } else if (action === "health_status" && detail) {
+      // The event carries no probe output: the confirming inspect brings it.
+      this.changed(id, (t) => {
+        t.state = { ...t.state, Health: { Status: detail, Log: [] } };
+        if (detail === "healthy") this.endStop(id);
+      });
+    } else if (action === "start") {
+      this.endStop(id);
     }
-    return this.sync(ev.id);
+    return this.sync(id);
+  }
+
+  /** A change known from the event itself, for a container we hold while it runs. */
+  private changed(id: string, change: (t: Tracked) => void): void {
+    const t = this.containers.get(id);
+    if (!t?.running) return;
+    this.overtake(id);
+    change(t);
+    void this.apply(id);
+  }
+
+  /** SIGTERM & co. to a running container: out of traffic until it dies, or until the grace period ends. */
+  private stopSignal(id: string, signal: string): void {
+    const t = this.containers.get(id);
+    if (!t?.running || t.stopping) return;
+    const grace = this.o.stopGraceMs ?? 30_000;
+    this.o.log.info(`stopping: ${short(id)} got signal ${signal}; its services leave traffic until it exits (back after ${Math.round(grace / 1000)} s if it keeps running)`);
+    this.changed(id, (c) => (c.stopping = true));
+    const timer = setTimeout(() => {
+      this.stopTimers.delete(id);
+      const now = this.containers.get(id);
+      if (!now?.stopping) return;
+      this.o.log.info(`back: ${short(id)} still runs ${Math.round(grace / 1000)} s after signal ${signal}; its services take traffic again`);
+      this.changed(id, (c) => (c.stopping = false));
+      void this.sync(id);
+    }, grace);
+    (timer as { unref?: () => void }).unref?.();
+    this.stopTimers.set(id, timer);
+  }
+
+  /** The container is back (start, unpause, healthy) or gone: no pending stop any more. */
+  private endStop(id: string): void {
+    const timer = this.stopTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.stopTimers.delete(id);
+    const t = this.containers.get(id);
+    if (t?.stopping) {
+      t.stopping = false;
+      if (t.running) void this.apply(id);
+    }
   }
 
   /** An event applied before the inspect: inspects already under way are stale. */
@@ -200,8 +292,12 @@ export class Bridge {
   private died(id: string, code: number): void {
     this.overtake(id);
     const t = this.containers.get(id);
+    const stopped = t?.stopping ?? false;
+    const timer = this.stopTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.stopTimers.delete(id);
     if (!t?.running) return;
-    if (this.keepAfterExit(code)) {
+    if (!stopped && this.keepAfterExit(code)) {
       t.running = false;
       this.o.log.info(`kept: ${short(id)} exited with code ${code}; -deregister on-success keeps its services`);
     } else {
@@ -236,8 +332,8 @@ export class Bridge {
     if (!c) {
       this.containers.delete(id);
     } else if (input) {
-      this.deriveInto(id, c, input);
-    } else if (prev && this.keepAfterExit(c.State.ExitCode ?? 0)) {
+      this.deriveInto(id, c, input, prev?.running === true && prev.stopping);
+    } else if (prev && !prev.stopping && this.keepAfterExit(c.State.ExitCode ?? 0)) {
       if (prev.running) this.o.log.info(`kept: ${short(id)} exited with code ${c.State.ExitCode}; -deregister on-success keeps its services`);
       prev.running = false;
     } else {
@@ -251,7 +347,7 @@ export class Bridge {
     return code !== 0 && (code & 128) === 0;
   }
 
-  private deriveInto(id: string, inspected: ContainerInspect, input: { container: ContainerInspect; peer?: ContainerInspect }): void {
+  private deriveInto(id: string, inspected: ContainerInspect, input: { container: ContainerInspect; peer?: ContainerInspect }, stopping: boolean): void {
     const name = inspected.Name.replace(/^\//, "");
     let out: DeriveOutput;
     try {
@@ -264,7 +360,7 @@ export class Bridge {
     for (const w of out.warnings) this.o.log.warn(w, { container: name });
     for (const n of out.notes ?? []) this.o.log.info(n);
     for (const ig of out.ignored) this.o.log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
-    this.containers.set(id, { name, services: out.services, running: true });
+    this.containers.set(id, { name, services: out.services, running: true, state: inspected.State, stopping });
   }
 
   /** The services a container wants in the registry now. */
@@ -273,23 +369,80 @@ export class Bridge {
     return this.containers.get(id)?.services ?? [];
   }
 
+  /** Whether a service of this container takes traffic now (services/traffic.ts decides). */
+  private decide(t: Tracked, s: Service): TrafficDecision {
+    return trafficDecision({
+      state: t.state,
+      stopping: t.stopping && (this.o.deregisterOnStop ?? true),
+      health: s.health,
+      mirrorsHealth: this.o.registry.mirrorsHealth,
+    });
+  }
+
+  /** The writes that bring one service to its decision, or undefined when it is there already. */
+  private plan(id: string, s: Service, d: TrafficDecision): (() => Promise<boolean>) | undefined {
+    const e = this.entries.get(s.id);
+    const mine = e !== undefined && e.owner === id;
+    const key = serviceKey(s);
+    if (d.register) {
+      const want: Service = d.mirror ? { ...s, mirror: d.mirror } : s;
+      const fresh = mine && e.key === key && e.stale.length === 0 && e.mirrored === (d.mirror !== undefined);
+      const healthDue = fresh && d.mirror !== undefined && e.mirror !== mirrorKey(d.mirror);
+      const lift = mine && e.maint;
+      if (fresh && !healthDue && !lift) return undefined;
+      return async () => {
+        if (!fresh) {
+          if (!(await this.register(want, id, key))) return false;
+        } else if (healthDue && !(await this.setHealth(this.entries.get(s.id)!, want, key))) {
+          return false;
+        }
+        const now = this.entries.get(s.id);
+        if (now?.maint && !(await this.setMaintenance(now, false, ""))) return false;
+        return true;
+      };
+    }
+    // Stop-drain where the backend has it: the registered entry stays, in maintenance, until die.
+    if (d.reason === "stopping" && this.o.registry.maintenance && mine && e.key !== undefined) {
+      if (e.maint) return undefined;
+      return () => this.setMaintenance(e, true, "Container is stopping (registrator -deregister-on-stop)");
+    }
+    if (mine) return () => this.deregister(e);
+    return undefined;
+  }
+
+  /** One log line each time a service leaves traffic or comes back, with the reason. */
+  private noteTraffic(id: string, s: Service, d: TrafficDecision): void {
+    const reason = d.reason ?? "";
+    const before = this.reasons.get(s.id);
+    if (before === reason) return;
+    this.reasons.set(s.id, reason);
+    if (reason) {
+      const how = d.register ? (d.mirror ? "registered with a critical Docker health check" : "registered") : "not registered";
+      this.o.log.info(`out of traffic: ${short(id)} ${s.id}: ${reason} (${how})`);
+    } else if (before) {
+      this.o.log.info(`in traffic: ${short(id)} ${s.id}`);
+    }
+  }
+
   /** Write one container's difference; serialized per container, bounded across them. */
   private apply(id: string): Promise<void> {
     return this.applying.run(id, () => this.applyOnce(id));
   }
 
   private async applyOnce(id: string): Promise<void> {
-    const want = this.wanted(id);
+    const t = this.draining ? undefined : this.containers.get(id);
     const ops: Array<Promise<boolean>> = [];
     const wantIds = new Set<string>();
-    for (const s of want) {
+    for (const s of t?.services ?? []) {
       wantIds.add(s.id);
-      const e = this.entries.get(s.id);
-      if (e && e.owner === id && e.key === serviceKey(s) && e.stale.length === 0) continue;
-      ops.push(this.writes.run(() => this.register(s, id)));
+      const d = this.decide(t!, s);
+      this.noteTraffic(id, s, d);
+      const write = this.plan(id, s, d);
+      if (write) ops.push(this.writes.run(write));
     }
     for (const sid of this.owned.get(id) ?? []) {
       if (wantIds.has(sid)) continue;
+      this.reasons.delete(sid);
       const e = this.entries.get(sid);
       if (e?.owner === id) ops.push(this.writes.run(() => this.deregister(e)));
       else this.owned.get(id)?.delete(sid);
@@ -338,7 +491,7 @@ export class Bridge {
   private claim(service: Service, owner: string): Entry {
     let e = this.entries.get(service.id);
     if (!e) {
-      e = { service, owner, key: undefined, writing: 0, doneAt: 0, stale: [] };
+      e = { service, owner, key: undefined, mirrored: false, mirror: undefined, maint: false, writing: 0, doneAt: 0, stale: [] };
       this.entries.set(service.id, e);
     } else {
       if (e.owner !== owner) this.owned.get(e.owner)?.delete(service.id);
@@ -355,7 +508,7 @@ export class Bridge {
     return e;
   }
 
-  private async register(service: Service, owner: string): Promise<boolean> {
+  private async register(service: Service, owner: string, key: string): Promise<boolean> {
     const e = this.claim(service, owner);
     try {
       while (e.stale.length > 0) {
@@ -364,7 +517,11 @@ export class Bridge {
         e.stale.shift();
       }
       await this.timed("register", () => this.o.registry.register(service));
-      if (e.service === service) e.key = serviceKey(service);
+      if (e.service === service) {
+        e.key = key;
+        e.mirrored = service.mirror !== undefined;
+        e.mirror = mirrorKey(service.mirror);
+      }
       this.errors.delete(service.id);
       this.o.log.info(`added: ${short(service.origin.containerId)} ${service.id}`, { name: service.name, ip: service.ip, port: service.port });
       this.o.onChange?.({ type: "registered", service });
@@ -374,6 +531,66 @@ export class Bridge {
     } finally {
       e.writing--;
       e.doneAt = ++this.clock;
+    }
+  }
+
+  /** The mirror check of a registered service to `service.mirror`; a registry that lost the service gets it again. */
+  private async setHealth(e: Entry, service: Service, key: string): Promise<boolean> {
+    e.writing++;
+    try {
+      await this.timed("health", () => this.o.registry.setHealth!(service));
+      e.service = service;
+      e.mirror = mirrorKey(service.mirror);
+      this.errors.delete(service.id);
+      this.o.log.info(`health: ${short(service.origin.containerId)} ${service.id} ${service.mirror?.status}`, { output: service.mirror?.output });
+      return true;
+    } catch (err) {
+      if (err instanceof RegistryError && err.status === 404) {
+        e.key = undefined;
+        return this.register(service, e.owner, key);
+      }
+      return this.failed("health", service, err);
+    } finally {
+      e.writing--;
+      e.doneAt = ++this.clock;
+    }
+  }
+
+  private async setMaintenance(e: Entry, enable: boolean, reason: string): Promise<boolean> {
+    const service = e.service;
+    e.writing++;
+    try {
+      await this.timed("maintenance", () => this.o.registry.maintenance!(service, enable, reason));
+      e.maint = enable;
+      this.errors.delete(service.id);
+      this.o.log.info(`${enable ? "maintenance on" : "maintenance off"}: ${short(service.origin.containerId)} ${service.id}`);
+      return true;
+    } catch (err) {
+      return this.failed("maintenance", service, err);
+    } finally {
+      e.writing--;
+      e.doneAt = ++this.clock;
+    }
+  }
+
+  /**
+   * Keep the Docker health mirror checks from expiring: set each again (well within their TTL).
+   * A service the registry lost is registered again.
+   */
+  async refreshHealth(): Promise<void> {
+    if (!this.o.registry.setHealth) return;
+    const due = [...this.entries.values()].filter((e) => e.mirrored && e.key !== undefined && e.writing === 0 && e.service.mirror);
+    const owners = new Set<string>();
+    await Promise.all(
+      due.map((e) =>
+        this.writes.run(async () => {
+          if (!(await this.setHealth(e, e.service, e.key!))) owners.add(e.owner);
+        }),
+      ),
+    );
+    for (const id of owners) {
+      this.retrying.add(id);
+      this.scheduleRetry();
     }
   }
 
@@ -402,11 +619,12 @@ export class Bridge {
     }
   }
 
-  private failed(op: "register" | "deregister", service: ServiceRef, e: unknown): false {
+  private failed(op: WriteOp, service: ServiceRef, e: unknown): false {
     const msg = errorMessage(e);
     if (this.errors.get(service.id) !== msg) {
       // Adapters usually say what failed already ("Cannot register "x" in etcd: …").
-      const what = msg.includes(service.id) ? msg : `Cannot ${op} "${service.id}" in ${this.o.registry.backend}: ${msg}`;
+      const verb = op === "health" ? "set the Docker health check of" : op === "maintenance" ? "change the maintenance of" : op;
+      const what = msg.includes(service.id) ? msg : `Cannot ${verb} "${service.id}" in ${this.o.registry.backend}: ${msg}`;
       this.o.log.warn(`${what}; will retry`);
     }
     this.errors.set(service.id, msg);
@@ -479,14 +697,17 @@ export class Bridge {
     }
   }
 
-  /** This host's desired services, whether each is registered, and the last error. */
+  /** This host's services, whether each is registered, why it is out of traffic, and the last error. */
   status(): ServiceStatus[] {
     const out: ServiceStatus[] = [];
     for (const [containerId, t] of this.containers) {
       for (const s of t.services) {
         const e = this.entries.get(s.id);
+        const d = this.decide(t, s);
         const lastError = this.errors.get(s.id);
-        out.push({ service: s, containerId, registered: e?.owner === containerId && e.key === serviceKey(s), ...(lastError ? { lastError } : {}) });
+        const registered = e?.owner === containerId && e.key === serviceKey(s);
+        const service = d.register && d.mirror ? { ...s, mirror: d.mirror } : s;
+        out.push({ service, containerId, registered, ...(d.reason ? { outOfTraffic: d.reason } : {}), ...(lastError ? { lastError } : {}) });
       }
     }
     return out;
@@ -510,6 +731,8 @@ export class Bridge {
   async close(opts: { deregisterAll: boolean; timeoutMs: number }): Promise<void> {
     const deadline = new Promise<void>((r) => setTimeout(r, opts.timeoutMs).unref?.());
     this.closed = true;
+    for (const t of this.stopTimers.values()) clearTimeout(t);
+    this.stopTimers.clear();
     await Promise.race([this.queue.idle(), deadline]);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (opts.deregisterAll) {

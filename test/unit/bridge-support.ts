@@ -3,7 +3,7 @@ import { Bridge, type BridgeOptions, type DockerSource } from "../../src/bridge/
 import type { ContainerInspect } from "../../src/docker/schema.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { LocalRegistry } from "../../src/registries/local.ts";
-import type { ListedService, Service, ServiceRef } from "../../src/types.ts";
+import type { HealthMode, ListedService, Service, ServiceRef } from "../../src/types.ts";
 
 export interface FakeContainer {
   running: boolean;
@@ -111,12 +111,34 @@ export const derive = (c: ContainerInspect) => {
     attrs: {},
     checks: [],
     enableTagOverride: false,
+    health: (c.Config.Labels?.SERVICE_HEALTH as HealthMode | undefined) ?? "auto",
     origin: { containerId: c.Id, containerName: name, exposedPort: port, hostPort: String(port), hostIp: "0.0.0.0" },
   };
   return { services: [service], ignored: [], warnings: [] };
 };
 
-export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup">> & { registry?: FlakyRegistry } = {}) {
+/** A registry that cannot hold an unhealthy service (etcd, ZooKeeper…): registered only while in traffic. */
+export class PlainRegistry extends FlakyRegistry {
+  constructor() {
+    super();
+    // LocalRegistry types the flag as the literal true; this stand-in for etcd & co. has it off.
+    Object.defineProperty(this, "mirrorsHealth", { value: false });
+  }
+}
+
+/** A registry with Consul's stop-drain: service maintenance mode. */
+export class DrainingRegistry extends FlakyRegistry {
+  readonly maint = new Map<string, string>();
+  async maintenance(s: ServiceRef, enable: boolean, reason: string): Promise<void> {
+    this.calls.push(`maintenance ${s.id} ${enable}`);
+    await this.writeGate.pass();
+    if (this.down) throw new Error("registry down");
+    if (enable) this.maint.set(s.id, reason);
+    else this.maint.delete(s.id);
+  }
+}
+
+export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs">> & { registry?: FlakyRegistry } = {}) {
   const docker = new FakeDocker();
   const registry = opts.registry ?? new FlakyRegistry();
   const log = memoryLogger();
@@ -128,6 +150,8 @@ export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup"
     deregister: opts.deregister ?? "always",
     cleanup: opts.cleanup ?? false,
     log,
+    ...(opts.deregisterOnStop !== undefined ? { deregisterOnStop: opts.deregisterOnStop } : {}),
+    ...(opts.stopGraceMs !== undefined ? { stopGraceMs: opts.stopGraceMs } : {}),
     retryMinMs: 5,
     retryMaxMs: 20,
   });
