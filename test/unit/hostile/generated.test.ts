@@ -6,7 +6,8 @@
 // after WHATWG URL parsing, after percent-decoding); no raw control character in keys, URLs or
 // text log lines. The figures are printed (and cited in the README's hostile-input section).
 import { expect, test } from "bun:test";
-import { validInspect } from "../../../src/docker/schema.ts";
+import { Bridge } from "../../../src/bridge/bridge.ts";
+import { type ContainerInspect, validInspect } from "../../../src/docker/schema.ts";
 import { RegistryError } from "../../../src/errors.ts";
 import { createLogger } from "../../../src/log.ts";
 import { ConsulAdapter, consulFactory, deregisterPath } from "../../../src/registries/consul.ts";
@@ -19,7 +20,7 @@ import { type ZookeeperAdapter, zkNameProblem, zookeeperFactory } from "../../..
 import { deriveServices } from "../../../src/services/derive.ts";
 import { parseGoDurationNs } from "../../../src/services/duration.ts";
 import { compileTags } from "../../../src/services/template.ts";
-import type { Service } from "../../../src/types.ts";
+import type { RegistryAdapter, Service, ServiceRef } from "../../../src/types.ts";
 import { adapterContext } from "../../support/fixtures.ts";
 import { container } from "../builders.ts";
 
@@ -261,4 +262,71 @@ test(`${CONTAINERS} generated hostile containers through derivation and every ba
   expect(figures.rejections).toBeGreaterThan(0);
   expect(figures.warnings).toBeGreaterThan(100);
   expect(figures.durations).toBeGreaterThan(100);
+});
+
+test("the same containers through the bridge (sync, derive, write, remove): nothing escapes it, no forged log line", async () => {
+  const r = prng(SEED);
+  const containers = new Map<string, ContainerInspect>();
+  for (let i = 0; i < 500; i++) {
+    const parsed = validInspect(generate(r, i));
+    if ("error" in parsed) continue;
+    parsed.data.Id = `${i.toString(16).padStart(4, "0")}${parsed.data.Id}`; // unique, still hostile
+    parsed.data.State.Running = true;
+    containers.set(parsed.data.Id, parsed.data);
+  }
+  const lines: string[] = [];
+  const log = createLogger({ format: "text", write: (l) => lines.push(l) });
+  const ctx = { ...adapterContext({ allowScriptChecks: true }).ctx, log };
+  const consul = consulFactory("consul://127.0.0.1:8500", ctx) as ConsulAdapter;
+  const kv = consulKvFactory("consulkv://127.0.0.1:8500/hostile/kv", ctx) as ConsulKvAdapter;
+  const zk = zookeeperFactory("zookeeper://127.0.0.1:2181/hostile/zk", ctx) as ZookeeperAdapter;
+  const etcd = etcdLayout("/hostile/etcd");
+  const held = new Map<string, ServiceRef>();
+  const problems: string[] = [];
+  /** Every backend's builders at once; refusals are RegistryErrors, as the real adapters throw them. */
+  const registry: RegistryAdapter = {
+    backend: "hostile",
+    ping: async () => {},
+    register: async (s: Service) => {
+      for (const [what, key, prefix, n] of [
+        ["etcd", etcd.key(s), "/hostile/etcd", 2],
+        ["consulkv", kv.keyPath(s, "register"), "/v1/kv/hostile/kv", 2],
+        ["consul", deregisterPath(s.id), "/v1/agent/service/deregister", 1],
+      ] as const) {
+        const problem = what === "etcd" ? keyProblem(key, prefix, n) : urlProblem(key, prefix, n);
+        if (problem) problems.push(`${what}: ${problem}: ${JSON.stringify(key).slice(0, 100)}`);
+      }
+      consul.registration(s);
+      zk.servicePath(s); // a RefusedName (a RegistryError) for names ZooKeeper refuses
+      held.set(s.id, s);
+    },
+    deregister: async (ref: ServiceRef) => void held.delete(ref.id),
+    refresh: async () => {},
+    close: async () => {},
+  };
+  const bridge = new Bridge({
+    docker: {
+      list: async () => [...containers.keys()].map((Id) => ({ Id })),
+      inspect: async (id: string) => containers.get(id) ?? null,
+    },
+    registry,
+    derive: (c) => deriveServices(c, { hostname: "host1", defaultHostIp: "192.168.1.10", internal: false, explicit: false, allowScriptChecks: true }),
+    hostname: "host1",
+    deregister: "always",
+    cleanup: false,
+    log,
+    retryMinMs: 60_000,
+  });
+  await bridge.syncAll();
+  await bridge.flush();
+  const registered = held.size;
+  for (const c of containers.values()) c.State.Running = false;
+  await bridge.syncAll();
+  await bridge.flush();
+  await bridge.close({ deregisterAll: false, timeoutMs: 1000 });
+  for (const l of lines) if (CONTROL.test(l)) problems.push(`log line with a raw control character: ${JSON.stringify(l).slice(0, 160)}`);
+  console.error(`hostile suite through the bridge: ${containers.size} containers, ${registered} services registered then removed, ${lines.length} text log lines, ${problems.length} problems`);
+  expect(problems.slice(0, 10)).toEqual([]);
+  expect(registered).toBeGreaterThan(300);
+  expect(held.size).toBe(0);
 });
