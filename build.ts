@@ -5,7 +5,7 @@
 //   bun run build.ts                          all targets into dist/
 //   bun run build.ts --target linux-x64       one target ("bun-" prefix optional)
 //   bun run build.ts --image                  linux-x64 + dist/image (then: docker build dist/image)
-//   bun run build.ts --bytecode               precompile to JSC bytecode (faster start, bigger file)
+//   bun run build.ts --no-bytecode            no JSC bytecode (smaller file, slower start)
 //
 // The version is baked in as __REGISTRATOR_VERSION__ (read by src/version.ts): REGISTRATOR_VERSION
 // or package.json's version, plus "+<git short hash>" when git knows one.
@@ -51,11 +51,23 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** See CompileOptions.jitPolicy; measured with bench/footprint.ts and bench/scale.ts. */
+export const STARTUP_JIT_POLICY = 8;
+
 export interface CompileOptions {
-  /** Precompile to JavaScriptCore bytecode. */
+  /**
+   * Precompile to JavaScriptCore bytecode (default): the executable does not parse its JavaScript
+   * when it starts, which halves spawn → first registration (bench/latency.ts).
+   */
   bytecode?: boolean;
   /** Embed --smol (a smaller heap, more frequent GC) as the executable's runtime argument. */
   smol?: boolean;
+  /**
+   * JavaScriptCore's tier-up thresholds are multiplied by this until startup is over (the daemon
+   * calls Bun.unsafe.setJITPolicy(1) once its first sync with Docker is applied): run-once startup
+   * code stays in the interpreter instead of being compiled, which saves resident memory.
+   */
+  jitPolicy?: number;
   outfile?: string;
 }
 
@@ -73,11 +85,16 @@ export async function compile(target: Target, version: string, opts: CompileOpti
       autoloadDotenv: false,
       autoloadBunfig: false,
       ...(opts.smol ? { execArgv: ["--smol"] } : {}),
+      jitPolicy: opts.jitPolicy ?? STARTUP_JIT_POLICY,
     },
+    // Each registry backend is a chunk of its own, parsed only when its scheme is used (their
+    // imports of node:net and the like are not loaded at startup either).
+    splitting: true,
+    format: "esm",
     define: { __REGISTRATOR_VERSION__: JSON.stringify(version) },
     minify: true,
     sourcemap: "linked", // embedded (zstd) in the executable: stack traces point at src/
-    bytecode: opts.bytecode ?? false,
+    bytecode: opts.bytecode ?? true,
     throw: false,
   });
   if (!result.success) {
@@ -195,10 +212,10 @@ function normalizeTarget(value: string): Target {
 
 function usage(): string {
   return [
-    "Usage: bun run build.ts [--target <target>] [--image] [--bytecode] [--smol]",
+    "Usage: bun run build.ts [--target <target>] [--image] [--no-bytecode] [--smol]",
     `  --target <t>   build only this target (${[...TARGETS, ...EXTRA_TARGETS].join(", ")}; "bun-" optional)`,
     "  --image        build linux-x64 and assemble dist/image, then: docker build -t registrator dist/image",
-    "  --bytecode     precompile JavaScript to bytecode (larger file, faster start)",
+    "  --no-bytecode  do not precompile JavaScript to bytecode (smaller file, slower start)",
     "  --smol         embed bun's --smol (smaller heap, more GC) as a runtime argument",
   ].join("\n");
 }
@@ -206,13 +223,14 @@ function usage(): string {
 async function main(argv: string[]): Promise<void> {
   let only: Target | undefined;
   let image = false;
-  let bytecode = false;
+  let bytecode = true;
   let smol = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--help" || arg === "-h") return void console.log(usage());
     else if (arg === "--image") image = true;
     else if (arg === "--bytecode") bytecode = true;
+    else if (arg === "--no-bytecode") bytecode = false;
     else if (arg === "--smol") smol = true;
     else if (arg === "--target") only = normalizeTarget(argv[++i] ?? "");
     else if (arg.startsWith("--target=")) only = normalizeTarget(arg.slice("--target=".length));

@@ -1,19 +1,21 @@
 #!/usr/bin/env bun
 // Footprint: the compiled executable's size, and idle RSS of registrator against a private dockerd
-// with the embedded registry, for the compiled executable and for `bun src/cli.ts`.
+// with the embedded registry, for the compiled executable and for `bun src/cli.ts`, next to an
+// empty compiled Bun program (what any Bun executable costs), with issue 8's targets.
 //
 //   bun bench/footprint.ts [--seconds 5] [--deno] [--variants]
 //
-// --variants also compiles and measures build options: --bytecode, --smol, both.
+// --variants also compiles and measures build options: no bytecode, the normal JIT policy from the
+// start, --smol.
 //
 // Idle RSS: start, wait for /ready, then sample VmRSS from /proc/<pid>/status every 500 ms for
-// ~5 s and take the median. Prints a table; asserts nothing.
-import { readFileSync, statSync } from "node:fs";
+// ~5 s and take the median; peak is VmHWM. Prints a table; asserts nothing.
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { compile, freshBinary, releaseVersion } from "../build.ts";
 import { sharedDockerd } from "../test/support/docker.ts";
-import { freePort, runTestRunEnd, tempDir, waitFor } from "../test/support/proc.ts";
+import { freePort, runTestRunEnd, spawn, tempDir, waitFor } from "../test/support/proc.ts";
 import { startRegistrator, type RegistratorRuntime } from "../test/support/registrator.ts";
 
 const argv = Bun.argv.slice(2);
@@ -62,17 +64,47 @@ async function measure(name: string, runtime: RegistratorRuntime, dockerHost: st
   }
 }
 
+/** An empty program (a timer, nothing else) compiled the same way: the floor of any Bun executable. */
+async function emptyProgram(scratch: string): Promise<Row> {
+  const entry = join(scratch, "empty.ts");
+  writeFileSync(entry, "setInterval(() => {}, 60_000);\n");
+  const outfile = join(scratch, "empty");
+  const r = await Bun.build({ entrypoints: [entry], compile: { target: "bun-linux-x64", outfile }, minify: true });
+  if (!r.success) throw new Error(`Cannot compile the empty program: ${r.logs.join("; ")}`);
+  const proc = spawn([outfile]);
+  try {
+    await Bun.sleep(1000);
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      samples.push(kib("VmRSS", proc.pid));
+      await Bun.sleep(200);
+    }
+    return {
+      name: "empty Bun program, compiled", size: statSync(outfile).size, startMs: NaN, rss: median(samples), min: Math.min(...samples), max: Math.max(...samples),
+      hwm: kib("VmHWM", proc.pid), anon: kib("RssAnon", proc.pid), file: kib("RssFile", proc.pid),
+    };
+  } finally {
+    await proc.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const scratch = tempDir("regbench-footprint-");
   const binary = await freshBinary(scratch);
   const d = await sharedDockerd();
   const rows: Row[] = [];
-  rows.push(await measure("compiled (bun build --compile)", { binary }, d.host, statSync(binary).size));
+  rows.push(await measure("compiled (bun run build.ts)", { binary }, d.host, statSync(binary).size));
   rows.push(await measure("bun src/cli.ts", "bun", d.host));
+  rows.push(await emptyProgram(scratch));
   if (withVariants) {
-    for (const [label, opts] of [["bytecode", { bytecode: true }], ["smol", { smol: true }], ["bytecode+smol", { bytecode: true, smol: true }]] as const) {
-      const file = await compile("bun-linux-x64", releaseVersion(), { ...opts, outfile: join(scratch, `registrator-${label}`) });
-      rows.push(await measure(`compiled --${label.replace("+", " --")}`, { binary: file }, d.host, statSync(file).size));
+    const variants = [
+      ["--no-bytecode", { bytecode: false }],
+      ["normal JIT policy from the start", { jitPolicy: 1 }],
+      ["--smol", { smol: true }],
+    ] as const;
+    for (const [label, opts] of variants) {
+      const file = await compile("bun-linux-x64", releaseVersion(), { ...opts, outfile: join(scratch, `registrator-${label.replace(/\W+/g, "-")}`) });
+      rows.push(await measure(`compiled, ${label}`, { binary: file }, d.host, statSync(file).size));
     }
   }
   if (withDeno) rows.push(await measure("deno run -A src/cli.ts", "deno", d.host));
@@ -84,7 +116,7 @@ async function main(): Promise<void> {
   const table = rows.map((r) => [
     r.name,
     r.size ? `${(r.size / 1024 / 1024).toFixed(1)} MiB` : "–",
-    `${r.startMs.toFixed(0)} ms`,
+    Number.isFinite(r.startMs) ? `${r.startMs.toFixed(0)} ms` : "–",
     mib(r.rss),
     `${mib(r.min)}–${mib(r.max)}`,
     `${mib(r.anon)} / ${mib(r.file)}`,
@@ -95,8 +127,14 @@ async function main(): Promise<void> {
   console.log(line(header));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const t of table) console.log(line(t));
-  const [compiled, source] = rows;
+  const [compiled, source, empty] = rows;
   if (compiled && source) console.log(`\ncompiled vs bun src/cli.ts: RSS ${(compiled.rss / source.rss).toFixed(2)}×, start ${(compiled.startMs / source.startMs).toFixed(2)}×`);
+  if (compiled && empty) console.log(`compiled above the empty Bun program: ${mib(compiled.rss - empty.rss)} (anon ${mib(compiled.anon - empty.anon)}, file-backed ${mib(compiled.file - empty.file)})`);
+  if (compiled) {
+    console.log("");
+    console.log(`target: idle RSS, compiled ≤ 34 MiB (G 8.7)   ${mib(compiled.rss).padEnd(9)}  ${compiled.rss <= 34 * 1024 ? "met" : "NOT met"}`);
+    console.log(`target: peak RSS, compiled ≤ 44 MiB (G 12.7)  ${mib(compiled.hwm).padEnd(9)}  ${compiled.hwm <= 44 * 1024 ? "met" : "NOT met"}`);
+  }
 }
 
 try {

@@ -304,13 +304,15 @@ function deriveBench(ports: number): { ms: number; services: number } {
 async function main(): Promise<void> {
   const runtime: RegistratorRuntime = RUNTIME === "bun" ? "bun" : { binary: await freshBinary(tempDir("regbench-scale-")) };
   const load0 = loadavg();
+  // First, in a fresh process: after the rounds the bench's own heap (10,000 containers' worth of
+  // emulated engine) would be measured along.
+  const derive = deriveBench(2000);
   const rounds: Round[] = [];
   for (const n of [0, ...SIZES.filter((s) => s > 0)]) {
     const r = await round(n, runtime);
     rounds.push(r);
     if (n) console.error(`N=${n}: all registered in ${(r.spawnMs / 1000).toFixed(2)} s; start p50 ${percentile(r.start, 50).toFixed(2)} ms`);
   }
-  const derive = deriveBench(2000);
 
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
   const who = typeof runtime === "string" ? `${runtime} src/cli.ts` : `compiled ${runtime.binary}`;

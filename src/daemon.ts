@@ -114,6 +114,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // The embedded registry answers catalog reads only after the first sync with Docker.
   let markSynced = () => {};
   const synced = new Promise<void>((r) => (markSynced = r));
+  void synced.then(() => rt.settled?.());
   const httpAddr = config.http === "" ? undefined : parseHostPort(config.http)!;
   const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
   const events = new EventStreams({ onDropped: () => metrics.eventClientsRejected.inc({ reason: "slow" }), onRefused: () => metrics.eventClientsRejected.inc({ reason: "over-limit" }) });

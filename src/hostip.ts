@@ -1,4 +1,3 @@
-import { lookup } from "node:dns/promises";
 import { networkInterfaces } from "node:os";
 
 /**
@@ -9,6 +8,8 @@ import { networkInterfaces } from "node:os";
 export async function resolveHostIp(hostname: string): Promise<{ ip: string; why: string }> {
   let resolved: string | undefined;
   try {
+    // Loaded here, not at startup: with -ip it is never needed, and the module costs memory.
+    const { lookup } = await import("node:dns/promises");
     resolved = (await lookup(hostname, { family: 4 })).address;
   } catch {}
   if (resolved && !resolved.startsWith("127.")) return { ip: resolved, why: `hostname "${hostname}" resolves to it` };

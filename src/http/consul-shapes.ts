@@ -2,9 +2,9 @@
 // (api.CatalogService, api.ServiceEntry, api.HealthCheck, api.AgentService, api.Node).
 // Objects keyed by container-controlled strings are built without a prototype.
 
-import { createHash } from "node:crypto";
 import { mirrorCheck } from "../registries/consul-checks.ts";
 import type { LocalEntry } from "../registries/local.ts";
+import { sha256Hex } from "../sha256.ts";
 import type { Service } from "../types.ts";
 
 /** The Consul version whose HTTP API the embedded registry follows (agent/self, node meta). */
@@ -24,7 +24,7 @@ export interface ConsulNode {
 
 /** A UUID (version 5 layout) from a SHA-256 of the name: the same host always gets the same ID. */
 export function nodeIdFor(name: string): string {
-  const h = createHash("sha256").update(`registrator-node:${name}`).digest("hex").split("");
+  const h = sha256Hex(`registrator-node:${name}`).split("");
   h[12] = "5";
   h[16] = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
   const s = h.join("");

@@ -39,5 +39,12 @@ export function bunRuntime(): Runtime {
     readTextFile: async (path) => readFileSync(path, "utf8"),
     exists: async (path) => existsSync(path),
     exit: (code) => process.exit(code),
+    settled() {
+      // The compiled executable starts with the JIT's tier-up thresholds raised (build.ts,
+      // jitPolicy), so run-once startup code is not compiled; from here on the normal policy.
+      const unsafe = (Bun as unknown as { unsafe?: { setJITPolicy?: (scale: number) => void } }).unsafe;
+      unsafe?.setJITPolicy?.(1);
+      Bun.gc(true);
+    },
   };
 }

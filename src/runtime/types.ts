@@ -47,4 +47,9 @@ export interface Runtime {
   readTextFile(path: string): Promise<string>;
   exists(path: string): Promise<boolean>;
   exit(code: number): never;
+  /**
+   * Startup is over (the first sync with Docker is applied): undo what only startup needed, e.g.
+   * a JIT held back while run-once startup code ran, and the garbage startup left behind.
+   */
+  settled?(): void;
 }

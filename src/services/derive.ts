@@ -76,7 +76,7 @@ function collectPorts(c: ContainerInspect, ignored: DeriveResult["ignored"]): Po
     }
     out.push({ key, port: Number(m[1]), proto: (m[2] ?? "tcp").toLowerCase(), binding: firstBinding(list) });
   }
-  return out.sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+  return out.sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : 0));
 }
 
 export function deriveServices(c: ContainerInspect, opts: DeriveOptions): DeriveResult {
