@@ -1,8 +1,9 @@
 // Hostile input end to end (issue 11): container values cannot forge log lines, startup errors do
 // not echo credentials, and a label named after an Object.prototype member is just a label.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawn, run as runCmd, freePort, type Proc } from "../support/proc.ts";
+import { spawn, run as runCmd, freePort, waitFor, type Proc } from "../support/proc.ts";
 import { registratorCommand } from "../support/registrator.ts";
+import { startZookeeper, zookeeperMissing } from "../support/zookeeper.ts";
 import { e2eEnv, HOST, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
 
 let e: Env;
@@ -76,3 +77,26 @@ test("registrator services -useIpFromLabel constructor: exit 0, the container li
     if (label === "toString") expect(mine.some((r) => r.warnings?.some((w) => w.includes("-useIpFromLabel")))).toBe(true);
   }
 });
+
+test.skipIf(zookeeperMissing())("zookeeper: a name the server refuses is skipped with one warning; /ready stays 200 and the next container registers", async () => {
+  const zk = await startZookeeper();
+  try {
+    const http = await freePort();
+    const p = await registrator(e, ["-http", `127.0.0.1:${http}`, "-ip", "127.0.0.1", `zookeeper://${zk.connectString}/hostile`]);
+    procs.push(p);
+    const ready = async () => (await fetch(`http://127.0.0.1:${http}/ready`)).status;
+    await waitFor(async () => (await ready()) === 200, { timeout: 30_000, message: "/ready never 200" });
+    const [bad, good] = [uniqueName("emoji"), uniqueName("plain")];
+    started.push(bad, good);
+    await run(e, ["--name", bad, "-p", `${await freePort()}:6379`, "-e", "SERVICE_NAME=web-\u{1F680}"]);
+    await p.waitForLine(new RegExp(`Not registering "${HOST}:${bad}:6379".*U\\+1F680`), 30_000);
+    const port = await freePort();
+    await run(e, ["--name", good, "-p", `${port}:6379`]);
+    await p.waitForLine(new RegExp(`added: \\S+ ${HOST}:${good}:6379`), 30_000);
+    expect(await ready()).toBe(200);
+    expect(p.lines.filter((l) => l.includes(`Not registering "${HOST}:${bad}:6379"`))).toHaveLength(1);
+    expect(p.lines.filter((l) => l.includes(bad) && /will retry|Cannot register/.test(l))).toEqual([]);
+  } finally {
+    await zk.stop();
+  }
+}, 90_000);
