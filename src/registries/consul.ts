@@ -136,9 +136,11 @@ export class ConsulAdapter implements RegistryAdapter {
   async register(service: Service): Promise<void> {
     checkId(service.id, "register");
     const failure = `Cannot register ${quote(service.id)} in consul`;
+    let sent: Record<string, unknown> = {};
     const send = async () => {
       const { body, dropped } = this.registration(service);
       for (const d of dropped) this.warnOnce(service, d);
+      sent = body;
       return this.client.request("PUT", "/v1/agent/service/register?replace-existing-checks", failure, JSON.stringify(body));
     };
     let res = await send();
@@ -152,7 +154,7 @@ export class ConsulAdapter implements RegistryAdapter {
       res = await send();
     }
     if (res.status !== 200) throw this.client.httpError(failure, res);
-    this.noteRewrite(service);
+    this.noteRewrite(service, sent);
     // The agent keeps the status of a check ID it already had: set the mirror's explicitly.
     if (service.mirror) await this.setHealth(service);
   }
@@ -187,12 +189,14 @@ export class ConsulAdapter implements RegistryAdapter {
    * but never silent: the first time an unchanged service has to be written again, a warning says why
    * and what to change.
    */
-  private noteRewrite(service: Service): void {
+  private noteRewrite(service: Service, body: Record<string, unknown>): void {
     const fp = this.fingerprint(service);
     const again = this.written.get(service.id) === fp;
     this.written.set(service.id, fp);
     if (!again) return;
-    const after = service.checks.find((c) => c.deregisterAfter)?.deregisterAfter ?? (this.ctx.ttl > 0 ? service.attrs.check_deregister_after : undefined);
+    // Only a DeregisterCriticalServiceAfter the agent was actually given can have reaped it.
+    const checks = Array.isArray(body.Checks) ? (body.Checks as ConsulCheck[]) : [];
+    const after = checks.find((c) => c.DeregisterCriticalServiceAfter)?.DeregisterCriticalServiceAfter;
     if (!after) return;
     const k = `${service.id}\0rewritten`;
     if (this.warned.has(k)) return;

@@ -457,3 +457,25 @@ describe("consul faults that must not loop silently (issue 11)", () => {
     expect(e.message).toContain("[redacted]");
   });
 });
+
+describe("durations the agent would answer 400 to never reach it (Go's limits)", () => {
+  test("CHECK_DEREGISTER_AFTER=9999999999h: the heartbeat is sent without it, with one warning; the service registers", async () => {
+    const f = fakeCtx({ ttl: 30 });
+    const a = consulFactory("consul://", f.ctx);
+    const s = service({ attrs: { check_deregister_after: "9999999999h" }, checks: [{ kind: "tcp", target: "10.0.0.2:8080", deregisterAfter: "2562048h" }] });
+    await a.register(s);
+    await a.register(s);
+    const body = JSON.parse(f.seen[0]!.body!);
+    expect(body.Checks).toHaveLength(1);
+    expect(body.Checks[0].CheckID).toBe("registrator:host1:web:80");
+    expect(body.Checks[0].DeregisterCriticalServiceAfter).toBeUndefined();
+    const warned = f.log.lines.filter((l) => l.level === "warn" && /9999999999h|2562048h/.test(l.msg));
+    expect(warned).toHaveLength(2);
+  });
+
+  test("the largest duration Go accepts is sent as it is", async () => {
+    const f = fakeCtx({ ttl: 30 });
+    await consulFactory("consul://", f.ctx).register(service({ attrs: { check_deregister_after: "2562047h" }, checks: [] }));
+    expect(JSON.parse(f.seen[0]!.body!).Checks[0].DeregisterCriticalServiceAfter).toBe("2562047h");
+  });
+});
