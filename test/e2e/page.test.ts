@@ -12,7 +12,7 @@ import { bunRuntime } from "../../src/runtime/bun.ts";
 import type { Server } from "../../src/runtime/types.ts";
 import { Browser, browserSkip, type Page } from "../support/browser.ts";
 import { testService } from "../support/fixtures.ts";
-import { freePort, tempDir, waitFor } from "../support/proc.ts";
+import { freePort, spawn, tempDir, waitFor } from "../support/proc.ts";
 import { e2eFile, HOST, uniqueName } from "./helpers.ts";
 
 const skip = await browserSkip();
@@ -121,5 +121,29 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
     const states = await page.screenshot();
     writeFileSync(join(dir, "status-page-states.png"), states);
     if (process.env.REGISTRATOR_TEST_SCREENSHOT) writeFileSync(process.env.REGISTRATOR_TEST_SCREENSHOT.replace(/\.png$/, "-states.png"), states);
+  });
+});
+
+describe("/v1/events on the daemon", () => {
+  test("SIGTERM with a reading and a silent event-stream client: the streams end and registrator exits 0", async () => {
+    const port = await freePort();
+    const p = await f.registrator(["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"]);
+    const silent = spawn(["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port}; printf 'GET /v1/events HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\n\\r\\n' >&3; echo sent; sleep 600`]);
+    try {
+      await silent.waitForLine(/^sent$/);
+      const res = await fetch(`http://127.0.0.1:${port}/v1/events`);
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as { events: { clients: number } }).events.clients === 2, {
+        message: "two event-stream clients never showed in /v1/status",
+      });
+      const ended = (async () => {
+        for (;;) if ((await reader.read()).done) return true;
+      })().catch(() => true);
+      expect(await p.stop("SIGTERM", 10_000)).toBe(0);
+      expect(await ended).toBe(true);
+    } finally {
+      await silent.stop("SIGKILL");
+    }
   });
 });
