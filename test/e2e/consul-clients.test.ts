@@ -3,10 +3,6 @@
 // VictoriaMetrics (consul_sd_configs, with the README's snippet), Prometheus (scraping /metrics)
 // and python-consul as child processes on loopback.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Hono } from "hono";
-import { catalogRoutes } from "../../src/http/catalog.ts";
-import { LocalCatalog, LocalRegistry } from "../../src/registries/local.ts";
-import type { Service } from "../../src/types.ts";
 import { activeTargets, python, readmeConsulSdSnippet, type Scraper, startPrometheus, startVictoriaMetrics } from "../support/clients.ts";
 import { freePort, type Proc, waitFor } from "../support/proc.ts";
 import { e2eFile, uniqueName } from "./helpers.ts";
@@ -166,44 +162,34 @@ print("AFTER %s %s" % (idx2, json.dumps([n["ServicePort"] for n in nodes2])))
     }
   }, 90_000);
 
-  test("health.service(passing=True) leaves out a service whose Docker health mirror is critical", async () => {
-    // At the LocalRegistry level: the registry as the daemon builds it, served on loopback.
-    const registry = new LocalRegistry(new LocalCatalog());
-    const app = new Hono();
-    catalogRoutes(registry.catalog, { nodeName: "host1", nodeAddress: "127.0.0.1" })(app);
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
-    const svc = (id: string, status: "passing" | "critical"): Service => ({
-      id,
-      name: "web",
-      ip: "127.0.0.1",
-      port: 8000 + id.length,
-      protocol: "tcp",
-      tags: [],
-      attrs: {},
-      checks: [],
-      enableTagOverride: false,
-      mirror: { status, output: status === "passing" ? "ok" : "HTTP 500" },
-      origin: { containerId: id, containerName: id, exposedPort: 80, hostPort: "", hostIp: "" },
-    });
-    await registry.register(svc("healthy", "passing"));
-    await registry.register(svc("sick", "critical"));
+  test("health.service(passing=True) leaves out an unhealthy container (-health auto mirrors Docker's health)", async () => {
+    const port = await freePort();
+    await file.registrator(["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"]);
+    const service = uniqueName("pyh");
+    const healthy = await freePort();
+    const unhealthy = await freePort();
+    const hc = (cmd: string) => ["--health-cmd", cmd, "--health-interval", "1s", "--health-retries", "1", "--health-start-period", "0s"];
+    await file.container(["-p", `${healthy}:80`, "-e", `SERVICE_NAME=${service}`, ...hc("true")]);
+    await file.container(["-p", `${unhealthy}:80`, "-e", `SERVICE_NAME=${service}`, ...hc("false")]);
     const p = python(
       `
-import consul, json, sys
+import consul, json, sys, time
 c = consul.Consul(host="127.0.0.1", port=int(sys.argv[1]))
-_, all_ = c.health.service("web")
-_, ok = c.health.service("web", passing=True)
-print("ALL " + json.dumps(sorted(e["Service"]["ID"] for e in all_)))
-print("PASSING " + json.dumps(sorted(e["Service"]["ID"] for e in ok)))
+index = None
+while True:
+    index, all_ = c.health.service(sys.argv[2], index=index, wait="5s")
+    _, ok = c.health.service(sys.argv[2], passing=True)
+    ports = lambda entries: json.dumps(sorted(e["Service"]["Port"] for e in entries), separators=(",", ":"))
+    print("ALL %s PASSING %s" % (ports(all_), ports(ok)))
 `,
-      [String(server.port)],
+      [String(port), service],
     );
     try {
-      expect(JSON.parse((await p.waitForLine(/^ALL (.*)$/, 30_000))[1]!)).toEqual(["healthy", "sick"]);
-      expect(JSON.parse((await p.waitForLine(/^PASSING (.*)$/, 30_000))[1]!)).toEqual(["healthy"]);
+      // Both instances are registered; only the healthy one is passing (once Docker has probed both).
+      const want = `ALL ${JSON.stringify([healthy, unhealthy].sort((a, b) => a - b))} PASSING ${JSON.stringify([healthy])}`;
+      await p.waitForLine(new RegExp(`^${want.replace(/[[\]]/g, "\\$&")}$`), 60_000);
     } finally {
       await p.stop();
-      server.stop(true);
     }
-  }, 60_000);
+  }, 90_000);
 });
