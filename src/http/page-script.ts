@@ -118,7 +118,8 @@ export const STATUS_JS = String.raw`"use strict";
         setTimeout(connect, 3000);
       }
     };
-    ["hello", "registered", "deregistered", "failed"].forEach(function (t) {
+    // "health" and "maintenance": traffic changes, should the bridge announce them too.
+    ["hello", "registered", "deregistered", "failed", "health", "maintenance"].forEach(function (t) {
       source.addEventListener(t, onEvent);
     });
   }

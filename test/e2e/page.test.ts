@@ -91,6 +91,25 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
     expect(page.console.filter((l) => l.startsWith("exception"))).toEqual([]);
   });
 
+  test("when registrator restarts, the page reconnects by itself and shows a container started meanwhile", async () => {
+    const port = await freePort();
+    const first = await f.registrator(["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"]);
+    const page = await openPage(`http://127.0.0.1:${port}/`);
+    await page.evaluate(`window.__sameDocument = true`);
+    const navigations = page.navigations;
+    expect(await first.stop("SIGTERM")).toBe(0);
+    await waitFor(() => page.evaluate(`document.getElementById("live").textContent !== "live"`), { timeout: 20_000, message: "the page never noticed the stream dropped" });
+
+    const hostPort = await freePort();
+    const name = await f.container(["-p", `${hostPort}:80`]);
+    await f.registrator(["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"]);
+    const id = `${HOST}:${name}:80`;
+    await waitFor(() => page.evaluate(`document.getElementById("live").textContent === "live"`), { timeout: 30_000, message: "the page never reconnected" });
+    expect(await waitFor(() => rowOf(page, id), { timeout: 30_000, message: `row ${id} never appeared after the restart` })).toMatchObject({ state: "registered" });
+    expect(await page.evaluate(`window.__sameDocument === true`)).toBe(true);
+    expect(page.navigations).toBe(navigations);
+  });
+
   test("failing and out-of-traffic rows show their reason; container strings are never parsed as HTML", async () => {
     const evil = `<img src=x onerror="window.__pwned=1">`;
     const statuses: ServiceStatus[] = [
