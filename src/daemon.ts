@@ -20,9 +20,15 @@ import { deriveServices } from "./services/derive.ts";
 import { compileTags } from "./services/template.ts";
 import type { AdapterContext, Logger, RegistryAdapter } from "./types.ts";
 
-/** Everything registrator needs before it connects anywhere; bad input throws ConfigError here. */
-export async function prepare(config: Config, rt: Runtime, log: Logger) {
+/**
+ * Everything registrator needs before it connects anywhere; bad input throws ConfigError here.
+ * `meanwhile` (the daemon's registry ping) runs while this host's address is being looked up:
+ * a slow resolver does not delay the first registration by more than it must.
+ */
+export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registry: RegistryAdapter) => Promise<void>) {
   const hostname = osHostname();
+  // Started first, awaited last (resolveHostIp never rejects).
+  const lookup = config.ip ? undefined : resolveHostIp(hostname);
   const tags = compileTags(config.tags);
   const ctx: AdapterContext = {
     fetch: globalThis.fetch,
@@ -40,9 +46,10 @@ export async function prepare(config: Config, rt: Runtime, log: Logger) {
     throw new ConfigError(errorMessage(e));
   }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
   const docker = new DockerClient(endpoint);
+  await meanwhile?.(registry);
   let defaultHostIp = config.ip || undefined;
-  if (!config.ip) {
-    const { ip, why } = await resolveHostIp(hostname);
+  if (lookup) {
+    const { ip, why } = await lookup;
     defaultHostIp = ip;
     log.info(`Using ${ip} for ports published on all interfaces (${why}); set -ip to choose the address`);
   }
@@ -81,9 +88,10 @@ async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Log
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */
 export async function runDaemon(config: Config, rt: Runtime, version: string): Promise<number> {
   const log = createLogger({ level: config["log-level"], format: config["log-format"] });
-  const { hostname, registry, docker, derive, hostIp } = await prepare(config, rt, log);
-  log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registry.backend, hostname });
-  await pingWithRetry(registry, config, log);
+  const { hostname, registry, docker, derive, hostIp } = await prepare(config, rt, log, (registry) => {
+    log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registry.backend, hostname: osHostname() });
+    return pingWithRetry(registry, config, log);
+  });
 
   const metrics = new Metrics();
   const readiness = { docker: { ok: false, reason: "not connected yet" }, registry: { ok: true, reason: "" } };
@@ -114,11 +122,31 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // The embedded registry answers catalog reads only after the first sync with Docker.
   let markSynced = () => {};
   const synced = new Promise<void>((r) => (markSynced = r));
-  void synced.then(() => rt.settled?.());
   const httpAddr = config.http === "" ? undefined : parseHostPort(config.http)!;
   const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
   const events = new EventStreams({ onDropped: () => metrics.eventClientsRejected.inc({ reason: "slow" }), onRefused: () => metrics.eventClientsRejected.inc({ reason: "over-limit" }) });
   metrics.gauge("registrator_event_stream_clients", "Clients connected to /v1/events", () => events.size);
+  const abort = new AbortController();
+  const timers: Array<ReturnType<typeof setInterval>> = [];
+  const every = (seconds: number, fn: () => Promise<void>) => {
+    if (seconds > 0) timers.push(setInterval(() => void fn().catch(() => {}), seconds * 1000));
+  };
+  let reconnects = 0;
+  const watching = watchDocker(docker, bridge, log, abort.signal, {
+    onConnected: () => {
+      if (reconnects++ > 0) metrics.dockerReconnects.inc();
+      readiness.docker = { ok: true, reason: "" };
+    },
+    onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
+    onEvent: (action) => metrics.events.inc({ action }),
+    onSynced: () => {
+      // Writes of the first sync are queued; the catalog is complete once they are applied.
+      void bridge.flush().finally(markSynced);
+      if (config.cleanup || registry.list) void bridge.reconcileRegistry();
+    },
+  });
+  // The HTTP API starts while the Docker connection above waits for its first reply: it is not
+  // on the path to the first registration.
   const server = await startHttp(config, rt, log, () =>
     createApp({
       bridge,
@@ -140,26 +168,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       }),
     }),
   );
-
-  const abort = new AbortController();
-  const timers: Array<ReturnType<typeof setInterval>> = [];
-  const every = (seconds: number, fn: () => Promise<void>) => {
-    if (seconds > 0) timers.push(setInterval(() => void fn().catch(() => {}), seconds * 1000));
-  };
-  let reconnects = 0;
-  const watching = watchDocker(docker, bridge, log, abort.signal, {
-    onConnected: () => {
-      if (reconnects++ > 0) metrics.dockerReconnects.inc();
-      readiness.docker = { ok: true, reason: "" };
-    },
-    onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
-    onEvent: (action) => metrics.events.inc({ action }),
-    onSynced: () => {
-      // Writes of the first sync are queued; the catalog is complete once they are applied.
-      void bridge.flush().finally(markSynced);
-      if (config.cleanup || registry.list) void bridge.reconcileRegistry();
-    },
-  });
+  // Run-once startup code is behind us: the normal JIT policy for the sync and events from here.
+  rt.settled?.();
   // Readiness probe of the registry; a slow ping (ZooKeeper waits up to its session timeout) is
   // not stacked with the next one.
   let pinging = false;

@@ -48,8 +48,8 @@ export interface Runtime {
   exists(path: string): Promise<boolean>;
   exit(code: number): never;
   /**
-   * Startup is over (the first sync with Docker is applied): undo what only startup needed, e.g.
-   * a JIT held back while run-once startup code ran, and the garbage startup left behind.
+   * Run-once startup code is over (connections opened, HTTP API up): undo what only startup
+   * needed, e.g. a JIT held back while that code ran, and the garbage it left behind.
    */
   settled?(): void;
 }
