@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
 import { freePort, waitFor } from "../support/proc.ts";
-import { e2eFile } from "./helpers.ts";
+import { e2eFile, uniqueName } from "./helpers.ts";
 
 const file = e2eFile();
 
@@ -52,6 +52,29 @@ describe("Host guard", () => {
     expect((await fetch(`http://${ip}:${narrowed}/health`, { headers: { Host: "registrator.example:1" } })).status).toBe(200);
     expect((await fetch(`http://${ip}:${narrowed}/health`, { headers: { Host: "evil.example" } })).status).toBe(403);
   }, 60_000);
+});
+
+describe("after a (re)start", () => {
+  test("the first catalog read already holds the running containers, with an index above the last run's", async () => {
+    const service = uniqueName("first");
+    const hostPort = await freePort();
+    await file.container(["-p", `${hostPort}:80`, "-e", `SERVICE_NAME=${service}`]);
+    const port = await freePort();
+    const args = ["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"];
+    const read = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/catalog/service/${service}`);
+      return { index: BigInt(res.headers.get("X-Consul-Index") ?? "0"), ports: ((await res.json()) as Array<{ ServicePort: number }>).map((e) => e.ServicePort) };
+    };
+    const first = await file.registrator(args);
+    // No waiting for registration: the read itself waits for the first sync with Docker.
+    const before = await read();
+    expect(before.ports).toEqual([hostPort]);
+    await first.stop();
+    await file.registrator(args);
+    const after = await read();
+    expect(after.ports).toEqual([hostPort]);
+    expect(after.index).toBeGreaterThan(before.index);
+  }, 90_000);
 });
 
 describe("container-controlled names", () => {
