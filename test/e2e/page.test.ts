@@ -144,6 +144,27 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
 });
 
 describe("/v1/events on the daemon", () => {
+  test("the 65th client gets 503 with the reason; /metrics counts the clients and the refusal", async () => {
+    const port = await freePort();
+    await f.registrator(["-http", `127.0.0.1:${port}`]);
+    const api = `http://127.0.0.1:${port}`;
+    const open = await Promise.all(Array.from({ length: 64 }, () => fetch(`${api}/v1/events`)));
+    try {
+      expect(open.map((r) => r.status)).toEqual(Array(64).fill(200));
+      const over = await fetch(`${api}/v1/events`);
+      expect(over.status).toBe(503);
+      expect(((await over.json()) as { error: string }).error).toContain("Too many event-stream clients: 64 are connected");
+      const metrics = await (await fetch(`${api}/metrics`)).text();
+      expect(metrics).toMatch(/^registrator_event_stream_clients 64$/m);
+      expect(metrics).toMatch(/^registrator_event_stream_rejected_total\{reason="over-limit"\} 1$/m);
+    } finally {
+      await Promise.all(open.map((r) => r.body?.cancel().catch(() => {})));
+    }
+    await waitFor(async () => ((await (await fetch(`${api}/v1/status`)).json()) as { events: { clients: number } }).events.clients === 0, {
+      message: "closed clients were never let go",
+    });
+  });
+
   test("SIGTERM with a reading and a silent event-stream client: the streams end and registrator exits 0", async () => {
     const port = await freePort();
     const p = await f.registrator(["-http", `127.0.0.1:${port}`, "-ip", "127.0.0.1"]);
