@@ -3,7 +3,7 @@ import type { LocalCatalog, LocalEntry } from "../registries/local.ts";
 import { agentRoutes } from "./consul-agent.ts";
 import { type Filter, queryFilter } from "./consul-filter.ts";
 import { QueryError, matchesNodeMeta, matchesTags, parseNodeMeta, parsePassing } from "./consul-query.ts";
-import { type ReadContext, consulRead, notFound } from "./consul-read.ts";
+import { type ReadContext, consulGet, consulRead, notFound } from "./consul-read.ts";
 import {
   type ConsulNode,
   catalogServiceShape,
@@ -70,7 +70,7 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
   };
 
   return (app) => {
-    app.get("/v1/catalog/services", (c) =>
+    consulGet(app, "/v1/catalog/services", (c) =>
       consulRead(ctx, c, (q) => {
         const filter = queryFilter(q, () => catalogServiceShape(sampleEntry(), node));
         const list = instances(q, undefined, (e) => catalogServiceShape(e, node), filter);
@@ -89,7 +89,7 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
       }),
     );
 
-    app.get("/v1/catalog/service/*", (c) =>
+    consulGet(app, "/v1/catalog/service/*", (c) =>
       consulRead(ctx, c, (q) => {
         const name = named(c, "/v1/catalog/service/");
         const filter = queryFilter(q, () => catalogServiceShape(sampleEntry(), node));
@@ -97,7 +97,7 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
       }),
     );
 
-    app.get("/v1/health/service/*", (c) =>
+    consulGet(app, "/v1/health/service/*", (c) =>
       consulRead(ctx, c, (q) => {
         const name = named(c, "/v1/health/service/");
         const passing = parsePassing(q);
@@ -108,9 +108,9 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
       }),
     );
 
-    app.get("/v1/catalog/datacenters", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [node.datacenter] })));
+    consulGet(app, "/v1/catalog/datacenters", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [node.datacenter] })));
 
-    app.get("/v1/catalog/nodes", (c) =>
+    consulGet(app, "/v1/catalog/nodes", (c) =>
       consulRead(ctx, c, (q) => {
         const filter = queryFilter(q, () => nodeShape(node));
         const metaOk = nodeMatches(q);
@@ -121,7 +121,7 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
       }),
     );
 
-    app.get("/v1/catalog/node/*", (c) =>
+    consulGet(app, "/v1/catalog/node/*", (c) =>
       consulRead(ctx, c, (q) => {
         const name = pathTail(c, "/v1/catalog/node/");
         if (name === "") throw new QueryError(400, "Missing node name");

@@ -4,14 +4,14 @@
 
 import type { Hono } from "hono";
 import { queryFilter } from "./consul-filter.ts";
-import { type ReadContext, consulRead } from "./consul-read.ts";
+import { type ReadContext, consulGet, consulRead } from "./consul-read.ts";
 import { CONSUL_API_VERSION, agentServiceShape, record, sampleEntry, serviceChecks } from "./consul-shapes.ts";
 
 export function agentRoutes(app: Hono, ctx: ReadContext, o: { version: string }): void {
   const { catalog, node } = ctx;
   const leader = () => `${node.address.includes(":") ? `[${node.address}]` : node.address}:8300`;
 
-  app.get("/v1/agent/self", (c) =>
+  consulGet(app, "/v1/agent/self", (c) =>
     consulRead(ctx, c, () => ({
       needsSync: false,
       render: () => ({
@@ -52,10 +52,10 @@ export function agentRoutes(app: Hono, ctx: ReadContext, o: { version: string })
     })),
   );
 
-  app.get("/v1/status/leader", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: leader })));
-  app.get("/v1/status/peers", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [leader()] })));
+  consulGet(app, "/v1/status/leader", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: leader })));
+  consulGet(app, "/v1/status/peers", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [leader()] })));
 
-  app.get("/v1/agent/services", (c) =>
+  consulGet(app, "/v1/agent/services", (c) =>
     consulRead(ctx, c, (q) => {
       const filter = queryFilter(q, () => agentServiceShape(sampleEntry(), node));
       return {
@@ -70,7 +70,7 @@ export function agentRoutes(app: Hono, ctx: ReadContext, o: { version: string })
     }),
   );
 
-  app.get("/v1/agent/checks", (c) =>
+  consulGet(app, "/v1/agent/checks", (c) =>
     consulRead(ctx, c, (q) => {
       const sample = { ...sampleEntry(), service: { ...sampleEntry().service, mirror: { status: "passing" as const, output: "" } } };
       const filter = queryFilter(q, () => serviceChecks(sample, node, true)[0]);

@@ -2,7 +2,7 @@
 // 400s), ?dc, consistency, the wait for the first Docker sync, blocking on the endpoint's own
 // index, and the query-meta headers.
 
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import type { LocalCatalog } from "../registries/local.ts";
 import { type Consistency, QueryError, effectiveWaitMs, parseBlocking, parseConsistency } from "./consul-query.ts";
 import type { ConsulNode } from "./consul-shapes.ts";
@@ -29,8 +29,29 @@ export function text(status: number, body: string, headers: Record<string, strin
   return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
 }
 
-/** Consul answers an unknown path with an empty 404. */
-export const notFound = () => new Response(null, { status: 404 });
+/** Consul's answer to a path it does not serve (agent/http.go Index). */
+export function notFound(c: Context): Response {
+  const path = new URL(c.req.url).pathname;
+  return text(
+    404,
+    path.includes("/v1/")
+      ? "Invalid URL path: not a recognized HTTP API endpoint\n"
+      : "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n",
+  );
+}
+
+/**
+ * A read-only Consul endpoint: GET (and HEAD) run `handler`; OPTIONS answers the Allow header;
+ * any other method is Consul's 405 `method X not allowed` with Allow.
+ */
+export function consulGet(app: Hono, path: string, handler: (c: Context) => Response | Promise<Response>): void {
+  app.all(path, (c) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return handler(c);
+    if (method === "OPTIONS") return new Response(null, { status: 200, headers: { Allow: "OPTIONS,GET" } });
+    return text(405, `method ${method} not allowed`, { Allow: "OPTIONS,GET" });
+  });
+}
 
 function json(c: Context, value: unknown, headers: Record<string, string>): Response {
   const pretty = new URL(c.req.url).searchParams.has("pretty");
@@ -81,6 +102,7 @@ export async function consulRead(ctx: ReadContext, c: Context, prepare: (q: URLS
     headers["X-Consul-KnownLeader"] = "true";
     headers["X-Consul-LastContact"] = "0";
     headers["X-Consul-Effective-Consistency"] = consistency;
+    headers["X-Consul-Query-Backend"] = "blocking-query";
   }
   return json(c, read.render(), headers);
 }

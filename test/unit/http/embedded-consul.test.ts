@@ -212,11 +212,17 @@ describe("shapes and filters", () => {
     expect(Object.keys((await get("/v1/agent/services")).json()).sort()).toEqual([...names].sort());
     expect(Object.keys((await get("/v1/catalog/node/host1")).json().Services).sort()).toEqual([...names].sort());
   });
-  test("unknown /v1 paths get Consul's empty 404", async () => {
+  test("unknown /v1 paths get Consul's 404; other methods Consul's 405", async () => {
     const { get } = api();
     const res = await get("/v1/kv/anything");
     expect(res.status).toBe(404);
-    expect(res.text).toBe("");
+    expect(res.text).toBe("Invalid URL path: not a recognized HTTP API endpoint\n");
+    expect(res.headers.get("X-Consul-Index")).toBeNull();
+    const put = await get("/v1/catalog/services", { method: "PUT" });
+    expect(put).toMatchObject({ status: 405, text: "method PUT not allowed" });
+    expect(put.headers.get("Allow")).toBe("OPTIONS,GET");
+    expect((await get("/v1/agent/self", { method: "OPTIONS" })).headers.get("Allow")).toBe("OPTIONS,GET");
+    expect((await get("/v1/catalog/service/web", { method: "HEAD" })).status).toBe(200);
   });
 });
 
