@@ -48,8 +48,9 @@ export interface Runtime {
   exists(path: string): Promise<boolean>;
   exit(code: number): never;
   /**
-   * Run-once startup code is over (connections opened, HTTP API up): undo what only startup
-   * needed, e.g. a JIT held back while that code ran, and the garbage it left behind.
+   * Run-once startup code is over (connections opened, HTTP API up), and again once the first
+   * sync is applied: undo what only startup needed, e.g. a JIT held back while that code ran, and
+   * return the garbage it left behind. Called more than once.
    */
   settled?(): void;
 }
