@@ -93,5 +93,5 @@ export async function activeTargets(s: Scraper): Promise<Target[]> {
 
 /** A Python script run with Debian's python3 (python3-consul importable), unbuffered. */
 export function python(script: string, args: string[] = []): Proc {
-  return spawn([PYTHON, "-u", "-c", script, ...args], { env: { ...process.env, PYTHONPATH: "/usr/lib/python3/dist-packages" } });
+  return spawn([PYTHON, "-u", "-c", script, ...args]);
 }
