@@ -4,10 +4,10 @@ import { createHash } from "node:crypto";
 import type { Hono } from "hono";
 import { blockWhile, parseWait } from "./blocking.ts";
 import { sortedMap } from "./gojsonout.ts";
-import { type Env, HttpError, emptyResponse, jsonResponse, pathTail, refuseFilter, route } from "./http.ts";
+import { type Env, HttpError, emptyResponse, jsonResponse, pathTail, filterOf, route } from "./http.ts";
 import { maintenanceRoutes } from "./maintenance.ts";
 import { type AgentConfig, registerService } from "./register.ts";
-import { type NodeInfo, agentService, healthCheck } from "./render.ts";
+import { type NodeInfo, agentService, healthCheck, sampleServiceRecord, serfHealth } from "./render.ts";
 
 export interface AgentRoutesConfig extends AgentConfig {
   node: NodeInfo;
@@ -42,18 +42,28 @@ export function agentRoutes(app: Hono<Env>, cfg: AgentRoutesConfig): void {
   });
 
   route(app, "/v1/agent/services", ["GET"], (c) => {
-    refuseFilter(c);
+    const filter = filterOf(c, () => agentService(sampleServiceRecord(), node.datacenter));
     const caller = acl.resolve(c);
     const out: Record<string, unknown> = {};
-    if (caller === "allowed") for (const s of state.services.values()) out[s.ID] = agentService(s, node.datacenter);
+    if (caller === "allowed") {
+      for (const s of state.services.values()) {
+        const shaped = agentService(s, node.datacenter);
+        if (!filter || filter(shaped)) out[s.ID] = shaped;
+      }
+    }
     return jsonResponse(c, sortedMap(out));
   });
 
   route(app, "/v1/agent/checks", ["GET"], (c) => {
-    refuseFilter(c);
+    const filter = filterOf(c, () => serfHealth(node));
     const caller = acl.resolve(c);
     const out: Record<string, unknown> = {};
-    if (caller === "allowed") for (const chk of state.checks.values()) out[chk.CheckID] = healthCheck(chk, true);
+    if (caller === "allowed") {
+      for (const chk of state.checks.values()) {
+        const shaped = healthCheck(chk, true);
+        if (!filter || filter(shaped)) out[chk.CheckID] = shaped;
+      }
+    }
     return jsonResponse(c, sortedMap(out));
   });
 

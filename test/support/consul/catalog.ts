@@ -3,14 +3,15 @@
 //   GET /v1/catalog/service/<name>[?tag=] instances; every ?tag= must match, case-insensitively
 //   GET /v1/health/service/<name>[?tag=][&passing]
 // The anonymous caller (ACLs on, no token) gets everything filtered away, like a real agent.
+// ?filter= uses registrator's subset of Consul's expressions (src/http/consul-filter.ts).
 
 import type { Hono } from "hono";
 import { QueryError, matchesTags, parsePassing } from "../../../src/http/consul-query.ts";
 import type { Acl } from "./acl.ts";
 import { blockOnIndex, parseWait } from "./blocking.ts";
 import { sortedMap } from "./gojsonout.ts";
-import { type Ctx, type Env, HttpError, jsonResponse, pathTail, query, queryMeta, refuseFilter, route } from "./http.ts";
-import { type NodeInfo, catalogService, consulServiceRecord, healthEntry } from "./render.ts";
+import { type Ctx, type Env, HttpError, jsonResponse, pathTail, query, queryMeta, filterOf, route } from "./http.ts";
+import { type NodeInfo, catalogService, consulServiceRecord, healthEntry, sampleServiceRecord } from "./render.ts";
 import type { ConsulState, ServiceRecord } from "./state.ts";
 
 export interface CatalogConfig {
@@ -30,24 +31,26 @@ function hasTags(s: ServiceRecord, tags: string[]): boolean {
 }
 
 /** Common start of a catalog read: blocking parameters first, then the filter, name and token. */
-function begin(cfg: CatalogConfig, c: Ctx, prefix?: string) {
+function begin(cfg: CatalogConfig, c: Ctx, prefix?: string, shape: "catalog" | "health" = "catalog") {
   const params = parseWait(c);
-  refuseFilter(c);
+  const sample = sampleServiceRecord();
+  const filter = filterOf(c, () => (shape === "health" ? healthEntry(sample, [], cfg.node) : catalogService(sample, cfg.node)));
   const name = prefix === undefined ? "" : pathTail(c, prefix);
   if (prefix !== undefined && name === "") throw new HttpError(400, "Missing service name");
   const visible = cfg.acl.resolve(c) === "allowed";
-  return { params, name, visible };
+  return { params, name, visible, filter };
 }
 
 export function catalogRoutes(app: Hono<Env>, cfg: CatalogConfig): void {
   const { state, node } = cfg;
 
   route(app, "/v1/catalog/services", ["GET"], async (c) => {
-    const { params, visible } = begin(cfg, c);
+    const { params, visible, filter } = begin(cfg, c);
     await blockOnIndex(state, c, params, () => state.servicesIndex);
     const out: Record<string, Set<string>> = {};
     if (visible) {
       for (const s of allServices(cfg)) {
+        if (filter && !filter(catalogService(s, node))) continue;
         const tags = (out[s.Service] ??= new Set());
         for (const t of s.Tags ?? []) tags.add(t);
       }
@@ -57,15 +60,16 @@ export function catalogRoutes(app: Hono<Env>, cfg: CatalogConfig): void {
   });
 
   route(app, "/v1/catalog/service/*", ["GET"], async (c) => {
-    const { params, name, visible } = begin(cfg, c, "/v1/catalog/service/");
+    const { params, name, visible, filter } = begin(cfg, c, "/v1/catalog/service/");
     await blockOnIndex(state, c, params, () => state.indexForService(name));
     const tags = query(c).getAll("tag");
     const found = visible ? allServices(cfg).filter((s) => s.Service === name && hasTags(s, tags)) : [];
-    return jsonResponse(c, found.map((s) => catalogService(s, node)), queryMeta(state.indexForService(name)));
+    const shaped = found.map((s) => catalogService(s, node)).filter((e) => !filter || filter(e));
+    return jsonResponse(c, shaped, queryMeta(state.indexForService(name)));
   });
 
   route(app, "/v1/health/service/*", ["GET"], async (c) => {
-    const { params, name, visible } = begin(cfg, c, "/v1/health/service/");
+    const { params, name, visible, filter } = begin(cfg, c, "/v1/health/service/", "health");
     await blockOnIndex(state, c, params, () => state.indexForService(name));
     const q = query(c);
     const tags = q.getAll("tag");
@@ -81,7 +85,7 @@ export function catalogRoutes(app: Hono<Env>, cfg: CatalogConfig): void {
       .filter(({ checks }) => !passingOnly || checks.every((chk) => chk.Status === "passing"));
     return jsonResponse(
       c,
-      entries.map(({ s, checks }) => healthEntry(s, checks, node)),
+      entries.map(({ s, checks }) => healthEntry(s, checks, node)).filter((e) => !filter || filter(e)),
       queryMeta(state.indexForService(name)),
     );
   });

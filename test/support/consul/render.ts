@@ -168,3 +168,22 @@ export function consulServiceRecord(version: string): ServiceRecord {
     ModifyIndex: 12,
   };
 }
+
+/** A blank service record: the shape ?filter= selectors are checked against. */
+export function sampleServiceRecord(): ServiceRecord {
+  return {
+    Kind: "",
+    ID: "",
+    Service: "",
+    Tags: [],
+    Address: "",
+    TaggedAddresses: {},
+    Meta: {},
+    Port: 0,
+    SocketPath: "",
+    Weights: { Passing: 1, Warning: 1 },
+    EnableTagOverride: false,
+    CreateIndex: 0,
+    ModifyIndex: 0,
+  };
+}
