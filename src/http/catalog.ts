@@ -2,8 +2,9 @@ import type { Context, Hono } from "hono";
 import type { LocalCatalog, LocalEntry } from "../registries/local.ts";
 import { agentRoutes } from "./consul-agent.ts";
 import { type Filter, queryFilter } from "./consul-filter.ts";
+import { healthRoutes } from "./consul-health.ts";
 import { QueryError, matchesNodeMeta, matchesTags, parseNodeMeta, parsePassing } from "./consul-query.ts";
-import { type ReadContext, consulGet, consulRead, notFound } from "./consul-read.ts";
+import { type ReadContext, consulGet, consulRead, notFound, pathTail } from "./consul-read.ts";
 import {
   type ConsulNode,
   catalogServiceShape,
@@ -29,15 +30,6 @@ export interface CatalogOptions {
   version?: string;
 }
 
-/** The URL path after `prefix`, percent-decoded as Go's net/http does. */
-export function pathTail(c: Context, prefix: string): string {
-  const raw = new URL(c.req.url).pathname.slice(prefix.length);
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new QueryError(400, `Invalid URL escape in "${raw}"`);
-  }
-}
 
 const byId = (a: LocalEntry, b: LocalEntry) => (a.service.id < b.service.id ? -1 : a.service.id > b.service.id ? 1 : 0);
 
@@ -137,6 +129,7 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
       }),
     );
 
+    healthRoutes(app, ctx);
     agentRoutes(app, ctx, { version: o.version ?? "" });
 
     app.all("/v1/*", notFound);

@@ -9,6 +9,25 @@ import { CONSUL_API_VERSION, agentServiceShape, record, sampleEntry, serviceChec
 
 export function agentRoutes(app: Hono, ctx: ReadContext, o: { version: string }): void {
   const { catalog, node } = ctx;
+  /** This node as a Serf member (agent/self's Member, agent/members). */
+  const member = () => ({
+    Name: node.name,
+    Addr: node.address,
+    Port: 8301,
+    Tags: record([
+      ["dc", node.datacenter],
+      ["id", node.id],
+      ["role", "consul"],
+      ["build", CONSUL_API_VERSION],
+    ]),
+    Status: 1,
+    ProtocolMin: 1,
+    ProtocolMax: 5,
+    ProtocolCur: 2,
+    DelegateMin: 2,
+    DelegateMax: 5,
+    DelegateCur: 4,
+  });
   const leader = () => `${node.address.includes(":") ? `[${node.address}]` : node.address}:8300`;
 
   consulGet(app, "/v1/agent/self", (c) =>
@@ -26,24 +45,7 @@ export function agentRoutes(app: Hono, ctx: ReadContext, o: { version: string })
         },
         DebugConfig: {},
         Coord: null,
-        Member: {
-          Name: node.name,
-          Addr: node.address,
-          Port: 8301,
-          Tags: record([
-            ["dc", node.datacenter],
-            ["id", node.id],
-            ["role", "consul"],
-            ["build", CONSUL_API_VERSION],
-          ]),
-          Status: 1,
-          ProtocolMin: 1,
-          ProtocolMax: 5,
-          ProtocolCur: 2,
-          DelegateMin: 2,
-          DelegateMax: 5,
-          DelegateCur: 4,
-        },
+        Member: member(),
         Stats: {
           agent: { checks: String([...catalog.services.values()].filter((e) => e.service.mirror).length), services: String(catalog.services.size) },
         },
@@ -52,6 +54,7 @@ export function agentRoutes(app: Hono, ctx: ReadContext, o: { version: string })
     })),
   );
 
+  consulGet(app, "/v1/agent/members", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [member()] })));
   consulGet(app, "/v1/status/leader", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: leader })));
   consulGet(app, "/v1/status/peers", (c) => consulRead(ctx, c, () => ({ needsSync: false, render: () => [leader()] })));
 

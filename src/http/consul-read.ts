@@ -29,6 +29,16 @@ export function text(status: number, body: string, headers: Record<string, strin
   return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
 }
 
+/** The URL path after `prefix`, percent-decoded as Go's net/http does. */
+export function pathTail(c: Context, prefix: string): string {
+  const raw = new URL(c.req.url).pathname.slice(prefix.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new QueryError(400, `Invalid URL escape in "${raw}"`);
+  }
+}
+
 /** Consul's answer to a path it does not serve (agent/http.go Index). */
 export function notFound(c: Context): Response {
   const path = new URL(c.req.url).pathname;

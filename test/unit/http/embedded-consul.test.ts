@@ -178,6 +178,25 @@ describe("shapes and filters", () => {
     expect((await get("/v1/health/service/web?passing=1")).json()).toHaveLength(3);
     await expect(registry.setHealth(svc("gone", "web", { mirror: { status: "passing", output: "" } }))).rejects.toMatchObject({ status: 404 });
   });
+  test("health/checks, health/node, health/state and agent/members", async () => {
+    const { registry, get } = api();
+    await registry.register(svc("ok", "web", { mirror: { status: "passing", output: "fine" } }));
+    await registry.register(svc("sick", "web", { mirror: { status: "critical", output: "HTTP 500" } }));
+    await registry.register(svc("db1", "db"));
+    const ids = (list: Array<{ CheckID: string }>) => list.map((c) => c.CheckID);
+    expect(ids((await get("/v1/health/checks/web")).json())).toEqual(["registrator:ok:docker-health", "registrator:sick:docker-health"]);
+    expect((await get("/v1/health/checks/db")).json()).toEqual([]);
+    expect(ids((await get("/v1/health/node/host1")).json())).toEqual(["serfHealth", "registrator:ok:docker-health", "registrator:sick:docker-health"]);
+    expect((await get("/v1/health/node/other")).json()).toEqual([]);
+    expect(ids((await get("/v1/health/state/critical")).json())).toEqual(["registrator:sick:docker-health"]);
+    expect(ids((await get("/v1/health/state/passing")).json())).toEqual(["serfHealth", "registrator:ok:docker-health"]);
+    expect(ids((await get("/v1/health/state/any")).json())).toHaveLength(3);
+    expect(await get("/v1/health/state/bogus")).toMatchObject({ status: 400, text: "Bad check state" });
+    expect(ids((await get(`/v1/health/state/any?filter=${encodeURIComponent('ServiceName == "web" and Status == critical')}`)).json())).toEqual([
+      "registrator:sick:docker-health",
+    ]);
+    expect((await get("/v1/agent/members")).json()).toMatchObject([{ Name: "host1", Addr: "10.0.0.5", Status: 1 }]);
+  });
   test("?filter and ?node-meta filter on the fields served; unsupported → 400", async () => {
     const { registry, get } = api();
     await registry.register(svc("a1", "web", { tags: ["blue"], attrs: { version: "2" } }));
