@@ -4,10 +4,11 @@
 // and 10,000 by default. Per N, a fresh registrator (compiled executable by default):
 //   - spawn → all N registered (embedded registry: its /metrics gauge; etcd: an etcd watch), and
 //     the CPU time it took;
-//   - with N registered, one more container start → in the catalog, and its stop (from the `die`
-//     event, and from the `kill` event before it) → out of the catalog, p50 / p95 over --probes;
-//     the probes have a service name of their own, so the catalog reply read is one entry: what is
-//     measured is the daemon's own work, not the size of a reply;
+//   - with N registered, one more container start, and its stop (`docker stop`: kill, die, stop),
+//     p50 / p95 over --probes, twice: first to the daemon's own `registered` / `deregistered`
+//     event on its /v1/events stream, with nothing else reading (the daemon's own work), then to
+//     what a client of the registry sees (a blocking query on the probes' own service name in the
+//     embedded registry's catalog, or an etcd watch), from `die` and from the `kill` before it;
 //   - RSS once all are registered, and per registered service above the N = 0 run;
 // plus one pure derivation of a container with 2,000 ports × 2,000 labels.
 //
@@ -88,6 +89,40 @@ interface Observer {
   gone: Map<string, bigint>;
   /** Starts following changes of the probe entries (after the initial registration). */
   followProbes(): Promise<void>;
+}
+
+/** What the daemon says it did: its own /v1/events stream (any backend), service ID → arrival. */
+async function followEvents(http: number, signal: AbortSignal): Promise<{ registered: Map<string, bigint>; deregistered: Map<string, bigint> }> {
+  const said = { registered: new Map<string, bigint>(), deregistered: new Map<string, bigint>() };
+  let opened!: () => void;
+  const ready = new Promise<void>((r) => (opened = r));
+  // Server-sent events: "event: registered\ndata: {…"service":{"id":…}}" blocks.
+  (async () => {
+    const res = await fetch(`http://127.0.0.1:${http}/v1/events`, { signal });
+    if (!res.ok || !res.body) throw new Error(`/v1/events: ${res.status}`);
+    opened();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const at = nowNs();
+      buf += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const ev = /^event: (\S+)/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if ((ev === "registered" || ev === "deregistered") && data) {
+          const id = (JSON.parse(data) as { service?: { id?: string } }).service?.id;
+          if (id && !said[ev].has(id)) said[ev].set(id, at);
+        }
+      }
+    }
+  })().catch((e) => {
+    if (!signal.aborted) console.error(`event stream: ${e}`);
+  });
+  await ready;
+  return said;
 }
 
 /** Embedded registry: the count from /metrics, probes by a blocking query on their service. */
@@ -184,6 +219,9 @@ interface Round {
   spawnMs: number;
   spawnCpu: number;
   start: number[];
+  /** The same, to the daemon's `registered` event (its own work, no catalog read). */
+  startSaid: number[];
+  stopSaid: number[];
   stopFromDie: number[];
   stopFromKill: number[];
   eventCpuMs: number;
@@ -225,32 +263,56 @@ async function round(n: number, runtime: RegistratorRuntime): Promise<Round> {
     const spawnCpu = cpuSeconds(pid);
     observer.stopCounting();
 
-    const out: Round = { n, spawnMs, spawnCpu, start: [], stopFromDie: [], stopFromKill: [], eventCpuMs: NaN, rssKb: 0, hwmKb: 0, lost: [] };
-    await observer.followProbes();
+    const out: Round = { n, spawnMs, spawnCpu, start: [], startSaid: [], stopSaid: [], stopFromDie: [], stopFromKill: [], eventCpuMs: NaN, rssKb: 0, hwmKb: 0, lost: [] };
+    /** count probe containers, one at a time: start, wait for onStart, stop, wait for onStop, remove. */
+    const probes = async (
+      label: string,
+      count: number,
+      onStart: (name: string, timeNano: bigint) => Promise<void>,
+      onStop: (name: string, t: { kill: bigint; die: bigint }) => Promise<void>,
+    ) => {
+      for (let k = 0; k < count; k++) {
+        const name = `probe-${label}-${k}`;
+        await Bun.sleep(20); // idle between events, as between real container starts
+        const { id, timeNano } = engine.start({ name, ports: { 80: 61000 + k }, env: ["SERVICE_NAME=probe"] });
+        try {
+          await onStart(name, timeNano);
+        } catch {
+          out.lost.push(`${name} start`);
+          engine.remove(id);
+          continue;
+        }
+        await Bun.sleep(20);
+        const t = engine.stop(id);
+        try {
+          await onStop(name, t);
+        } catch {
+          out.lost.push(`${name} stop`);
+        }
+        engine.remove(id);
+      }
+    };
+    // Pass 1, the daemon's own work: only its /v1/events stream is read (no catalog reply built).
+    const said = await followEvents(http, abort.signal);
     const cpu0 = cpuSeconds(pid);
-    for (let k = 0; k < PROBES; k++) {
-      const name = `probe-${k}`;
-      await Bun.sleep(20); // idle between events, as between real container starts
-      const { id, timeNano } = engine.start({ name, ports: { 80: 61000 + k }, env: ["SERVICE_NAME=probe"] });
-      try {
-        const seen = await waitFor(() => find(observer.present, name), { timeout: 30_000, interval: 1, message: `${name} registered` });
-        out.start.push(Number(seen - timeNano) / 1e6);
-      } catch {
-        out.lost.push(`${name} start`);
-        continue;
-      }
-      await Bun.sleep(20);
-      const t = engine.stop(id);
-      try {
-        const gone = await waitFor(() => find(observer.gone, name), { timeout: 30_000, interval: 1, message: `${name} deregistered` });
-        out.stopFromDie.push(Number(gone - t.die) / 1e6);
-        out.stopFromKill.push(Number(gone - t.kill) / 1e6);
-      } catch {
-        out.lost.push(`${name} stop`);
-      }
-      engine.remove(id);
-    }
-    out.eventCpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / Math.max(1, out.start.length + out.stopFromDie.length);
+    await probes("own", PROBES, async (name, timeNano) => {
+      const at = await waitFor(() => find(said.registered, name), { timeout: 30_000, interval: 1, message: `${name} registered` });
+      out.startSaid.push(Number(at - timeNano) / 1e6);
+    }, async (name, t) => {
+      const at = await waitFor(() => find(said.deregistered, name), { timeout: 30_000, interval: 1, message: `${name} deregistered` });
+      out.stopSaid.push(Number(at - t.die) / 1e6);
+    });
+    out.eventCpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / Math.max(1, out.startSaid.length + out.stopSaid.length);
+    // Pass 2, what a client of the registry sees: the catalog (blocking queries) or etcd's watch.
+    await observer.followProbes();
+    await probes("seen", PROBES, async (name, timeNano) => {
+      const seen = await waitFor(() => find(observer.present, name), { timeout: 30_000, interval: 1, message: `${name} registered` });
+      out.start.push(Number(seen - timeNano) / 1e6);
+    }, async (name, t) => {
+      const gone = await waitFor(() => find(observer.gone, name), { timeout: 30_000, interval: 1, message: `${name} deregistered` });
+      out.stopFromDie.push(Number(gone - t.die) / 1e6);
+      out.stopFromKill.push(Number(gone - t.kill) / 1e6);
+    });
     await Bun.sleep(SETTLE_MS); // RSS once settled (same wait at every N, idle included)
     out.rssKb = status(pid, "VmRSS");
     out.hwmKb = status(pid, "VmHWM");
@@ -321,15 +383,17 @@ async function main(): Promise<void> {
   console.log(`registrator: ${who}; registry ${REGISTRY === "etcd" ? "etcd v3 (watched)" : "local:// (embedded, read via its catalog API)"}; ${PROBES} probes per size\n`);
   const idle = rounds.find((r) => r.n === 0)!;
   const sized = rounds.filter((r) => r.n > 0);
-  const header = ["containers", "spawn → all registered", "CPU for that", "start → in catalog p50 / p95", "stop (die) → out p50 / p95", "stop (kill) → out p50", "CPU per event", "RSS / peak", "RSS per service"];
+  const header = ["containers", "spawn → all registered", "CPU for that", "start → in catalog p50 / p95", "start → daemon's event p50", "stop (die) → out p50 / p95", "stop → daemon's event p50", "stop (kill) → out p50", "CPU per event", "RSS / peak", "RSS per service"];
   const rows = [
-    ["0 (idle)", "–", f(idle.spawnCpu, 2) + " s", "–", "–", "–", "–", `${f(idle.rssKb / 1024, 1)} / ${f(idle.hwmKb / 1024, 1)} MiB`, "–"],
+    ["0 (probes only)", "–", f(idle.spawnCpu, 2) + " s", `${f(percentile(idle.start, 50))} / ${f(percentile(idle.start, 95))} ms`, `${f(percentile(idle.startSaid, 50))} ms`, `${f(percentile(idle.stopFromDie, 50))} / ${f(percentile(idle.stopFromDie, 95))} ms`, `${f(percentile(idle.stopSaid, 50))} ms`, "–", `${f(idle.eventCpuMs)} ms`, `${f(idle.rssKb / 1024, 1)} / ${f(idle.hwmKb / 1024, 1)} MiB`, "–"],
     ...sized.map((r) => [
       r.n.toLocaleString("en-US"),
       `${f(r.spawnMs / 1000, 2)} s`,
       `${f(r.spawnCpu, 2)} s`,
       `${f(percentile(r.start, 50))} / ${f(percentile(r.start, 95))} ms`,
+      `${f(percentile(r.startSaid, 50))} ms`,
       `${f(percentile(r.stopFromDie, 50))} / ${f(percentile(r.stopFromDie, 95))} ms`,
+      `${f(percentile(r.stopSaid, 50))} ms`,
       `${f(percentile(r.stopFromKill, 50))} ms`,
       `${f(r.eventCpuMs)} ms`,
       `${f(r.rssKb / 1024, 1)} / ${f(r.hwmKb / 1024, 1)} MiB`,
@@ -349,7 +413,12 @@ async function main(): Promise<void> {
   const mid = sized.find((r) => r.n === 1000);
   const big = sized.find((r) => r.n === 10000);
   if (small && big) {
-    for (const [what, pick] of [["start", (r: Round) => r.start], ["stop (die)", (r: Round) => r.stopFromDie]] as const) {
+    const own = REGISTRY === "local";
+    for (const [what, pick] of [
+      ["start → in catalog", (r: Round) => r.start],
+      ["stop (die) → out of catalog", (r: Round) => r.stopFromDie],
+      ...(own ? ([["start → daemon's event (own work)", (r: Round) => r.startSaid], ["stop → daemon's event (own work)", (r: Round) => r.stopSaid]] as const) : []),
+    ] as const) {
       const a = percentile(pick(small), 50);
       const b = percentile(pick(big), 50);
       targets.push([`${what} p50 at 10,000 ≤ 1.5 × p50 at 100`, `${f(b)} ms vs ${f(a)} ms (${f(b / a)}×)`, b <= 1.5 * a]);
