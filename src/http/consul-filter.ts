@@ -21,6 +21,20 @@ function fail(msg: string): never {
   throw new QueryError(400, `${PREFIX}: ${msg} (${SUPPORTED})`);
 }
 
+/** Escapes of a "double-quoted" value (Go's strconv.Unquote, less \x, \u and octal). */
+const ESCAPES = new Map([
+  ["n", "\n"],
+  ["t", "\t"],
+  ["r", "\r"],
+  ["a", "\x07"],
+  ["b", "\b"],
+  ["f", "\f"],
+  ["v", "\v"],
+  ["\\", "\\"],
+  ['"', '"'],
+  ["'", "'"],
+]);
+
 function tokenize(src: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
@@ -39,7 +53,9 @@ function tokenize(src: string): Tok[] {
       for (; j < src.length && src[j] !== '"'; j++) {
         if (src[j] === "\\" && j + 1 < src.length) {
           const e = src[++j]!;
-          v += e === "n" ? "\n" : e === "t" ? "\t" : e;
+          const decoded = ESCAPES.get(e);
+          if (decoded === undefined) fail(`invalid escape "\\${e}" at position ${j}; write \\\\ for a backslash, or use a \`raw\` string`);
+          v += decoded;
         } else v += src[j];
       }
       if (j >= src.length) fail(`unterminated string starting at position ${i + 1}`);
@@ -58,6 +74,41 @@ function tokenize(src: string): Tok[] {
     }
   }
   return out;
+}
+
+/** At most this many `+`, `*`, `{n,}` in a `matches` pattern (each one multiplies backtracking). */
+const MAX_UNBOUNDED = 3;
+
+function unboundedRepetitions(pattern: string): number {
+  const stripped = pattern.replace(/\\./g, "x").replace(/\[[^\]]*\]/g, "x");
+  return (stripped.match(/[+*]|\{\d+,\}/g) ?? []).length;
+}
+
+/**
+ * True when a repeated group contains a repetition or an alternation (`(a+)+`, `((a*))*`,
+ * `(a|aa)*`, `(\w{2,})+`): the shapes that backtrack exponentially in JavaScript.
+ */
+function nestedRepetition(pattern: string): boolean {
+  const stack: boolean[] = [];
+  let risky = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === "\\") {
+      i++;
+    } else if (ch === "[") {
+      while (i < pattern.length && pattern[i] !== "]") i += pattern[i] === "\\" ? 2 : 1;
+    } else if (ch === "(") {
+      stack.push(false);
+    } else if (ch === ")") {
+      const inner = stack.pop() ?? false;
+      const quantified = /^[+*?{]/.test(pattern.slice(i + 1));
+      if (inner && quantified) risky = true;
+      if (stack.length && (inner || quantified)) stack[stack.length - 1] = true;
+    } else if ("+*{|".includes(ch) || (ch === "?" && pattern[i - 1] !== "(")) {
+      if (stack.length) stack[stack.length - 1] = true;
+    }
+  }
+  return risky;
 }
 
 type Node =
@@ -157,6 +208,11 @@ class Parser {
     if (op === "contains") return { k: "op", op: "contains", neg, sel, value: this.value() };
     if (op === "matches") {
       const value = this.value();
+      // Go's regexp runs in linear time, JavaScript's backtracks: a repeated group that itself
+      // repeats could stall the daemon on one request, so such patterns are refused.
+      if (nestedRepetition(value)) fail(`"${value}" repeats a group that itself repeats or alternates; use a simpler pattern`);
+      if (unboundedRepetitions(value) > MAX_UNBOUNDED) fail(`"${value}" has more than ${MAX_UNBOUNDED} unbounded repetitions (+, *, {n,}); use a simpler pattern`);
+      if (/\\[1-9]|\(\?<?[=!]/.test(value)) fail(`"${value}" uses backreferences or lookaround, which Consul's regular expressions do not have`);
       let re: RegExp;
       try {
         re = new RegExp(value);

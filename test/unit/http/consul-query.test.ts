@@ -117,6 +117,15 @@ describe("?filter subset", () => {
     expect(f("ServiceMeta.__proto__ is empty")).toBe(true);
     expect(f("constructor in ServiceMeta")).toBe(false);
   });
+  test("regular expressions that could backtrack for ages are refused (Go's are linear, JavaScript's are not)", () => {
+    // Raw `backquoted` values: the pattern reaches the regular expression as written.
+    for (const re of ["(a+)+$", "((a*))*", "(a|aa)*", "(\\w{2,})+", "a*a*a*a*b", "(a)\\1", "(?=a)b"]) {
+      expect({ re, status: errorOf(() => compileFilter(`ServiceName matches \`${re}\``, sample))?.status }).toEqual({ re, status: 400 });
+    }
+    for (const re of ["^(web|db)-[0-9]+$", ".*-prod$", "(ab)+", "[(+*]+", "\\d+"]) {
+      expect({ re, ok: typeof compileFilter(`ServiceName matches \`${re}\``, sample) }).toEqual({ re, ok: "function" });
+    }
+  });
   test("anything outside the subset is a 400 naming the problem", () => {
     expect(errorOf(() => compileFilter("Bogus == 1", sample))).toMatchObject({ status: 400 });
     expect(errorOf(() => compileFilter("Bogus == 1", sample))?.message).toContain('selector "Bogus" is not valid');
@@ -127,5 +136,7 @@ describe("?filter subset", () => {
     expect(errorOf(() => compileFilter("ServicePort == http", sample))?.message).toContain("not a number");
     expect(errorOf(() => compileFilter("ServiceName matches \"(\"", sample))?.message).toContain("regular expression");
     expect(errorOf(() => compileFilter("", sample))?.status).toBe(400);
+    expect(errorOf(() => compileFilter('ServiceName matches "\\d+"', sample))?.message).toContain('invalid escape "\\d"');
+    expect(typeof compileFilter('ServiceName matches "\\\\d+"', sample)).toBe("function");
   });
 });
