@@ -7,11 +7,6 @@ import { escapeControl } from "./log.ts";
 import { runtime } from "./runtime/index.ts";
 import { servicesCommand } from "./services-command.ts";
 import { VERSION } from "./version.ts";
-import { z } from "zod";
-
-// zod compiles a parser per object schema with new Function on first use: a few MiB of memory for
-// microseconds on inputs read once (flags) or once per event (inspect); the interpreter will do.
-z.config({ jitless: true });
 
 // citty describes the command line (help text); parsing is Go-flag compatible (config.ts),
 // because registrator's users write `-ip 10.0.0.5 -internal consul://…`.

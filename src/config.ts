@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "./zod.ts";
 import { ConfigError } from "./errors.ts";
 
 /**
@@ -92,51 +92,66 @@ export function flagsFromEnv(env: Record<string, string | undefined>): RawFlags 
   return out;
 }
 
+/** An invalid value: the issue zod reports, whose message loadConfig prints. */
+function invalid(ctx: { issues: unknown[] }, input: unknown, message: string): never {
+  ctx.issues.push({ code: "custom", message, input });
+  return z.NEVER;
+}
+
 const bool = (flag: string) =>
-  z.union([z.boolean(), z.string()]).transform((v, ctx) => {
-    if (typeof v === "boolean") return v;
-    const s = v.trim().toLowerCase();
-    if (["1", "t", "true", "yes", "on"].includes(s)) return true;
-    if (["0", "f", "false", "no", "off", ""].includes(s)) return false;
-    ctx.addIssue({ code: "custom", message: `Invalid value "${v}" for flag -${flag}: expected true or false` });
-    return z.NEVER;
-  });
+  z.pipe(
+    z.union([z.boolean(), z.string()]),
+    z.transform((v: boolean | string, ctx) => {
+      if (typeof v === "boolean") return v;
+      const s = v.trim().toLowerCase();
+      if (["1", "t", "true", "yes", "on"].includes(s)) return true;
+      if (["0", "f", "false", "no", "off", ""].includes(s)) return false;
+      return invalid(ctx, v, `Invalid value "${v}" for flag -${flag}: expected true or false`);
+    }),
+  );
 
 const int = (flag: string, min: number, what: string) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const s = String(v).trim();
-    const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-      ctx.addIssue({ code: "custom", message: `Invalid value "${v}" for flag -${flag}: expected ${what}` });
-      return z.NEVER;
-    }
-    return n;
-  });
+  z.pipe(
+    z.union([z.number(), z.string()]),
+    z.transform((v: number | string, ctx) => {
+      const s = String(v).trim();
+      const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n) || n < min) return invalid(ctx, v, `Invalid value "${v}" for flag -${flag}: expected ${what}`);
+      return n;
+    }),
+  );
 
 const oneOf = <T extends string>(flag: string, values: readonly T[]) =>
-  z.union([z.string(), z.boolean()]).transform((v, ctx) => {
-    const s = String(v);
-    if ((values as readonly string[]).includes(s)) return s as T;
-    ctx.addIssue({ code: "custom", message: `Invalid value "${s}" for flag -${flag}: expected one of ${values.join(", ")}` });
-    return z.NEVER;
-  });
+  z.pipe(
+    z.union([z.string(), z.boolean()]),
+    z.transform((v: string | boolean, ctx): T => {
+      const s = String(v);
+      if ((values as readonly string[]).includes(s)) return s as T;
+      return invalid(ctx, v, `Invalid value "${s}" for flag -${flag}: expected one of ${values.join(", ")}`);
+    }),
+  );
 
-const str = z.union([z.string(), z.boolean()]).transform((v) => String(v));
+const str = z.pipe(z.union([z.string(), z.boolean()]), z.transform((v: string | boolean) => String(v)));
+
+/** A string flag that must pass `ok`, else `message`. */
+const strWhere = (ok: (s: string) => boolean, message: string) => str.check(z.refine(ok, { message }));
 
 /** `-network`: "" (none) or a Docker network name; a leading "-" is a flag that took the name's place. */
-const dockerNetwork = z.union([z.string(), z.boolean()]).transform((v, ctx) => {
-  const s = String(v);
-  if (s === "" || /^[A-Za-z0-9][^\s/\\]*$/.test(s)) return s;
-  ctx.addIssue({ code: "custom", message: `Invalid value "${s}" for flag -network: expected a Docker network name such as backend` });
-  return z.NEVER;
-});
+const dockerNetwork = z.pipe(
+  z.union([z.string(), z.boolean()]),
+  z.transform((v: string | boolean, ctx) => {
+    const s = String(v);
+    if (s === "" || /^[A-Za-z0-9][^\s/\\]*$/.test(s)) return s;
+    return invalid(ctx, v, `Invalid value "${s}" for flag -network: expected a Docker network name such as backend`);
+  }),
+);
 
 const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
 
 export const ConfigSchema = z
   .object({
-    ip: str.refine((s) => s === "" || looksLikeIp(s), { message: "Invalid value for flag -ip: expected an IPv4 or IPv6 address such as 10.0.0.5" }),
+    ip: strWhere((s) => s === "" || looksLikeIp(s), "Invalid value for flag -ip: expected an IPv4 or IPv6 address such as 10.0.0.5"),
     internal: bool("internal"),
     explicit: bool("explicit"),
     useIpFromLabel: str,
@@ -154,29 +169,30 @@ export const ConfigSchema = z
     health: oneOf("health", ["auto", "require", "ignore"] as const),
     "deregister-on-stop": bool("deregister-on-stop"),
     network: dockerNetwork,
-    http: str.refine((s) => s === "" || parseHostPort(s) !== null, {
-      message: 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable',
-    }),
-    "http-allowed-hosts": str.refine((s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())), {
-      message: "Invalid value for flag -http-allowed-hosts: expected host names or addresses separated by commas, such as registrator.example,10.0.0.5",
-    }),
+    http: strWhere((s) => s === "" || parseHostPort(s) !== null, 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable'),
+    "http-allowed-hosts": strWhere(
+      (s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())),
+      "Invalid value for flag -http-allowed-hosts: expected host names or addresses separated by commas, such as registrator.example,10.0.0.5",
+    ),
     "log-format": oneOf("log-format", ["text", "json"] as const),
     "log-level": oneOf("log-level", ["debug", "info", "warn", "error"] as const),
     version: bool("version"),
   })
-  .superRefine((c, ctx) => {
-    if ((c.ttl > 0) !== (c["ttl-refresh"] > 0)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `Flags -ttl and -ttl-refresh go together: got -ttl ${c.ttl} and -ttl-refresh ${c["ttl-refresh"]}; set both, e.g. -ttl 30 -ttl-refresh 10`,
-      });
-    } else if (c.ttl > 0 && c.ttl <= c["ttl-refresh"]) {
-      ctx.addIssue({
-        code: "custom",
-        message: `Flag -ttl (${c.ttl}) must be greater than -ttl-refresh (${c["ttl-refresh"]}) so entries are refreshed before they expire`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((c, ctx) => {
+      if ((c.ttl > 0) !== (c["ttl-refresh"] > 0)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `Flags -ttl and -ttl-refresh go together: got -ttl ${c.ttl} and -ttl-refresh ${c["ttl-refresh"]}; set both, e.g. -ttl 30 -ttl-refresh 10`,
+        });
+      } else if (c.ttl > 0 && c.ttl <= c["ttl-refresh"]) {
+        ctx.addIssue({
+          code: "custom",
+          message: `Flag -ttl (${c.ttl}) must be greater than -ttl-refresh (${c["ttl-refresh"]}) so entries are refreshed before they expire`,
+        });
+      }
+    }),
+  );
 
 export type Flags = z.output<typeof ConfigSchema>;
 

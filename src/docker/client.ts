@@ -1,6 +1,6 @@
 import { DockerError, errorMessage, redactSecrets } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { type ContainerInspect, ContainerSummary, DockerEvent, validInspect } from "./schema.ts";
+import { type ContainerInspect, ContainerList, type ContainerSummary, DockerEvent, validInspect } from "./schema.ts";
 
 /** The newest API version whose shapes this client knows; engines newer than this are spoken to at it. */
 export const MAX_API = "1.52";
@@ -137,7 +137,7 @@ export class DockerClient {
   /** Running containers. */
   async list(): Promise<ContainerSummary[]> {
     const body = await this.json("/containers/json");
-    return ContainerSummary.array().parse(body);
+    return ContainerList.parse(body);
   }
 
   /** Inspect one container; null when it no longer exists. */

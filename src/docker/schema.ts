@@ -1,53 +1,53 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 
 // Only the fields registrator reads are declared and checked. Parsing strips the rest, so callers
 // validate with `validInspect()`, which keeps Docker's whole object (the -tags templates may reach
 // any field of the inspect JSON) without paying for a deep copy of it on every event.
 
 const PortBinding = z.object({
-  HostIp: z.string().nullish(),
-  HostPort: z.string().nullish(),
+  HostIp: z.nullish(z.string()),
+  HostPort: z.nullish(z.string()),
 });
 
 const EndpointSettings = z.object({
-  IPAddress: z.string().nullish(),
-  GlobalIPv6Address: z.string().nullish(),
-  NetworkID: z.string().nullish(),
+  IPAddress: z.nullish(z.string()),
+  GlobalIPv6Address: z.nullish(z.string()),
+  NetworkID: z.nullish(z.string()),
 });
 
 export const ContainerInspect = z.object({
   Id: z.string(),
   Name: z.string(),
-  Image: z.string().nullish(),
+  Image: z.nullish(z.string()),
   Config: z.object({
-    Hostname: z.string().nullish(),
-    Image: z.string().nullish(),
-    Env: z.array(z.string()).nullish(),
-    Labels: z.record(z.string(), z.string()).nullish(),
-    ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
+    Hostname: z.nullish(z.string()),
+    Image: z.nullish(z.string()),
+    Env: z.nullish(z.array(z.string())),
+    Labels: z.nullish(z.record(z.string(), z.string())),
+    ExposedPorts: z.nullish(z.record(z.string(), z.unknown())),
   }),
   State: z.object({
-    Status: z.string().nullish(),
-    Running: z.boolean().nullish(),
-    Paused: z.boolean().nullish(),
-    ExitCode: z.number().nullish(),
-    Health: z
-      .object({ Status: z.string(), Log: z.array(z.object({ Output: z.string().nullish(), ExitCode: z.number().nullish() }).nullable()).nullish() })
-      .nullish(),
+    Status: z.nullish(z.string()),
+    Running: z.nullish(z.boolean()),
+    Paused: z.nullish(z.boolean()),
+    ExitCode: z.nullish(z.number()),
+    Health: z.nullish(
+      z.object({ Status: z.string(), Log: z.nullish(z.array(z.nullable(z.object({ Output: z.nullish(z.string()), ExitCode: z.nullish(z.number()) })))) }),
+    ),
   }),
-  HostConfig: z
-    .looseObject({
-      NetworkMode: z.string().nullish(),
-    })
-    .nullish(),
-  NetworkSettings: z
-    .looseObject({
-      IPAddress: z.string().nullish(),
-      GlobalIPv6Address: z.string().nullish(),
-      Ports: z.record(z.string(), z.array(PortBinding).nullable()).nullish(),
-      Networks: z.record(z.string(), EndpointSettings).nullish(),
-    })
-    .nullish(),
+  HostConfig: z.nullish(
+    z.looseObject({
+      NetworkMode: z.nullish(z.string()),
+    }),
+  ),
+  NetworkSettings: z.nullish(
+    z.looseObject({
+      IPAddress: z.nullish(z.string()),
+      GlobalIPv6Address: z.nullish(z.string()),
+      Ports: z.nullish(z.record(z.string(), z.nullable(z.array(PortBinding)))),
+      Networks: z.nullish(z.record(z.string(), EndpointSettings)),
+    }),
+  ),
 });
 export type ContainerInspect = z.infer<typeof ContainerInspect>;
 
@@ -77,23 +77,25 @@ export function validInspect(raw: unknown): { data: ContainerInspect } | { error
 
 export const ContainerSummary = z.object({
   Id: z.string(),
-  Names: z.array(z.string()).nullish(),
-  State: z.string().nullish(),
+  Names: z.nullish(z.array(z.string())),
+  State: z.nullish(z.string()),
 });
 export type ContainerSummary = z.infer<typeof ContainerSummary>;
+/** The reply of GET /containers/json. */
+export const ContainerList = z.array(ContainerSummary);
 
 export const DockerEvent = z.object({
-  Type: z.string().nullish(),
-  Action: z.string().nullish(),
-  status: z.string().nullish(),
-  id: z.string().nullish(),
-  Actor: z
-    .looseObject({
-      ID: z.string().nullish(),
-      Attributes: z.record(z.string(), z.string()).nullish(),
-    })
-    .nullish(),
-  time: z.number().nullish(),
-  timeNano: z.number().nullish(),
+  Type: z.nullish(z.string()),
+  Action: z.nullish(z.string()),
+  status: z.nullish(z.string()),
+  id: z.nullish(z.string()),
+  Actor: z.nullish(
+    z.looseObject({
+      ID: z.nullish(z.string()),
+      Attributes: z.nullish(z.record(z.string(), z.string())),
+    }),
+  ),
+  time: z.nullish(z.number()),
+  timeNano: z.nullish(z.number()),
 });
 export type DockerEvent = z.infer<typeof DockerEvent>;
