@@ -48,8 +48,8 @@ export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: H
     const tags = q.getAll("tag");
     const metaOk = nodeMatches(q);
     return () =>
-      [...catalog.services.values()]
-        .filter((e) => metaOk && (name === undefined || e.service.name === name) && matchesTags(e.service.tags, tags))
+      [...(name === undefined ? catalog.services.values() : catalog.instancesOf(name))]
+        .filter((e) => metaOk && matchesTags(e.service.tags, tags))
         .sort(byId)
         .map(shape)
         .filter((s) => !filter || filter(s));

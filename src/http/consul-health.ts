@@ -17,8 +17,7 @@ export function healthRoutes(app: Hono, ctx: ReadContext): void {
   const { catalog, node } = ctx;
   const sample = () => serfHealthShape(node);
   const serviceChecksOf = (name?: string) =>
-    [...catalog.services.values()]
-      .filter((e) => name === undefined || e.service.name === name)
+    [...(name === undefined ? catalog.services.values() : catalog.instancesOf(name))]
       .sort(byId)
       .flatMap((e) => serviceChecks(e, node));
 

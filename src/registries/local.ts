@@ -23,6 +23,8 @@ export interface LocalEntry {
 export class LocalCatalog {
   private readonly byId = new Map<string, LocalEntry>();
   private readonly nameIndexes = new Map<string, number>();
+  /** Entries by service name, so a read of one service does not scan the whole host. */
+  private readonly byName = new Map<string, Map<string, LocalEntry>>();
   /** Index of the catalog's creation: what a name never seen reports. */
   readonly startIndex: number;
   /** The latest index of any change. */
@@ -41,6 +43,24 @@ export class LocalCatalog {
     return this.byId;
   }
 
+  /** The instances of one service name. */
+  instancesOf(name: string): Iterable<LocalEntry> {
+    return this.byName.get(name)?.values() ?? [];
+  }
+
+  private place(entry: LocalEntry, old: LocalEntry | undefined): void {
+    if (old) this.unplace(old);
+    let group = this.byName.get(entry.service.name);
+    if (!group) this.byName.set(entry.service.name, (group = new Map()));
+    group.set(entry.service.id, entry);
+  }
+
+  private unplace(entry: LocalEntry): void {
+    const group = this.byName.get(entry.service.name);
+    group?.delete(entry.service.id);
+    if (group?.size === 0) this.byName.delete(entry.service.name);
+  }
+
   /** Index of the last change to any instance of `name`. */
   nameIndex(name: string): number {
     return this.nameIndexes.get(name) ?? this.startIndex;
@@ -57,12 +77,14 @@ export class LocalCatalog {
     if (old && contentOf(old.service) === contentOf(service) && mirrorOf(old.service) === mirrorOf(service)) return;
     const i = this.next();
     const healthOnly = old !== undefined && contentOf(old.service) === contentOf(service);
-    this.byId.set(service.id, {
+    const entry: LocalEntry = {
       service,
       createIndex: old?.createIndex ?? i,
       modifyIndex: healthOnly ? old.modifyIndex : i,
       healthIndex: i,
-    });
+    };
+    this.byId.set(service.id, entry);
+    this.place(entry, old);
     if (!healthOnly) this.servicesIndex = i;
     if (old && old.service.name !== service.name) this.nameIndexes.set(old.service.name, i);
     this.nameIndexes.set(service.name, i);
@@ -81,6 +103,7 @@ export class LocalCatalog {
     const old = this.byId.get(id);
     if (!old) return;
     this.byId.delete(id);
+    this.unplace(old);
     const i = this.next();
     this.servicesIndex = i;
     this.nameIndexes.set(old.service.name, i);

@@ -62,6 +62,18 @@ describe("indexes", () => {
     expect(c.nameIndex("b")).toBeGreaterThan(idx);
     expect(c.servicesIndex).toBe(c.index);
   });
+  test("instances by name follow renames and deletions", () => {
+    const c = new LocalCatalog(() => 5);
+    c.set(svc("x1", "a"));
+    c.set(svc("x2", "a"));
+    c.set(svc("x1", "b"));
+    expect([...c.instancesOf("a")].map((e) => e.service.id)).toEqual(["x2"]);
+    expect([...c.instancesOf("b")].map((e) => e.service.id)).toEqual(["x1"]);
+    c.delete("x2");
+    expect([...c.instancesOf("a")]).toEqual([]);
+    c.setHealth("x1", { status: "critical", output: "" });
+    expect([...c.instancesOf("b")][0]!.service.mirror?.status).toBe("critical");
+  });
   test("a health change moves the service's index, not the service list's", () => {
     const c = new LocalCatalog(() => 5);
     c.set(svc("a1", "a"));
