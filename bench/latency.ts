@@ -79,10 +79,12 @@ function watchEvents(d: Dockerd, signal: AbortSignal) {
   const starts = new Map<string, { timeNano: bigint; arrived: bigint }>();
   const times = new Map<string, Map<string, bigint>>(); // action → id → timeNano
   for (const a of ["kill", "die", "destroy"]) times.set(a, new Map());
+  /** die: timeNano → arrival here, ms (how late the engine itself delivers it). */
+  const dieDelivery = new Map<string, number>();
   const filters = encodeURIComponent(JSON.stringify({ type: ["container"], event: ["start", "kill", "die", "destroy"] }));
   let opened!: () => void;
   const ready = new Promise<void>((r) => (opened = r));
-  const handle = { starts, times, ready, onStart: undefined as ((id: string) => unknown) | undefined };
+  const handle = { starts, times, dieDelivery, ready, onStart: undefined as ((id: string) => unknown) | undefined };
   (async () => {
     const res = await d.api(`${API}/events?filters=${filters}`, { signal });
     if (!res.ok || !res.body) throw new Error(`Docker events: ${res.status}`);
@@ -96,6 +98,7 @@ function watchEvents(d: Dockerd, signal: AbortSignal) {
       } else {
         const m = times.get(e.Action);
         if (m && !m.has(id)) m.set(id, BigInt(e.timeNano));
+        if (e.Action === "die" && !dieDelivery.has(id)) dieDelivery.set(id, Number(arrived - BigInt(e.timeNano)) / 1e6);
       }
     }
   })().catch((err) => {
@@ -227,7 +230,7 @@ async function phase(d: Dockerd, label: string, n: number, events: ReturnType<ty
 /** Containers removed by a phase (not to be removed again at the end). */
 const removed = new Set<string>();
 
-interface Removal { fromDie: number[]; fromKill: number[]; lost: string[] }
+interface Removal { fromDie: number[]; fromKill: number[]; lost: string[]; dieDelivery: number[] }
 
 /**
  * How containers go away: `exit` (the container's process ends by itself: `die`, no `kill`; the
@@ -235,7 +238,7 @@ interface Removal { fromDie: number[]; fromKill: number[]; lost: string[] }
  * destroy). One after another, or all at once.
  */
 async function removals(d: Dockerd, events: ReturnType<typeof watchEvents>, watch: EtcdSeen, started: Phase["started"], how: "exit" | "rm -f", atOnce: boolean): Promise<Removal> {
-  const out: Removal = { fromDie: [], fromKill: [], lost: [] };
+  const out: Removal = { fromDie: [], fromKill: [], lost: [], dieDelivery: [] };
   const remove = async (id: string) => {
     if (how === "rm -f") {
       const res = await d.api(`${API}/containers/${id}?force=1`, { method: "DELETE" });
@@ -262,6 +265,8 @@ async function removals(d: Dockerd, events: ReturnType<typeof watchEvents>, watc
       const gone = watch.deletes.get(key)!;
       out.fromDie.push(Number(gone - events.times.get("die")!.get(id)!) / 1e6);
       if (kills.has(id)) out.fromKill.push(Number(gone - kills.get(id)!) / 1e6);
+      const delivered = events.dieDelivery.get(id);
+      if (delivered !== undefined) out.dieDelivery.push(delivered);
     } catch {
       out.lost.push(value);
     }
@@ -379,7 +384,9 @@ async function main(): Promise<void> {
       row("spawn → first registration (1 container running)", spawnMs),
       row("registration: start event → key in etcd", registrations),
       row("deregistration (exit, one by one): die → key gone", exits.fromDie),
+      row("  engine alone: die timeNano → event received", exits.dieDelivery),
       row(`${CONTAINERS} exiting at once: die → key gone, per container`, burst.fromDie),
+      row("  engine alone: their die timeNano → event received", burst.dieDelivery),
       row("rm -f, one by one: kill (its first step) → key gone", rmf.fromKill),
       row("  the same from its die (< 0: gone before the die)", rmf.fromDie),
       row(`${CONTAINERS} rm -f at once: kill → key gone, per container`, burstRm.fromKill),
