@@ -62,7 +62,7 @@ describe("VictoriaMetrics consul_sd_configs (the README's snippet, no datacenter
   }, 120_000);
 
   test("a container started while registrator restarts appears within 30 s of its return", async () => {
-    if (!reg) await startReg();
+    if (!reg?.running) await startReg();
     await stopReg();
     const c = await container("prod,web");
     await startReg();
@@ -70,7 +70,7 @@ describe("VictoriaMetrics consul_sd_configs (the README's snippet, no datacenter
   }, 120_000);
 
   test("five restarts in a row: every container started meanwhile is discovered; X-Consul-Index never decreases", async () => {
-    if (!reg) await startReg();
+    if (!reg?.running) await startReg();
     const seen: number[] = [];
     let watching = true;
     // Our own watcher: blocking queries on the service list, across the restarts.

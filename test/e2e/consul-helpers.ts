@@ -14,12 +14,17 @@ export interface ConsulE2e {
   dockerd: Dockerd;
   /** regtest/redis:latest: the busybox test image with EXPOSE 6379/tcp. */
   redis: string;
-  /** Starts registrator (stopped by cleanup()); waits for `ready` (default "Connected to Docker"; null: no wait). */
+  /** Starts registrator (stopped by endTest() or cleanup()); waits for `ready` (default "Connected to Docker"; null: no wait). */
   registrator(args: string[], opts?: { env?: Record<string, string | undefined>; ready?: RegExp | null }): Promise<Proc>;
   /** docker run -d -P --name <unique> [extra] regtest/redis sleep 3600. */
   redisContainer(extra?: string[], prefix?: string): Promise<Container>;
-  /** Starts a Consul agent emulator (stopped by cleanup()). */
+  /** Starts a Consul agent emulator (stopped by endTest() or cleanup()). */
   emulator(opts?: EmulatorOptions): Promise<ConsulEmulator>;
+  /** From now until endTest(), what is started belongs to the running test (call in beforeEach). */
+  beginTest(): void;
+  /** Stops the registrators and emulators and removes the containers the test started (call in
+   * afterEach): none of them may act during a later test. What a beforeAll started stays. */
+  endTest(): Promise<void>;
   /** Stops every registrator and emulator and removes every container this file started. */
   cleanup(): Promise<void>;
 }
@@ -36,9 +41,17 @@ export interface Container {
 export async function consulE2e(): Promise<ConsulE2e> {
   const dockerd = await sharedDockerd();
   const redis = await exposing(dockerd, "regtest/redis", [6379]);
-  const procs: Proc[] = [];
-  const names: string[] = [];
-  const emulators: ConsulEmulator[] = [];
+  type Scope = { procs: Proc[]; names: string[]; emulators: ConsulEmulator[] };
+  const newScope = (): Scope => ({ procs: [], names: [], emulators: [] });
+  const fileScope = newScope();
+  let testScope: Scope | undefined;
+  const scope = () => testScope ?? fileScope;
+  const release = async (s: Scope) => {
+    for (const p of s.procs.splice(0)) await p.stop();
+    const names = s.names.splice(0);
+    if (names.length) await dockerd.docker(["rm", "-f", ...names]).catch(() => "");
+    for (const emu of s.emulators.splice(0)) await emu.stop();
+  };
   return {
     dockerd,
     redis,
@@ -50,24 +63,31 @@ export async function consulE2e(): Promise<ConsulE2e> {
         ready: opts.ready === null ? undefined : (opts.ready ?? /Connected to Docker/),
         readyTimeout: 30_000,
       });
-      procs.push(p);
+      scope().procs.push(p);
       return p;
     },
     async redisContainer(extra = [], prefix = "redis") {
       const name = uniqueName(prefix);
-      names.push(name);
+      scope().names.push(name);
       const id = await dockerd.docker(["run", "-d", "-P", "--name", name, ...extra, redis, "sleep", "3600"]);
       return { name, id, port: await publishedPort(dockerd, name), serviceId: `${HOST}:${name}:6379` };
     },
     async emulator(opts = {}) {
       const emu = await startConsulEmulator(opts);
-      emulators.push(emu);
+      scope().emulators.push(emu);
       return emu;
     },
+    beginTest() {
+      testScope = newScope();
+    },
+    async endTest() {
+      const s = testScope;
+      testScope = undefined;
+      if (s) await release(s);
+    },
     async cleanup() {
-      for (const p of procs) await p.stop();
-      if (names.length) await dockerd.docker(["rm", "-f", ...names]).catch(() => "");
-      for (const emu of emulators) await emu.stop();
+      if (testScope) await release(testScope);
+      await release(fileScope);
     },
   };
 }

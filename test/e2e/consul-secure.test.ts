@@ -1,7 +1,7 @@
 // registrator end to end against the Consul agent emulator: each TLS mode (CA-verified, client
 // certificates, skip-verify; a wrong CA fails clearly), each transport (TCP, unix socket), and ACL
 // tokens (env and file; a wrong token is reported once per service and never printed).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CertBundle, type ConsulEmulator, makeCerts } from "../support/consul/index.ts";
@@ -20,6 +20,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.cleanup();
 });
+
+// What a test starts ends with it; what a beforeAll starts, with the file.
+beforeEach(() => e.beginTest());
+afterEach(() => e.endTest());
 
 /** A registrator with this URI and environment registers a new container, and deregisters it on rm -f. */
 async function registersAContainer(emu: ConsulEmulator, uri: string, env: Record<string, string> = {}) {

@@ -1,6 +1,6 @@
 // registrator end to end against the Consul agent emulator: the product's seed example
 // (docker run -P redis → catalog), and every check kind as the agent receives it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { ConsulEmulator } from "../support/consul/index.ts";
 import { waitFor, type Proc } from "../support/proc.ts";
 import { type Container, type ConsulE2e, checksOf, consulE2e, escapeRe, linesMatching, registerBodies } from "./consul-helpers.ts";
@@ -14,6 +14,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.cleanup();
 });
+
+// What a test starts ends with it; what a beforeAll starts, with the file.
+beforeEach(() => e.beginTest());
+afterEach(() => e.endTest());
 
 type CatalogEntry = Record<string, unknown>;
 

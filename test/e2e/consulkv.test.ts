@@ -1,6 +1,6 @@
 // registrator end to end with the Consul KV backend against the agent emulator, over TCP and a
 // unix socket: services/<name>/<id> = ip:port follows the container; no prefix is a startup error.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { ConsulEmulator } from "../support/consul/index.ts";
 import { tempDir, waitFor } from "../support/proc.ts";
@@ -15,6 +15,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.cleanup();
 });
+
+// What a test starts ends with it; what a beforeAll starts, with the file.
+beforeEach(() => e.beginTest());
+afterEach(() => e.endTest());
 
 /** The key appears with ip:port when the container starts and is deleted when it is removed. */
 async function followsTheContainer(emu: ConsulEmulator, uri: string) {

@@ -1,6 +1,6 @@
 // registrator end to end on a three-member etcd cluster: failover when the member in use stops
 // while containers come and go, and -ttl leases that expire when registrator is SIGKILLed.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { type Etcd, type EtcdCluster, startEtcdCluster } from "../support/etcd.ts";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
 import { e2eEnv, HOST, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
@@ -16,9 +16,13 @@ beforeAll(async () => {
   [e, cluster] = await Promise.all([e2eEnv(), startEtcdCluster(3)]);
 }, 90_000);
 
+// What a test started ends with it: no registrator of an earlier test writes during a later one.
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop("SIGKILL");
+  await rmf(e, ...started.splice(0));
+});
+
 afterAll(async () => {
-  for (const p of procs) await p.stop("SIGKILL");
-  await rmf(e, ...started);
   await cluster?.stop();
 }, 90_000);
 

@@ -1,7 +1,7 @@
 // registrator end to end on an etcd with TLS (client certificates required) and authentication:
 // the right credentials work; a wrong password or a wrong CA end startup with a clear message,
 // and the password never appears in registrator's output.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { type Etcd, type TestCerts, makeTestCerts, startEtcd } from "../support/etcd.ts";
 import { join } from "node:path";
 import { freePort, run as runCmd, waitFor, type Proc } from "../support/proc.ts";
@@ -48,9 +48,13 @@ beforeAll(async () => {
   e = await dockerd;
 }, 60_000);
 
+// What a test started ends with it: no registrator of an earlier test writes during a later one.
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop();
+  await rmf(e, ...started.splice(0));
+});
+
 afterAll(async () => {
-  for (const p of procs) await p.stop();
-  await rmf(e, ...started);
   await etcd?.stop();
 }, 60_000);
 

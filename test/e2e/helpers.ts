@@ -1,6 +1,6 @@
 // Shared pieces of the end-to-end tests: a dockerd, an etcd, a registrator child process, and
 // container helpers that clean up after themselves.
-import { afterAll, beforeAll } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { hostname } from "node:os";
 import { sharedDockerd, type Dockerd } from "../support/docker.ts";
 import { startEtcd, type Etcd } from "../support/etcd.ts";
@@ -37,8 +37,8 @@ export async function registrator(
   args: string[],
   opts: { runtime?: RegistratorRuntime; env?: Record<string, string | undefined>; ready?: RegExp } = {},
 ): Promise<Proc> {
-  const httpPort = await freePort();
-  const withHttp = args.some((a) => /^--?http(=|$)/.test(a)) ? args : ["-http", `127.0.0.1:${httpPort}`, ...args];
+  // Port 0: the daemon binds a port the kernel picks and logs it (httpUrl reads it back).
+  const withHttp = args.some((a) => /^--?http(=|$)/.test(a)) ? args : ["-http", "127.0.0.1:0", ...args];
   return startRegistrator(withHttp, {
     dockerHost: e.dockerd.host,
     runtime: opts.runtime,
@@ -46,6 +46,11 @@ export async function registrator(
     ready: opts.ready ?? /Connected to Docker/,
     readyTimeout: 30_000,
   });
+}
+
+/** The base URL of a registrator's HTTP API, read back from its "HTTP API on …" log line. */
+export async function httpUrl(p: Proc): Promise<string> {
+  return (await p.waitForLine(/HTTP API on (http:\/\/\S+)/, 15_000))[1]!;
 }
 
 /** docker run -d …; returns the container ID. */
@@ -73,40 +78,56 @@ export async function keysUnder(e: Env, prefix: string): Promise<Record<string, 
 
 /**
  * A test file's fixture: the shared dockerd and etcd (ready in beforeAll), and registrators and
- * containers started through it, which are stopped and removed after the file.
+ * containers started through it. What a test starts is stopped and removed when that test ends
+ * (a registrator left running would register every later test's containers and write to the
+ * shared registries meanwhile); what a beforeAll starts, when the file ends.
  */
 export function e2eFile() {
   let env: Env | undefined;
-  const procs: Proc[] = [];
-  const names: string[] = [];
+  type Scope = { procs: Proc[]; names: string[] };
+  const fileScope: Scope = { procs: [], names: [] };
+  let testScope: Scope | undefined;
+  const scope = () => testScope ?? fileScope;
+  const release = async (s: Scope) => {
+    for (const p of s.procs.splice(0)) await p.stop();
+    const names = s.names.splice(0);
+    if (env) await rmf(env, ...names);
+  };
   beforeAll(async () => {
     env = await e2eEnv();
   });
+  beforeEach(() => {
+    testScope = { procs: [], names: [] };
+  });
+  afterEach(async () => {
+    const s = testScope;
+    testScope = undefined;
+    if (s) await release(s);
+  });
   afterAll(async () => {
-    for (const p of procs) await p.stop();
-    if (env) await rmf(env, ...names);
+    await release(fileScope);
   });
   const file = {
     get e(): Env {
       if (!env) throw new Error("e2eFile() used before beforeAll ran");
       return env;
     },
-    /** registrator with these args (an -http on a free port unless given); stopped after the file. */
+    /** registrator with these args (an -http on a free port unless given); stopped after the test (or the file, from a beforeAll). */
     async registrator(args: string[], opts?: Parameters<typeof registrator>[2]): Promise<Proc> {
       const p = await registrator(file.e, args, opts);
-      procs.push(p);
+      scope().procs.push(p);
       return p;
     },
-    /** docker run -d --name <unique> [args] image [cmd]; removed after the file. */
+    /** docker run -d --name <unique> [args] image [cmd]; removed after the test (or the file, from a beforeAll). */
     async container(args: string[] = [], cmd?: string[], prefix = "c"): Promise<string> {
       const name = uniqueName(prefix);
-      names.push(name);
+      scope().names.push(name);
       await run(file.e, ["--name", name, ...args], cmd);
       return name;
     },
-    /** Mark a container started some other way for removal after the file. */
+    /** Mark a container started some other way for removal like file.container's. */
     track(name: string): void {
-      names.push(name);
+      scope().names.push(name);
     },
   };
   return file;

@@ -1,6 +1,6 @@
 // Hostile input end to end (issue 11): container values cannot forge log lines, startup errors do
 // not echo credentials, and a label named after an Object.prototype member is just a label.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterEach, beforeAll, expect, test } from "bun:test";
 import { spawn, run as runCmd, freePort, waitFor, type Proc } from "../support/proc.ts";
 import { registratorCommand } from "../support/registrator.ts";
 import { startZookeeper, zookeeperMissing } from "../support/zookeeper.ts";
@@ -14,9 +14,10 @@ beforeAll(async () => {
   e = await e2eEnv();
 });
 
-afterAll(async () => {
-  for (const p of procs) await p.stop();
-  await rmf(e, ...started);
+// What a test started ends with it: no registrator of an earlier test writes during a later one.
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop();
+  await rmf(e, ...started.splice(0));
 });
 
 const FORGED = "FORGED info  removed: 0123456789ab host:payments:443";

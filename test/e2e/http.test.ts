@@ -1,6 +1,6 @@
 // Issue 5 end to end: the embedded registry's Consul-shaped catalog with blocking queries, the
 // HTTP API (ready, metrics, services, events), and shutdown with and without -deregister-on-exit.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import parsePrometheus from "parse-prometheus-text-format";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
 import { registratorCommand, startRegistrator } from "../support/registrator.ts";
@@ -17,9 +17,10 @@ beforeAll(async () => {
   e = await e2eEnv();
 });
 
-afterAll(async () => {
-  for (const p of procs) await p.stop();
-  await rmf(e, ...names);
+// What a test started ends with it: no registrator of an earlier test writes during a later one.
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop();
+  await rmf(e, ...names.splice(0));
 });
 
 async function start(args: string[]): Promise<{ p: Proc; api: string }> {

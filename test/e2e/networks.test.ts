@@ -1,7 +1,7 @@
 // Issue 10 end to end (real dockerd, etcd v3): choosing the Docker network whose IP is registered
 // (-network, SERVICE_NETWORK, a missing network skips the port), and TCP + UDP on one port with
 // different names (SERVICE_<port>_<proto>_<key>).
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Proc } from "../support/proc.ts";
 import { HOST, e2eFile, keyIs, keysUnder, uniqueName } from "./helpers.ts";
 
@@ -49,10 +49,14 @@ describe("-internal -network with a container on two user-defined networks", () 
   let reg: Proc;
   const key = (name: string, service: string, port: number, udp = false) => `${prefix}/${service}/${HOST}:${name}:${port}${udp ? ":udp" : ""}`;
 
-  test("registers the IP on the chosen network B", async () => {
+  // One registrator for the whole describe (the tests below share it and the two networks).
+  beforeAll(async () => {
     a = await network("a");
     b = await network("b");
     reg = await file.registrator(["-internal", "-network", b, `etcd://${file.e.etcd.endpoint}${prefix}`]);
+  });
+
+  test("registers the IP on the chosen network B", async () => {
     const name = await onNetworks([a, b], ["--expose", "8080"]);
     const ipB = await ipOn(name, b);
     expect(ipB).not.toBe(await ipOn(name, a));

@@ -1,32 +1,24 @@
 // registrator keeps going when Docker or etcd go away, and -deregister on-success / -resync behave.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+// Each test's registrators and containers are gone when it ends (e2eFile): none of them can write
+// to the shared etcd during a later test.
+import { afterEach, describe, expect, test } from "bun:test";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
-import { e2eEnv, HOST, keyIs, keysUnder, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
+import { e2eFile, HOST, httpUrl, keyIs, keysUnder, rmf } from "./helpers.ts";
 
-let e: Env;
-const procs: Proc[] = [];
-const started: string[] = [];
+const file = e2eFile();
 
-beforeAll(async () => {
-  e = await e2eEnv();
-});
-
-afterAll(async () => {
-  for (const p of procs) await p.stop();
-  await rmf(e, ...started);
+afterEach(async () => {
+  // A test that failed during the etcd outage must not leave the next ones without etcd.
+  if (!file.e.etcd.running) await file.e.etcd.restart();
 });
 
 async function reg(prefix: string, extra: string[] = []): Promise<Proc> {
-  const p = await registrator(e, ["-ip", "127.0.0.1", ...extra, `etcd://${e.etcd.endpoint}${prefix}`]);
-  procs.push(p);
-  return p;
+  return file.registrator(["-ip", "127.0.0.1", ...extra, `etcd://${file.e.etcd.endpoint}${prefix}`]);
 }
 
 async function container(args: string[] = [], cmd?: string[]) {
-  const name = uniqueName();
   const port = await freePort();
-  started.push(name);
-  await run(e, ["--name", name, "-p", `${port}:6379`, ...args], cmd);
+  const name = await file.container(["-p", `${port}:6379`, ...args], cmd);
   return { name, port };
 }
 
@@ -40,17 +32,17 @@ describe("-deregister on-success", () => {
     const ok = await container([], gate);
     const fail = await container([], gate);
     const killed = await container();
-    for (const c of [ok, fail, killed]) await keyIs(e, key(c.name), `127.0.0.1:${c.port}`);
-    await e.dockerd.docker(["exec", ok.name, "sh", "-c", "echo 0 > /go"]);
-    await e.dockerd.docker(["exec", fail.name, "sh", "-c", "echo 3 > /go"]);
-    await e.dockerd.docker(["kill", killed.name]);
-    await keyIs(e, key(ok.name), undefined);
-    await keyIs(e, key(killed.name), undefined);
-    await waitFor(async () => (await e.dockerd.json(`/containers/${fail.name}/json`)).State.ExitCode === 3, { message: "never exited 3" });
+    for (const c of [ok, fail, killed]) await keyIs(file.e, key(c.name), `127.0.0.1:${c.port}`);
+    await file.e.dockerd.docker(["exec", ok.name, "sh", "-c", "echo 0 > /go"]);
+    await file.e.dockerd.docker(["exec", fail.name, "sh", "-c", "echo 3 > /go"]);
+    await file.e.dockerd.docker(["kill", killed.name]);
+    await keyIs(file.e, key(ok.name), undefined);
+    await keyIs(file.e, key(killed.name), undefined);
+    await waitFor(async () => (await file.e.dockerd.json(`/containers/${fail.name}/json`)).State.ExitCode === 3, { message: "never exited 3" });
     // Both other containers' removals were seen after fail exited, so its event was processed too.
-    expect(await e.etcd.get(key(fail.name))).toBe(`127.0.0.1:${fail.port}`);
-    await rmf(e, fail.name);
-    await keyIs(e, key(fail.name), undefined);
+    expect(await file.e.etcd.get(key(fail.name))).toBe(`127.0.0.1:${fail.port}`);
+    await rmf(file.e, fail.name);
+    await keyIs(file.e, key(fail.name), undefined);
   });
 });
 
@@ -60,17 +52,17 @@ describe("outages", () => {
     const key = (name: string) => `${prefix}/busybox/${HOST}:${name}:6379`;
     const p = await reg(prefix);
     const before = await container();
-    await keyIs(e, key(before.name), `127.0.0.1:${before.port}`);
+    await keyIs(file.e, key(before.name), `127.0.0.1:${before.port}`);
     const mark = p.mark();
-    await e.dockerd.restart();
+    await file.e.dockerd.restart();
     // The daemon's shutdown stopped every container, so its entry must go.
-    await keyIs(e, key(before.name), undefined, 30_000);
+    await keyIs(file.e, key(before.name), undefined, 30_000);
     const after = await container();
-    await keyIs(e, key(after.name), `127.0.0.1:${after.port}`, 30_000);
+    await keyIs(file.e, key(after.name), `127.0.0.1:${after.port}`, 30_000);
     await p.waitForLine(/Reconnected to Docker/, 30_000, mark);
     expect(p.running).toBe(true);
-    await rmf(e, after.name);
-    await keyIs(e, key(after.name), undefined);
+    await rmf(file.e, after.name);
+    await keyIs(file.e, key(after.name), undefined);
   });
 
   test("etcd stopped for 10 s while containers come and go, then restarted: final state exact", async () => {
@@ -79,20 +71,20 @@ describe("outages", () => {
     const p = await reg(prefix);
     const stays = await container();
     const goes = await container();
-    await keyIs(e, key(stays.name), `127.0.0.1:${stays.port}`);
-    await keyIs(e, key(goes.name), `127.0.0.1:${goes.port}`);
-    await e.etcd.stop();
+    await keyIs(file.e, key(stays.name), `127.0.0.1:${stays.port}`);
+    await keyIs(file.e, key(goes.name), `127.0.0.1:${goes.port}`);
+    await file.e.etcd.stop();
     const downAt = Date.now();
     const comes = await container();
-    await rmf(e, goes.name);
+    await rmf(file.e, goes.name);
     const flaps = await container();
-    await rmf(e, flaps.name);
+    await rmf(file.e, flaps.name);
     // Keep etcd down for 10 s in all (a deadline, not a settle-sleep: the outage itself is the test).
     await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - downAt))));
     expect(p.running).toBe(true);
-    await e.etcd.restart();
+    await file.e.etcd.restart();
     await waitFor(async () => {
-      const have = await keysUnder(e, prefix);
+      const have = await keysUnder(file.e, prefix);
       const want = { [key(stays.name)]: `127.0.0.1:${stays.port}`, [key(comes.name)]: `127.0.0.1:${comes.port}` };
       expect(have).toEqual(want);
       return true;
@@ -103,29 +95,35 @@ describe("outages", () => {
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-async function rangeCount(): Promise<number> {
-  const text = await (await fetch(`${e.etcd.metricsUrl}/metrics`)).text();
-  const m = /^etcd_mvcc_range_total (\d+)/m.exec(text);
-  if (!m) throw new Error("etcd_mvcc_range_total missing from etcd's metrics");
-  return Number(m[1]);
+/** How many times this registrator has read its registry to compare (its own /metrics). */
+async function registryReads(api: string): Promise<number> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const m = /^registrator_registry_request_duration_seconds_count\{[^}]*operation="list"[^}]*\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 describe("-resync", () => {
-  test("against an in-sync etcd writes nothing (etcd's own put counter)", async () => {
+  test("against an in-sync etcd writes nothing (a watch on its prefix sees no write)", async () => {
     const prefix = `/resync${process.pid}`;
     const p = await reg(prefix, ["-resync", "1"]);
+    const api = await httpUrl(p);
     const c = await container();
-    await keyIs(e, `${prefix}/busybox/${HOST}:${c.name}:6379`, `127.0.0.1:${c.port}`);
-    // etcd shows the key before the daemon prints its `added:` line: wait for that line too, so it
-    // cannot land after the mark and count as a resync write.
+    await keyIs(file.e, `${prefix}/busybox/${HOST}:${c.name}:6379`, `127.0.0.1:${c.port}`, 15_000);
+    // etcd shows the key before the daemon prints its `added:` line: wait for that line too, so
+    // the registration's own write is over before the watch starts.
     await p.waitForLine(new RegExp(`added: \\S+ ${escapeRe(`${HOST}:${c.name}:6379`)}`), 15_000);
     const mark = p.mark();
-    const before = await e.etcd.putCount();
-    // Each resync reads the prefix once: wait for three more reads, then compare the put counter.
-    const reads0 = await rangeCount();
-    await waitFor(async () => (await rangeCount()) >= reads0 + 3, { timeout: 15_000, message: "no resync reads seen" });
-    const after = await e.etcd.putCount();
-    expect(after - before).toBe(0);
+    // Exact: only writes under this test's prefix, whatever else uses the shared etcd.
+    const watch = await file.e.etcd.watch(prefix);
+    try {
+      // Each resync reads the prefix once: wait for three more reads by this registrator.
+      const reads0 = await registryReads(api);
+      await waitFor(async () => (await registryReads(api)) >= reads0 + 3, { timeout: 30_000, message: "no resync reads seen" });
+      expect(watch.open).toBe(true);
+      expect(watch.events).toEqual([]);
+    } finally {
+      await watch.stop();
+    }
     expect(p.lines.slice(mark).filter((l) => l.includes("added:"))).toEqual([]);
   });
 
@@ -134,8 +132,8 @@ describe("-resync", () => {
     await reg(prefix, ["-resync", "1"]);
     const c = await container();
     const k = `${prefix}/busybox/${HOST}:${c.name}:6379`;
-    await keyIs(e, k, `127.0.0.1:${c.port}`);
-    await fetch(`${e.etcd.clientUrl}/v3/kv/deleterange`, { method: "POST", body: JSON.stringify({ key: btoa(k) }) });
-    await keyIs(e, k, `127.0.0.1:${c.port}`, 5000);
+    await keyIs(file.e, k, `127.0.0.1:${c.port}`);
+    await fetch(`${file.e.etcd.clientUrl}/v3/kv/deleterange`, { method: "POST", body: JSON.stringify({ key: btoa(k) }) });
+    await keyIs(file.e, k, `127.0.0.1:${c.port}`, 15_000);
   });
 });

@@ -1,6 +1,6 @@
 // registrator end to end with skydns2:// on a real etcd: SkyDNS/CoreDNS records on the v3 API by
 // default, on the v2 keys API with ?api=v2 (never both), removed when the container stops.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { type Etcd, startEtcd } from "../support/etcd.ts";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
 import { e2eEnv, HOST, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
@@ -15,9 +15,13 @@ beforeAll(async () => {
   [e, etcd] = await Promise.all([e2eEnv(), startEtcd({ v2: true, name: "skydns-e2e" })]);
 }, 60_000);
 
+// What a test started ends with it: no registrator of an earlier test writes during a later one.
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop();
+  await rmf(e, ...started.splice(0));
+});
+
 afterAll(async () => {
-  for (const p of procs) await p.stop();
-  await rmf(e, ...started);
   await etcd?.stop();
 }, 60_000);
 

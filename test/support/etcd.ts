@@ -52,6 +52,15 @@ function rangeEnd(prefix: string): string {
   return end.toString("base64");
 }
 
+/** A running watch of a prefix (Etcd.watch). */
+export interface EtcdWatch {
+  /** Every write under the prefix since the watch was confirmed, in etcd's order. */
+  readonly events: Array<{ type: "PUT" | "DELETE"; key: string; value: string }>;
+  /** False once the stream ended (stopped, or etcd went away): no later write would be seen. */
+  open: boolean;
+  stop(): Promise<void>;
+}
+
 interface MemberPorts {
   client: number;
   peer: number;
@@ -249,6 +258,60 @@ export class Etcd {
     if (!res.ok) throw new Error(`etcd v2 put ${key}: ${res.status} ${await res.text()}`);
   }
 
+  /**
+   * Watches every key under prefix through the v3 gateway's watch stream; resolves once etcd
+   * confirmed the watch, so every later write under the prefix lands in `events` (exact, unlike
+   * the server-wide put counter, which counts every test's writes).
+   */
+  async watch(prefix: string): Promise<EtcdWatch> {
+    const abort = new AbortController();
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.auth) headers.authorization = (this.auth.token ??= await this.authenticate());
+    const res = await fetch(`${this.clientUrl}/v3/watch`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ create_request: { key: b64(prefix), range_end: rangeEnd(prefix) } }),
+      signal: abort.signal,
+      ...this.fetchOpts(),
+    } as RequestInit);
+    if (res.status !== 200 || !res.body) throw new Error(`etcd watch ${prefix}: ${res.status} ${await res.text()}`);
+    const w: EtcdWatch = { events: [], open: true, stop: async () => abort.abort() };
+    let created!: () => void;
+    const confirmed = new Promise<void>((r) => (created = r));
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    const onMessage = (line: string) => {
+      type Event = { type?: "PUT" | "DELETE"; kv?: { key?: string; value?: string } };
+      const r = (JSON.parse(line) as { result?: { created?: boolean; events?: Event[] } }).result;
+      if (r?.created) created();
+      for (const ev of r?.events ?? []) w.events.push({ type: ev.type ?? "PUT", key: unb64(ev.kv?.key), value: unb64(ev.kv?.value) });
+    };
+    const pump = (async () => {
+      let rest = "";
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
+          rest = lines.pop()!;
+          for (const line of lines) if (line.trim()) onMessage(line);
+        }
+      } catch {
+        // Stopped, or etcd went away: `open` says so.
+      } finally {
+        w.open = false;
+        created();
+      }
+    })();
+    w.stop = async () => {
+      abort.abort();
+      await pump;
+    };
+    await confirmed;
+    if (!w.open) throw new Error(`etcd watch ${prefix}: the stream ended before etcd confirmed it`);
+    return w;
+  }
+
   /** etcd's own count of v3 puts (`etcd_mvcc_put_total` on /metrics). */
   async putCount(): Promise<number> {
     const text = await (await fetch(`${this.metricsUrl}/metrics`)).text();
@@ -274,20 +337,29 @@ async function memberPorts(): Promise<MemberPorts> {
   return { client: await freePort(), peer: await freePort(), metrics: await freePort() };
 }
 
-/** One etcd 3.4 member on free loopback ports in a temp dir; resolves once healthy. */
+/** True when an etcd that failed to start says one of its ports was taken meanwhile. */
+const portTaken = (e: Etcd) => /address already in use/.test(e.logTail(200));
+
+/**
+ * One etcd 3.4 member on free loopback ports in a temp dir; resolves once healthy. A port taken
+ * by some process outside the tests' reservations (freePort) is retried on other ports.
+ */
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
   const name = opts.name ?? "etcd-test";
-  const dir = tempDir("etcd-");
-  const ports = await memberPorts();
-  const e = new Etcd(name, dir, ports, `${name}=http://127.0.0.1:${ports.peer}`, opts, `tok-${ports.peer}`);
-  e.launch();
-  try {
-    await e.ready();
-  } catch (err) {
-    await e.stop();
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    const dir = tempDir("etcd-");
+    const ports = await memberPorts();
+    const e = new Etcd(name, dir, ports, `${name}=http://127.0.0.1:${ports.peer}`, opts, `tok-${ports.peer}`);
+    e.launch();
+    try {
+      await e.ready();
+      return e;
+    } catch (err) {
+      await e.stop();
+      if (attempt < 3 && portTaken(e)) continue;
+      throw err;
+    }
   }
-  return e;
 }
 
 export interface EtcdCluster {

@@ -3,7 +3,8 @@
 // whose owner is dead is reclaimed, after the instance it names has been cleaned up.
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "./proc.ts";
+import { pidAlive, run } from "./proc.ts";
+
 
 export interface SubnetOptions {
   /** Directory holding one lock directory per index. */
@@ -28,15 +29,6 @@ export interface Subnet {
   gateway: string;
   subnet: string;
   lock: string;
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export function readOr(path: string, fallback: string): string {

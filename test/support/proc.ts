@@ -2,14 +2,80 @@
 // child processes that capture their output and are stopped by their own PID only.
 // This module is preloaded by bunfig.toml so that onTestRunEnd() hooks run once after all files.
 import { afterAll } from "bun:test";
-import { mkdtempSync, openSync, closeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). */
-export function freePort(): Promise<number> {
+// ---- free ports --------------------------------------------------------------------------------
+//
+// A port taken by binding port 0 comes from the kernel's ephemeral range, the same range every
+// outgoing connection of every process takes its local port from; between release and use, any
+// connect() can take it ("address already in use"). So ports are handed out below that range,
+// each reserved for the whole run with a lock file (O_EXCL, holding our PID) shared by every test
+// process on the machine, never twice within one process, and only after a bind on all interfaces
+// succeeded (Docker publishes -p host ports there).
+
+const PORT_LOCKS = join(tmpdir(), "regtest-ports");
+const handedOut = new Set<number>();
+
+/** [first, last] ports to hand out: the 12,000 below the ephemeral range, or undefined when there is no room. */
+function portRange(): [number, number] | undefined {
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: assume its default range.
+  }
+  const first = Math.max(10_000, low - 12_000);
+  return low - first >= 1000 ? [first, low - 1] : undefined;
+}
+
+/** Whether a process with this PID exists (ours or not). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes the machine-wide reservation of port (reclaiming one whose owner process is gone). */
+function reservePort(port: number): boolean {
+  const lock = join(PORT_LOCKS, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: "wx" });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(lock, "utf8")) || 0;
+    } catch {
+      continue; // released meanwhile
+    }
+    if (owner === process.pid || (owner && pidAlive(owner))) return false;
+    // A dead owner's lock, or a half-written one older than a minute.
+    if (!owner && Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs < 60_000) return false;
+    rmSync(lock, { force: true });
+  }
+  return false;
+}
+
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -20,6 +86,27 @@ export function freePort(): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error("Cannot find a free port"))));
     });
   });
+}
+
+/**
+ * A TCP port free on every interface, reserved for this test process until it exits: no other
+ * caller of freePort() on this machine gets it, and no outgoing connection takes it meanwhile.
+ */
+export async function freePort(): Promise<number> {
+  const range = portRange();
+  if (!range) return ephemeralPort();
+  mkdirSync(PORT_LOCKS, { recursive: true });
+  const [first, last] = range;
+  const size = last - first + 1;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = first + ((start + i) % size);
+    if (handedOut.has(port) || !reservePort(port)) continue;
+    handedOut.add(port);
+    if ((await canBind(port, "0.0.0.0")) && (await canBind(port, "127.0.0.1"))) return port;
+    // Busy outside the tests' reservations: keep it reserved (and skipped) for this run.
+  }
+  throw new Error(`Cannot find a free port in ${first}-${last}`);
 }
 
 export interface WaitOptions {
