@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ConsulEmulator } from "../support/consul/index.ts";
 import { freePort, type Proc, waitFor } from "../support/proc.ts";
 import { type ConsulE2e, checksOf, consulE2e } from "./consul-helpers.ts";
-import { HOST, e2eFile, keyIs, uniqueName } from "./helpers.ts";
+import { HOST, e2eFile, httpUrl, keyIs, uniqueName } from "./helpers.ts";
 
 const file = e2eFile();
 let c: ConsulE2e;
@@ -35,8 +35,7 @@ const exec = (name: string, cmd: string) => file.e.dockerd.docker(["exec", name,
 
 /** How many Docker events of this action the registrator has taken in (its /metrics). */
 async function eventsSeen(p: Proc, action: string): Promise<number> {
-  const addr = p.cmd[p.cmd.indexOf("-http") + 1];
-  const text = await (await fetch(`http://${addr}/metrics`)).text();
+  const text = await (await fetch(`${await httpUrl(p)}/metrics`)).text();
   const m = new RegExp(`^registrator_docker_events_total\\{action="${action}"\\} (\\d+)`, "m").exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -84,7 +83,7 @@ describe("etcd v3 (auto acts as require)", () => {
     await healthIs(name, "unhealthy");
     await keyIs(file.e, key(name), undefined);
     expect((await dockerState(name)).Running).toBe(true);
-    const status = (await (await fetch(`http://${reg.cmd[reg.cmd.indexOf("-http") + 1]}/v1/services`)).json()) as Array<Record<string, unknown>>;
+    const status = (await (await fetch(`${await httpUrl(reg)}/v1/services`)).json()) as Array<Record<string, unknown>>;
     expect(status.find((s) => s.containerName === name)).toMatchObject({ registered: false, outOfTraffic: "unhealthy" });
   });
 

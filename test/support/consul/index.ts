@@ -8,6 +8,7 @@
 
 import { randomUUID } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
+import { freePort } from "../proc.ts";
 import { type RecordedRequest, buildApp } from "./app.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
 import { type EmulatorOptions, EmulatorOptionsSchema } from "./options.ts";
@@ -86,7 +87,9 @@ export async function startConsulEmulator(options: EmulatorOptions = {}): Promis
     return Bun.serve({ hostname: "127.0.0.1", port, fetch, idleTimeout: 0, ...(tls ? { tls } : {}) });
   };
 
-  let server: Server | undefined = listen(opts.port);
+  // A reserved port (freePort), not one the kernel picks from its ephemeral range: restart()
+  // listens on it again, and in between any outgoing connection could take an ephemeral one.
+  let server: Server | undefined = listen(opts.port || opts.unixSocket ? opts.port : await freePort());
   state.start();
   const port = opts.unixSocket ? 0 : (server.port ?? 0);
   const scheme = opts.tls ? "https" : "http";
