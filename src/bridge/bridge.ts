@@ -33,7 +33,13 @@ export interface DeriveOutput {
 export type BridgeChange =
   | { type: "registered"; service: Service }
   | { type: "deregistered"; service: ServiceRef }
-  | { type: "failed"; op: WriteOp; service: ServiceRef; error: string };
+  | { type: "failed"; op: WriteOp; service: ServiceRef; error: string }
+  /**
+   * A service's traffic state changed (outOfTraffic: why it is out now; absent: back in), whatever
+   * the backend; or, with `op`, a write that carries it to the registry (the Docker health mirror,
+   * maintenance) completed.
+   */
+  | { type: "traffic"; service: ServiceRef; outOfTraffic?: OutOfTrafficReason; op?: "health" | "maintenance" };
 
 /** Registry writes: a service's entry, its Docker health mirror, its maintenance (stop-drain). */
 type WriteOp = "register" | "deregister" | "health" | "maintenance";
@@ -187,7 +193,7 @@ export class Bridge {
   private readonly retrying = new Set<string>();
   private readonly stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Per service ID, why it was last out of traffic ("" in traffic), to log each change once. */
-  private readonly reasons = new Map<string, string>();
+  private readonly reasons = new Map<string, OutOfTrafficReason | "">();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
   private closed = false;
@@ -416,6 +422,8 @@ export class Bridge {
     const before = this.reasons.get(s.id);
     if (before === reason) return;
     this.reasons.set(s.id, reason);
+    // A new service in traffic is announced by its registration; anything else is a change.
+    if (before !== undefined || reason) this.o.onChange?.({ type: "traffic", service: s, ...(reason ? { outOfTraffic: reason } : {}) });
     if (reason) {
       const how = d.register ? (d.mirror ? "registered with a critical Docker health check" : "registered") : "not registered";
       this.o.log.info(`out of traffic: ${short(id)} ${s.id}: ${reason} (${how})`);
@@ -540,9 +548,12 @@ export class Bridge {
     try {
       await this.timed("health", () => this.o.registry.setHealth!(service));
       e.service = service;
+      // The periodic refresh (refreshHealth) sets the same status again: no news for anyone.
+      const changed = e.mirror !== mirrorKey(service.mirror);
       e.mirror = mirrorKey(service.mirror);
       this.errors.delete(service.id);
       this.o.log.info(`health: ${short(service.origin.containerId)} ${service.id} ${service.mirror?.status}`, { output: service.mirror?.output });
+      if (changed) this.trafficWritten(service, "health");
       return true;
     } catch (err) {
       if (err instanceof RegistryError && err.status === 404) {
@@ -564,6 +575,7 @@ export class Bridge {
       e.maint = enable;
       this.errors.delete(service.id);
       this.o.log.info(`${enable ? "maintenance on" : "maintenance off"}: ${short(service.origin.containerId)} ${service.id}`);
+      this.trafficWritten(service, "maintenance");
       return true;
     } catch (err) {
       return this.failed("maintenance", service, err);
@@ -617,6 +629,12 @@ export class Bridge {
       e.writing--;
       e.doneAt = ++this.clock;
     }
+  }
+
+  /** A write carrying a service's traffic state landed: announced with the state it reflects. */
+  private trafficWritten(service: Service, op: "health" | "maintenance"): void {
+    const reason = this.reasons.get(service.id);
+    this.o.onChange?.({ type: "traffic", service, op, ...(reason ? { outOfTraffic: reason } : {}) });
   }
 
   private failed(op: WriteOp, service: ServiceRef, e: unknown): false {

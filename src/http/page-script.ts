@@ -118,8 +118,8 @@ export const STATUS_JS = String.raw`"use strict";
         setTimeout(connect, 3000);
       }
     };
-    // "health" and "maintenance": traffic changes, should the bridge announce them too.
-    ["hello", "registered", "deregistered", "failed", "health", "maintenance"].forEach(function (t) {
+    // Every event the bridge sends (README, HTTP API): "traffic" covers health, pause, stop-drain.
+    ["hello", "registered", "deregistered", "failed", "traffic"].forEach(function (t) {
       source.addEventListener(t, onEvent);
     });
   }

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Bridge, ServiceStatus } from "../../src/bridge/bridge.ts";
+import type { Bridge, BridgeChange, ServiceStatus } from "../../src/bridge/bridge.ts";
 import { createApp } from "../../src/http/app.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
@@ -118,11 +118,12 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
       { service: testService({ id: "h:web:8080", name: evil }), containerId: "c3", registered: true, outOfTraffic: "unhealthy" },
     ];
     const bridge = { status: () => statuses, registered: () => [] } as unknown as Bridge;
+    const changes = new Set<(c: BridgeChange) => void>();
     const app = createApp({
       bridge,
       metrics: new Metrics(),
       readiness: () => ({ docker: { ok: false, reason: "Cannot reach Docker at unix:///nowhere.sock: ENOENT" }, registry: { ok: true, reason: "" } }),
-      changes: new Set(),
+      changes,
     });
     const server = await bunRuntime().serve((req, conn) => app.fetch(req, { conn }), { hostname: "127.0.0.1", port: 0 });
     servers.push(server);
@@ -140,6 +141,16 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
     const states = await page.screenshot();
     writeFileSync(join(dir, "status-page-states.png"), states);
     if (process.env.REGISTRATOR_TEST_SCREENSHOT) writeFileSync(process.env.REGISTRATOR_TEST_SCREENSHOT.replace(/\.png$/, "-states.png"), states);
+
+    // A traffic change (here: api paused) reaches the page as a "traffic" event, which it counts.
+    const seen = await eventsSeen(page);
+    statuses[0] = { ...statuses[0]!, outOfTraffic: "paused" };
+    for (const l of changes) l({ type: "traffic", service: statuses[0].service, outOfTraffic: "paused" });
+    await waitFor(async () => (await eventsSeen(page)) > seen && (await rowOf(page, "h:api:80"))?.state === "not in traffic", {
+      timeout: 20_000,
+      message: "the traffic event never reached the page",
+    });
+    expect((await rowOf(page, "h:api:80"))?.cells.at(-1)).toBe("not in trafficpaused");
   });
 });
 

@@ -1,5 +1,5 @@
 // An in-memory Docker source and registry for the bridge's unit tests.
-import { Bridge, type BridgeOptions, type DockerSource } from "../../src/bridge/bridge.ts";
+import { Bridge, type BridgeChange, type BridgeOptions, type DockerSource } from "../../src/bridge/bridge.ts";
 import type { ContainerInspect } from "../../src/docker/schema.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { LocalRegistry } from "../../src/registries/local.ts";
@@ -142,6 +142,7 @@ export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup"
   const docker = new FakeDocker();
   const registry = opts.registry ?? new FlakyRegistry();
   const log = memoryLogger();
+  const changes: BridgeChange[] = [];
   const bridge = new Bridge({
     docker,
     registry,
@@ -154,9 +155,10 @@ export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup"
     ...(opts.stopGraceMs !== undefined ? { stopGraceMs: opts.stopGraceMs } : {}),
     retryMinMs: 5,
     retryMaxMs: 20,
+    onChange: (c) => changes.push(c),
   });
   const ids = () => [...registry.catalog.services.keys()].sort();
-  return { docker, registry, bridge, log, ids };
+  return { docker, registry, bridge, log, ids, changes };
 }
 
 export async function until(cond: () => boolean, ms = 5000) {

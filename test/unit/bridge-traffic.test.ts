@@ -276,3 +276,79 @@ describe("stop signals (-deregister-on-stop)", () => {
     expect(s.ids()).toEqual([]);
   });
 });
+
+describe("traffic changes are announced (onChange type traffic, whatever the backend)", () => {
+  /** The traffic changes so far, reduced to what a /v1/events client reads, then forgotten. */
+  const traffic = (s: ReturnType<typeof setup>) =>
+    s.changes.splice(0).flatMap((c) => (c.type === "traffic" ? [{ id: c.service.id, out: c.outOfTraffic, op: c.op }] : []));
+
+  test("mirroring backend: out while starting, back when healthy, out when unhealthy; each mirror write too, the periodic refresh not", async () => {
+    const s = setup();
+    run(s, { health: { status: "starting" } });
+    await s.bridge.event(ev("a", "start"));
+    await s.bridge.flush();
+    expect(traffic(s)).toEqual([{ id: SID, out: "starting", op: undefined }]);
+    run(s, { health: { status: "healthy", output: "ok" } });
+    await s.bridge.event(ev("a", "health_status: healthy"));
+    await s.bridge.flush();
+    // The event sets the status at once, the confirming inspect brings the probe output: one
+    // announcement per mirror write that changed something.
+    const healthy = traffic(s);
+    expect(healthy[0]).toEqual({ id: SID, out: undefined, op: undefined });
+    expect(healthy.slice(1).length).toBeGreaterThan(0);
+    for (const c of healthy.slice(1)) expect(c).toEqual({ id: SID, out: undefined, op: "health" });
+    expect(stored(s)?.mirror).toEqual({ status: "passing", output: "ok" });
+    await s.bridge.refreshHealth();
+    expect(traffic(s)).toEqual([]);
+    run(s, { health: { status: "unhealthy", output: "refused" } });
+    await s.bridge.event(ev("a", "health_status: unhealthy"));
+    await s.bridge.flush();
+    const unhealthy = traffic(s);
+    expect(unhealthy[0]).toEqual({ id: SID, out: "unhealthy", op: undefined });
+    expect(unhealthy.slice(1).length).toBeGreaterThan(0);
+    for (const c of unhealthy.slice(1)) expect(c).toEqual({ id: SID, out: "unhealthy", op: "health" });
+  });
+
+  test("plain backend: a service in traffic from the start is announced by its registration only; pause and unpause are", async () => {
+    const s = setup({ registry: new PlainRegistry() });
+    run(s);
+    await s.bridge.event(ev("a", "start"));
+    await s.bridge.flush();
+    expect(s.changes.map((c) => c.type)).toEqual(["registered"]);
+    expect(traffic(s)).toEqual([]);
+    run(s, { paused: true });
+    await s.bridge.event(ev("a", "pause"));
+    await s.bridge.flush();
+    expect(traffic(s)).toEqual([{ id: SID, out: "paused", op: undefined }]);
+    run(s, { paused: false });
+    await s.bridge.event(ev("a", "unpause"));
+    await s.bridge.flush();
+    expect(traffic(s)).toEqual([{ id: SID, out: undefined, op: undefined }]);
+  });
+
+  test("stop-drain backend: the stop signal, then maintenance on landing, are announced", async () => {
+    const s = setup({ registry: new DrainingRegistry() });
+    run(s);
+    await s.bridge.event(ev("a", "start"));
+    await s.bridge.flush();
+    s.changes.length = 0;
+    await s.bridge.event(ev("a", "kill", { signal: "15" }));
+    await s.bridge.flush();
+    expect(traffic(s)).toEqual([{ id: SID, out: "stopping", op: undefined }, { id: SID, out: "stopping", op: "maintenance" }]);
+  });
+
+  test("a failed maintenance write announces no landing", async () => {
+    const registry = new DrainingRegistry();
+    const s = setup({ registry });
+    run(s);
+    await s.bridge.event(ev("a", "start"));
+    await s.bridge.flush();
+    s.changes.length = 0;
+    registry.down = true;
+    await s.bridge.event(ev("a", "kill", { signal: "15" }));
+    await s.bridge.flush();
+    expect(s.changes.some((c) => c.type === "failed" && c.op === "maintenance")).toBe(true);
+    expect(traffic(s)).toEqual([{ id: SID, out: "stopping", op: undefined }]);
+    await s.bridge.close({ deregisterAll: false, timeoutMs: 100 });
+  });
+});

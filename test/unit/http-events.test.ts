@@ -71,6 +71,9 @@ describe("/v1/events", () => {
     events.publish({ type: "deregistered", service: { name: "web", ip: "10.0.0.1", port: 80, protocol: "tcp", id: "h:web:80" } as never });
     await waitFor(() => c.state.text.includes("event: deregistered"), { message: "no deregistered event" });
     expect(c.state.text).toContain('event: deregistered\nid: 1\ndata: {"service":{"id":"h:web:80","name":"web","ip":"10.0.0.1","port":80}}\n\n');
+    events.publish({ type: "traffic", service: up.service, outOfTraffic: "unhealthy", op: "health" });
+    await waitFor(() => c.state.text.includes("event: traffic"), { message: "no traffic event" });
+    expect(c.state.text).toContain('event: traffic\nid: 2\ndata: {"service":{"id":"h:web:80","name":"web","ip":"10.0.0.2","port":8080},"outOfTraffic":"unhealthy","op":"health"}\n\n');
     await c.cancel();
     await waitFor(() => events.size === 0, { message: "the cancelled client was never removed" });
   });
