@@ -383,7 +383,8 @@ async function main(): Promise<void> {
   console.log(`registrator: ${who}; registry ${REGISTRY === "etcd" ? "etcd v3 (watched)" : "local:// (embedded, read via its catalog API)"}; ${PROBES} probes per size\n`);
   const idle = rounds.find((r) => r.n === 0)!;
   const sized = rounds.filter((r) => r.n > 0);
-  const header = ["containers", "spawn → all registered", "CPU for that", "start → in catalog p50 / p95", "start → daemon's event p50", "stop (die) → out p50 / p95", "stop → daemon's event p50", "stop (kill) → out p50", "CPU per event", "RSS / peak", "RSS per service"];
+  const where = REGISTRY === "etcd" ? "etcd" : "catalog";
+  const header = ["containers", "spawn → all registered", "CPU for that", `start → in ${where} p50 / p95`, "start → daemon's event p50", `stop (die) → out of ${where} p50 / p95`, "stop → daemon's event p50", "stop (kill) → out p50", "CPU per event", "RSS / peak", "RSS per service"];
   const rows = [
     ["0 (probes only)", "–", f(idle.spawnCpu, 2) + " s", `${f(percentile(idle.start, 50))} / ${f(percentile(idle.start, 95))} ms`, `${f(percentile(idle.startSaid, 50))} ms`, `${f(percentile(idle.stopFromDie, 50))} / ${f(percentile(idle.stopFromDie, 95))} ms`, `${f(percentile(idle.stopSaid, 50))} ms`, "–", `${f(idle.eventCpuMs)} ms`, `${f(idle.rssKb / 1024, 1)} / ${f(idle.hwmKb / 1024, 1)} MiB`, "–"],
     ...sized.map((r) => [
@@ -415,8 +416,8 @@ async function main(): Promise<void> {
   if (small && big) {
     const own = REGISTRY === "local";
     for (const [what, pick] of [
-      ["start → in catalog", (r: Round) => r.start],
-      ["stop (die) → out of catalog", (r: Round) => r.stopFromDie],
+      [`start → in ${REGISTRY === "etcd" ? "etcd" : "catalog"}`, (r: Round) => r.start],
+      [`stop (die) → out of ${REGISTRY === "etcd" ? "etcd" : "catalog"}`, (r: Round) => r.stopFromDie],
       ...(own ? ([["start → daemon's event (own work)", (r: Round) => r.startSaid], ["stop → daemon's event (own work)", (r: Round) => r.stopSaid]] as const) : []),
     ] as const) {
       const a = percentile(pick(small), 50);
