@@ -157,18 +157,22 @@ describe.skipIf(!!skip)("registrator on Podman", () => {
   }, T);
 
   test("-internal registers the container's address on Podman's network and the exposed port", async () => {
-    const { api } = await registrator(["-internal"]);
-    const name = uniqueName();
-    const svc = uniqueName("inner");
-    const port = await freePort();
-    const id = await runContainer(name, ["-p", `${port}:80`, "-e", `SERVICE_NAME=${svc}`], ["httpd", "-f", "-p", "80", "-h", "/www"]);
-    const inspect = await pm.json(`/containers/${id}/json`);
-    const ip = inspect.NetworkSettings.Networks[pm.network.name].IPAddress as string;
-    expect(ip.startsWith(pm.network.subnet.replace(/0\/24$/, ""))).toBe(true);
-    const [entry] = await instances(api, svc, 1);
-    expect(entry).toMatchObject({ ServiceID: `${HOST}:${name}:80`, ServiceAddress: ip, ServicePort: 80 });
-    const body = await waitFor(async () => (await fetch(`http://${ip}:80/`)).text(), { timeout: 10_000, message: "the container address does not serve" });
-    expect(body).toBe(INDEX_HTML);
+    const { p, api } = await registrator(["-internal"]);
+    try {
+      const name = uniqueName();
+      const svc = uniqueName("inner");
+      const port = await freePort();
+      const id = await runContainer(name, ["-p", `${port}:80`, "-e", `SERVICE_NAME=${svc}`], ["httpd", "-f", "-p", "80", "-h", "/www"]);
+      const inspect = await pm.json(`/containers/${id}/json`);
+      const ip = inspect.NetworkSettings.Networks[pm.network.name].IPAddress as string;
+      expect(ip.startsWith(pm.network.subnet.replace(/0\/24$/, ""))).toBe(true);
+      const [entry] = await instances(api, svc, 1);
+      expect(entry).toMatchObject({ ServiceID: `${HOST}:${name}:80`, ServiceAddress: ip, ServicePort: 80 });
+      const body = await waitFor(async () => (await fetch(`http://${ip}:80/`)).text(), { timeout: 10_000, message: "the container address does not serve" });
+      expect(body).toBe(INDEX_HTML);
+    } finally {
+      await p.stop(); // not needed by the later tests: it must not act during them
+    }
   }, T);
 
   test("after the Podman service restarts, registrator reconnects and catches up on what happened meanwhile", async () => {
