@@ -1,4 +1,4 @@
-import { derivationInput } from "./bridge/bridge.ts";
+import { derivationInput } from "./bridge/derivation-input.ts";
 import type { Config } from "./config.ts";
 import { prepare } from "./daemon.ts";
 import { createLogger, escapeControl } from "./log.ts";

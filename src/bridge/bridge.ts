@@ -1,26 +1,14 @@
 import type { ContainerInspect } from "../docker/schema.ts";
-import { RegistryError, errorMessage } from "../errors.ts";
+import { errorMessage } from "../errors.ts";
 import { ownedByHost } from "../services/identity.ts";
 import { type TrafficDecision, type TrafficState, trafficDecision } from "../services/traffic.ts";
 import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import { type DockerSource, derivationInput } from "./derivation-input.ts";
+import { Entries, type WriteOp, mirrorKey, serviceKey, short } from "./entries.ts";
+import { type ContainerEvent, meaningOf } from "./events.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
 
-/** What the bridge needs from Docker (DockerClient satisfies it). */
-export interface DockerSource {
-  list(): Promise<Array<{ Id: string }>>;
-  inspect(id: string): Promise<ContainerInspect | null>;
-  /** An image's EXPOSE ports (Podman leaves them out of host-network containers' inspect). */
-  imageExposedPorts?(image: string): Promise<Record<string, unknown> | undefined>;
-}
-
-/** One Docker event about a container, as the bridge needs it. */
-export interface ContainerEvent {
-  id: string;
-  /** Docker's Action, e.g. "die", "destroy", "kill", "health_status: healthy". */
-  action: string;
-  /** Actor.Attributes (exitCode for die, signal for kill; Podman's names may differ). */
-  attributes: Record<string, string>;
-}
+export type { DockerSource } from "./derivation-input.ts";
 
 export interface DeriveOutput {
   services: Service[];
@@ -40,9 +28,6 @@ export type BridgeChange =
    * maintenance) completed.
    */
   | { type: "traffic"; service: ServiceRef; outOfTraffic?: OutOfTrafficReason; op?: "health" | "maintenance" };
-
-/** Registry writes: a service's entry, its Docker health mirror, its maintenance (stop-drain). */
-type WriteOp = "register" | "deregister" | "health" | "maintenance";
 
 export interface BridgeOptions {
   docker: DockerSource;
@@ -79,30 +64,6 @@ interface Tracked {
   stopping: boolean;
 }
 
-/**
- * One service ID that may be present in the registry because of us. It is forgotten only after a
- * delete of it succeeded: a write that failed or is in flight may still have landed.
- */
-interface Entry {
-  /** The content last sent for this ID. */
-  service: Service;
-  /** The container that wants (or wanted) it. */
-  owner: string;
-  /** serviceKey(service) once that write completed; undefined while unknown (in flight, failed, lost). */
-  key: string | undefined;
-  /** Registered with a Docker health mirror check; `mirror`: the status and output it last got. */
-  mirrored: boolean;
-  mirror: string | undefined;
-  /** In maintenance (stop-drain) as far as we know; lifted once the container is back in traffic. */
-  maint: boolean;
-  /** Writes of this ID in flight. */
-  writing: number;
-  /** The clock when the last write of this ID completed (see `clock`). */
-  doneAt: number;
-  /** Earlier refs of this ID at another backend key (renamed, new address), still to delete. */
-  stale: ServiceRef[];
-}
-
 export interface ServiceStatus {
   service: Service;
   containerId: string;
@@ -110,59 +71,6 @@ export interface ServiceStatus {
   lastError?: string;
   /** Present when the service is not taking traffic (see OutOfTrafficReason). */
   outOfTraffic?: OutOfTrafficReason;
-}
-
-const keys = new WeakMap<Service, string>();
-/**
- * Everything but provenance and the health mirror (set apart, with setHealth): two services with
- * equal keys need no registration. Computed once per derived object.
- */
-function serviceKey(s: Service): string {
-  let k = keys.get(s);
-  if (k === undefined) {
-    const { origin: _origin, mirror: _mirror, ...rest } = s;
-    keys.set(s, (k = JSON.stringify(rest)));
-  }
-  return k;
-}
-
-const mirrorKey = (m: Service["mirror"]) => (m ? `${m.status}\0${m.output}` : undefined);
-
-/** kill's `signal` attribute: a number from Docker ("15"), a name from Podman ("SIGTERM", "TERM"). */
-const STOP_SIGNALS = new Set(["15", "2", "3", "9", "SIGTERM", "SIGINT", "SIGQUIT", "SIGKILL", "TERM", "INT", "QUIT", "KILL"]);
-export function isStopSignal(signal: string | undefined): boolean {
-  return signal !== undefined && STOP_SIGNALS.has(signal.trim().toUpperCase());
-}
-
-function sameRef(a: ServiceRef, b: ServiceRef): boolean {
-  return a.name === b.name && a.ip === b.ip && a.port === b.port && a.protocol === b.protocol;
-}
-
-const short = (id: string) => id.slice(0, 12);
-
-/** A die event's exit code; undefined when the event does not carry one. */
-function exitCodeOf(ev: ContainerEvent): number | undefined {
-  const raw = ev.attributes.exitCode ?? ev.attributes.containerExitCode;
-  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) return undefined;
-  return Number(raw);
-}
-
-/**
- * What derivation needs beyond the inspect: the peer of a `container:<id>` network mode, and for
- * host-network containers without ExposedPorts (Podman omits them) the image's EXPOSE ports.
- */
-export async function derivationInput(
-  docker: DockerSource,
-  c: ContainerInspect,
-): Promise<{ container: ContainerInspect; peer?: ContainerInspect }> {
-  const mode = c.HostConfig?.NetworkMode ?? "";
-  if (mode === "host" && !c.Config.ExposedPorts && c.Image && docker.imageExposedPorts) {
-    const exposed = await docker.imageExposedPorts(c.Image).catch(() => undefined);
-    if (exposed) c = { ...c, Config: { ...c.Config, ExposedPorts: exposed } };
-  }
-  if (!mode.startsWith("container:")) return { container: c };
-  const peer = (await docker.inspect(mode.slice("container:".length)).catch(() => null)) ?? undefined;
-  return { container: c, ...(peer ? { peer } : {}) };
 }
 
 /**
@@ -175,10 +83,7 @@ export async function derivationInput(
  */
 export class Bridge {
   private readonly containers = new Map<string, Tracked>();
-  private readonly entries = new Map<string, Entry>();
-  /** Service IDs each container has entries for. */
-  private readonly owned = new Map<string, Set<string>>();
-  private readonly errors = new Map<string, string>();
+  private readonly entries: Entries;
   /** Inspections, per container. */
   private readonly queue = new KeyedQueue();
   /** Registry writes, per container. */
@@ -188,8 +93,6 @@ export class Bridge {
   /** Per container, the number of the last event applied straight from the event. */
   private readonly overtaken = new Map<string, number>();
   private eventSeq = 0;
-  /** Orders write completions and listing requests (issue: a listing only speaks for writes done before it). */
-  private clock = 0;
   private readonly retrying = new Set<string>();
   private readonly stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Per service ID, why it was last out of traffic ("" in traffic), to log each change once. */
@@ -204,6 +107,8 @@ export class Bridge {
     this.writes = new Limiter(o.concurrency ?? 8);
     this.inspects = new Limiter(o.concurrency ?? 8);
     this.retryDelay = o.retryMinMs ?? 500;
+    const { registry, log, onChange, observe } = o;
+    this.entries = new Entries({ registry, log, onChange, observe, reasonOf: (id) => this.reasons.get(id) });
   }
 
   /** Mark a container dirty: it will be inspected and reconciled, in order with its other events. */
@@ -219,32 +124,28 @@ export class Bridge {
    */
   event(ev: ContainerEvent): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const colon = ev.action.indexOf(":");
-    const action = (colon < 0 ? ev.action : ev.action.slice(0, colon)).trim();
-    const detail = colon < 0 ? "" : ev.action.slice(colon + 1).trim();
     const id = ev.id;
-    if (action === "die" || action === "died") {
-      const code = exitCodeOf(ev);
-      if (code !== undefined) this.died(id, code);
-    } else if (action === "destroy" || action === "remove") {
+    const m = meaningOf(ev);
+    if (m.kind === "died") {
+      this.died(id, m.code);
+    } else if (m.kind === "gone") {
       this.overtake(id);
       this.endStop(id);
       if (this.containers.delete(id)) void this.apply(id);
-    } else if (action === "kill") {
-      if ((this.o.deregisterOnStop ?? true) && isStopSignal(ev.attributes.signal)) this.stopSignal(id, ev.attributes.signal!);
-    } else if (action === "pause" || action === "unpause") {
-      const paused = action === "pause";
+    } else if (m.kind === "stop-signal") {
+      if (this.o.deregisterOnStop ?? true) this.stopSignal(id, m.signal);
+    } else if (m.kind === "paused") {
       this.changed(id, (t) => {
-        t.state = { ...t.state, Paused: paused };
-        if (!paused) this.endStop(id);
+        t.state = { ...t.state, Paused: m.paused };
+        if (!m.paused) this.endStop(id);
       });
-    } else if (action === "health_status" && detail) {
+    } else if (m.kind === "health") {
       // The event carries no probe output: the confirming inspect brings it.
       this.changed(id, (t) => {
-        t.state = { ...t.state, Health: { Status: detail, Log: [] } };
-        if (detail === "healthy") this.endStop(id);
+        t.state = { ...t.state, Health: { Status: m.status, Log: [] } };
+        if (m.status === "healthy") this.endStop(id);
       });
-    } else if (action === "start") {
+    } else if (m.kind === "started") {
       this.endStop(id);
     }
     return this.sync(id);
@@ -398,21 +299,21 @@ export class Bridge {
       if (fresh && !healthDue && !lift) return undefined;
       return async () => {
         if (!fresh) {
-          if (!(await this.register(want, id, key))) return false;
-        } else if (healthDue && !(await this.setHealth(this.entries.get(s.id)!, want, key))) {
+          if (!(await this.entries.register(want, id, key))) return false;
+        } else if (healthDue && !(await this.entries.setHealth(this.entries.get(s.id)!, want, key))) {
           return false;
         }
         const now = this.entries.get(s.id);
-        if (now?.maint && !(await this.setMaintenance(now, false, ""))) return false;
+        if (now?.maint && !(await this.entries.setMaintenance(now, false, ""))) return false;
         return true;
       };
     }
     // Stop-drain where the backend has it: the registered entry stays, in maintenance, until die.
     if (d.reason === "stopping" && this.o.registry.maintenance && mine && e.key !== undefined) {
       if (e.maint) return undefined;
-      return () => this.setMaintenance(e, true, "Container is stopping (registrator -deregister-on-stop)");
+      return () => this.entries.setMaintenance(e, true, "Container is stopping (registrator -deregister-on-stop)");
     }
-    if (mine) return () => this.deregister(e);
+    if (mine) return () => this.entries.deregister(e);
     return undefined;
   }
 
@@ -448,14 +349,9 @@ export class Bridge {
       const write = this.plan(id, s, d);
       if (write) ops.push(this.writes.run(write));
     }
-    for (const sid of this.owned.get(id) ?? []) {
-      if (wantIds.has(sid)) continue;
-      this.reasons.delete(sid);
-      const e = this.entries.get(sid);
-      if (e?.owner === id) ops.push(this.writes.run(() => this.deregister(e)));
-      else this.owned.get(id)?.delete(sid);
-    }
-    if (this.owned.get(id)?.size === 0) this.owned.delete(id);
+    const left = this.entries.leftOver(id, wantIds);
+    for (const sid of left.ids) this.reasons.delete(sid);
+    for (const e of left.entries) ops.push(this.writes.run(() => this.entries.deregister(e)));
     if (ops.length === 0) return;
     const results = await Promise.all(ops);
     if (results.every(Boolean)) {
@@ -483,108 +379,6 @@ export class Bridge {
     }, delay);
   }
 
-  private async timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    const t0 = performance.now();
-    try {
-      const r = await fn();
-      this.o.observe?.(op, true, (performance.now() - t0) / 1000);
-      return r;
-    } catch (e) {
-      this.o.observe?.(op, false, (performance.now() - t0) / 1000);
-      throw e;
-    }
-  }
-
-  /** The entry of a write about to be sent: from now on the ID may be present in the registry. */
-  private claim(service: Service, owner: string): Entry {
-    let e = this.entries.get(service.id);
-    if (!e) {
-      e = { service, owner, key: undefined, mirrored: false, mirror: undefined, maint: false, writing: 0, doneAt: 0, stale: [] };
-      this.entries.set(service.id, e);
-    } else {
-      if (e.owner !== owner) this.owned.get(e.owner)?.delete(service.id);
-      // A changed name/address lives at another key in most backends: the old one goes first.
-      if (!sameRef(e.service, service) && !e.stale.some((r) => sameRef(r, e!.service))) e.stale.push(e.service);
-      e.service = service;
-      e.owner = owner;
-      e.key = undefined;
-    }
-    let mine = this.owned.get(owner);
-    if (!mine) this.owned.set(owner, (mine = new Set()));
-    mine.add(service.id);
-    e.writing++;
-    return e;
-  }
-
-  private async register(service: Service, owner: string, key: string): Promise<boolean> {
-    const e = this.claim(service, owner);
-    try {
-      while (e.stale.length > 0) {
-        const old = e.stale[0]!;
-        await this.timed("deregister", () => this.o.registry.deregister(old));
-        e.stale.shift();
-      }
-      await this.timed("register", () => this.o.registry.register(service));
-      if (e.service === service) {
-        e.key = key;
-        e.mirrored = service.mirror !== undefined;
-        e.mirror = mirrorKey(service.mirror);
-      }
-      this.errors.delete(service.id);
-      this.o.log.info(`added: ${short(service.origin.containerId)} ${service.id}`, { name: service.name, ip: service.ip, port: service.port });
-      this.o.onChange?.({ type: "registered", service });
-      return true;
-    } catch (err) {
-      return this.failed("register", service, err);
-    } finally {
-      e.writing--;
-      e.doneAt = ++this.clock;
-    }
-  }
-
-  /** The mirror check of a registered service to `service.mirror`; a registry that lost the service gets it again. */
-  private async setHealth(e: Entry, service: Service, key: string): Promise<boolean> {
-    e.writing++;
-    try {
-      await this.timed("health", () => this.o.registry.setHealth!(service));
-      e.service = service;
-      // The periodic refresh (refreshHealth) sets the same status again: no news for anyone.
-      const changed = e.mirror !== mirrorKey(service.mirror);
-      e.mirror = mirrorKey(service.mirror);
-      this.errors.delete(service.id);
-      this.o.log.info(`health: ${short(service.origin.containerId)} ${service.id} ${service.mirror?.status}`, { output: service.mirror?.output });
-      if (changed) this.trafficWritten(service, "health");
-      return true;
-    } catch (err) {
-      if (err instanceof RegistryError && err.status === 404) {
-        e.key = undefined;
-        return this.register(service, e.owner, key);
-      }
-      return this.failed("health", service, err);
-    } finally {
-      e.writing--;
-      e.doneAt = ++this.clock;
-    }
-  }
-
-  private async setMaintenance(e: Entry, enable: boolean, reason: string): Promise<boolean> {
-    const service = e.service;
-    e.writing++;
-    try {
-      await this.timed("maintenance", () => this.o.registry.maintenance!(service, enable, reason));
-      e.maint = enable;
-      this.errors.delete(service.id);
-      this.o.log.info(`${enable ? "maintenance on" : "maintenance off"}: ${short(service.origin.containerId)} ${service.id}`);
-      this.trafficWritten(service, "maintenance");
-      return true;
-    } catch (err) {
-      return this.failed("maintenance", service, err);
-    } finally {
-      e.writing--;
-      e.doneAt = ++this.clock;
-    }
-  }
-
   /**
    * Keep the Docker health mirror checks from expiring: set each again (well within their TTL).
    * A service the registry lost is registered again.
@@ -596,7 +390,7 @@ export class Bridge {
     await Promise.all(
       due.map((e) =>
         this.writes.run(async () => {
-          if (!(await this.setHealth(e, e.service, e.key!))) owners.add(e.owner);
+          if (!(await this.entries.setHealth(e, e.service, e.key!))) owners.add(e.owner);
         }),
       ),
     );
@@ -604,50 +398,6 @@ export class Bridge {
       this.retrying.add(id);
       this.scheduleRetry();
     }
-  }
-
-  private async deregister(e: Entry): Promise<boolean> {
-    const service = e.service;
-    e.writing++;
-    e.key = undefined;
-    try {
-      for (const old of e.stale) await this.timed("deregister", () => this.o.registry.deregister(old));
-      e.stale = [];
-      await this.timed("deregister", () => this.o.registry.deregister(service));
-      if (this.entries.get(service.id) === e && e.service === service && e.writing === 1) {
-        this.entries.delete(service.id);
-        this.owned.get(e.owner)?.delete(service.id);
-        if (this.owned.get(e.owner)?.size === 0) this.owned.delete(e.owner);
-      }
-      this.errors.delete(service.id);
-      this.o.log.info(`removed: ${short(service.origin.containerId)} ${service.id}`);
-      this.o.onChange?.({ type: "deregistered", service });
-      return true;
-    } catch (err) {
-      return this.failed("deregister", service, err);
-    } finally {
-      e.writing--;
-      e.doneAt = ++this.clock;
-    }
-  }
-
-  /** A write carrying a service's traffic state landed: announced with the state it reflects. */
-  private trafficWritten(service: Service, op: "health" | "maintenance"): void {
-    const reason = this.reasons.get(service.id);
-    this.o.onChange?.({ type: "traffic", service, op, ...(reason ? { outOfTraffic: reason } : {}) });
-  }
-
-  private failed(op: WriteOp, service: ServiceRef, e: unknown): false {
-    const msg = errorMessage(e);
-    if (this.errors.get(service.id) !== msg) {
-      // Adapters usually say what failed already ("Cannot register "x" in etcd: …").
-      const verb = op === "health" ? "set the Docker health check of" : op === "maintenance" ? "change the maintenance of" : op;
-      const what = msg.includes(service.id) ? msg : `Cannot ${verb} "${service.id}" in ${this.o.registry.backend}: ${msg}`;
-      this.o.log.warn(`${what}; will retry`);
-    }
-    this.errors.set(service.id, msg);
-    this.o.onChange?.({ type: "failed", op, service, error: msg });
-    return false;
   }
 
   /**
@@ -660,10 +410,10 @@ export class Bridge {
   async reconcileRegistry(opts: { cleanup?: boolean } = {}): Promise<void> {
     const { registry } = this.o;
     if (!registry.list) return;
-    const requestedAt = ++this.clock;
+    const requestedAt = this.entries.stamp();
     let listed;
     try {
-      listed = await this.timed("list", () => registry.list!());
+      listed = await this.entries.timed("list", () => registry.list!());
     } catch (e) {
       // Once per distinct problem, not every interval.
       if (errorMessage(e) !== this.listError) this.o.log.warn(`Cannot read ${registry.backend} to compare: ${errorMessage(e)}`);
@@ -674,10 +424,10 @@ export class Bridge {
     const byId = new Map(listed.map((l) => [l.id, l]));
     const redo = new Set<string>();
     let n = 0;
-    for (const [id, e] of this.entries) {
+    for (const e of this.entries.values()) {
       if (++n % 2000 === 0) await new Promise((r) => setTimeout(r, 0)); // a big host does not block the loop
       if (e.writing > 0 || e.doneAt > requestedAt || e.key === undefined) continue;
-      const entry = byId.get(id);
+      const entry = byId.get(e.service.id);
       const fp = registry.fingerprint ? registry.fingerprint(e.service) : undefined;
       if (!entry || (fp !== undefined && entry.fingerprint !== fp)) {
         e.key = undefined;
@@ -693,7 +443,7 @@ export class Bridge {
       ...stale.map((ref) =>
         this.writes.run(async () => {
           try {
-            await this.timed("deregister", () => registry.deregister(ref));
+            await this.entries.timed("deregister", () => registry.deregister(ref));
             this.o.log.info(`removed: ${ref.id} (cleanup: no container)`);
             this.o.onChange?.({ type: "deregistered", service: ref });
           } catch (e) {
@@ -709,7 +459,7 @@ export class Bridge {
   async refreshTtl(): Promise<void> {
     const services = this.registered();
     try {
-      await this.timed("refresh", () => this.o.registry.refresh(services));
+      await this.entries.timed("refresh", () => this.o.registry.refresh(services));
     } catch (e) {
       this.o.log.warn(`Cannot refresh TTLs in ${this.o.registry.backend}: ${errorMessage(e)}`);
     }
@@ -722,7 +472,7 @@ export class Bridge {
       for (const s of t.services) {
         const e = this.entries.get(s.id);
         const d = this.decide(t, s);
-        const lastError = this.errors.get(s.id);
+        const lastError = this.entries.lastError(s.id);
         const registered = e?.owner === containerId && e.key === serviceKey(s);
         const service = d.register && d.mirror ? { ...s, mirror: d.mirror } : s;
         out.push({ service, containerId, registered, ...(d.reason ? { outOfTraffic: d.reason } : {}), ...(lastError ? { lastError } : {}) });

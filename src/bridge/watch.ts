@@ -2,7 +2,8 @@ import type { DockerClient } from "../docker/client.ts";
 import type { DockerEvent } from "../docker/schema.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../types.ts";
-import type { Bridge, ContainerEvent } from "./bridge.ts";
+import type { Bridge } from "./bridge.ts";
+import type { ContainerEvent } from "./events.ts";
 
 export interface WatchHooks {
   onConnected?: (apiVersion: string) => void;

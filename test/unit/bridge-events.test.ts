@@ -1,7 +1,7 @@
 // Removal straight from the event (die with its exit code, destroy), confirmed by the inspect
 // that follows; and the registry listing that must not make the bridge forget a write.
 import { describe, expect, test } from "bun:test";
-import type { ContainerEvent } from "../../src/bridge/bridge.ts";
+import type { ContainerEvent } from "../../src/bridge/events.ts";
 import { setup, until } from "./bridge-support.ts";
 
 const ev = (id: string, action: string, attributes: Record<string, string> = {}): ContainerEvent => ({ id, action, attributes });

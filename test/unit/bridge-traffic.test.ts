@@ -1,8 +1,8 @@
 // Taking traffic in the bridge (issue 10): Docker health, pause and stop signals act straight
 // from the event, the inspect confirms (and brings the probe output); resync reads the state.
 import { describe, expect, test } from "bun:test";
-import type { ContainerEvent } from "../../src/bridge/bridge.ts";
-import { isStopSignal } from "../../src/bridge/bridge.ts";
+import type { ContainerEvent } from "../../src/bridge/events.ts";
+import { isStopSignal } from "../../src/bridge/events.ts";
 import { DrainingRegistry, type FakeContainer, PlainRegistry, setup, until } from "./bridge-support.ts";
 
 const ev = (id: string, action: string, attributes: Record<string, string> = {}): ContainerEvent => ({ id, action, attributes });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { derivationInput, type DockerSource } from "../../src/bridge/bridge.ts";
+import { derivationInput, type DockerSource } from "../../src/bridge/derivation-input.ts";
 import type { ContainerInspect } from "../../src/docker/schema.ts";
 import { FakeDocker, derive, setup, until } from "./bridge-support.ts";
 
