@@ -76,14 +76,21 @@ function serviceTaggedAddresses(s: Service): Record<string, { Address: string; P
 const meta = (s: Service) => record(Object.entries(s.attrs));
 const weights = { Passing: 1, Warning: 1 };
 
-/** GET /v1/catalog/nodes entries, and the Node of health entries and catalog/node. */
-export function nodeShape(node: ConsulNode): Record<string, unknown> {
+/** The node's identity: the first fields of api.Node and of a catalog entry (structs.ServiceNode). */
+function nodeIdentity(node: ConsulNode) {
   return {
     ID: node.id,
     Node: node.name,
     Address: node.address,
     Datacenter: node.datacenter,
     TaggedAddresses: nodeTaggedAddresses(node),
+  };
+}
+
+/** GET /v1/catalog/nodes entries, and the Node of health entries and catalog/node. */
+export function nodeShape(node: ConsulNode): Record<string, unknown> {
+  return {
+    ...nodeIdentity(node),
     Meta: record(node.meta),
     CreateIndex: node.index,
     ModifyIndex: node.index,
@@ -94,11 +101,7 @@ export function nodeShape(node: ConsulNode): Record<string, unknown> {
 export function catalogServiceShape(e: LocalEntry, node: ConsulNode): Record<string, unknown> {
   const s = e.service;
   return {
-    ID: node.id,
-    Node: node.name,
-    Address: node.address,
-    Datacenter: node.datacenter,
-    TaggedAddresses: nodeTaggedAddresses(node),
+    ...nodeIdentity(node),
     NodeMeta: record(node.meta),
     ServiceKind: "",
     ServiceID: s.id,
