@@ -97,12 +97,16 @@ export function nodeShape(node: ConsulNode): Record<string, unknown> {
   };
 }
 
+/** A catalog entry's node half (structs.ServiceNode), before the service's fields. */
+export function catalogNodeFields(node: ConsulNode) {
+  return { ...nodeIdentity(node), NodeMeta: record(node.meta) };
+}
+
 /** GET /v1/catalog/service/<name> entries. */
 export function catalogServiceShape(e: LocalEntry, node: ConsulNode): Record<string, unknown> {
   const s = e.service;
   return {
-    ...nodeIdentity(node),
-    NodeMeta: record(node.meta),
+    ...catalogNodeFields(node),
     ServiceKind: "",
     ServiceID: s.id,
     ServiceName: s.name,

@@ -1,5 +1,8 @@
 // Response shapes of the agent, catalog and health endpoints (field order as Go marshals them).
+// The node's own shapes (api.Node, its serfHealth check) are the embedded registry's: the same
+// Consul shapes, built by src/http/consul-shapes.ts for the emulated node.
 
+import { type ConsulNode, catalogNodeFields, nodeShape, serfHealthShape } from "../../../src/http/consul-shapes.ts";
 import { sortedMap } from "./gojsonout.ts";
 import type { CheckRecord, ServiceRecord } from "./state.ts";
 
@@ -11,6 +14,15 @@ export interface NodeInfo {
 }
 
 export const NODE_ADDRESS = "127.0.0.1";
+
+/** The emulated node as the shared node shapes take it: it joined at index 11, before the "consul" service. */
+function consulNode(node: NodeInfo): ConsulNode {
+  const meta = new Map([
+    ["consul-network-segment", ""],
+    ["consul-version", node.version],
+  ]);
+  return { id: node.id, name: node.name, address: NODE_ADDRESS, datacenter: node.datacenter, meta, index: 11 };
+}
 
 /** GET /v1/agent/services entries (api.AgentService): Tags and Meta are never null. */
 export function agentService(s: ServiceRecord, dc: string): Record<string, unknown> {
@@ -59,44 +71,14 @@ export function healthCheck(c: CheckRecord, local = false): Record<string, unkno
 
 /** The node's serfHealth check, always passing while the agent runs. */
 export function serfHealth(node: NodeInfo): Record<string, unknown> {
-  return {
-    Node: node.name,
-    CheckID: "serfHealth",
-    Name: "Serf Health Status",
-    Status: "passing",
-    Notes: "",
-    Output: "Agent alive and reachable",
-    ServiceID: "",
-    ServiceName: "",
-    ServiceTags: [],
-    Type: "",
-    Interval: "",
-    Timeout: "",
-    ExposedPort: 0,
-    Definition: {},
-    CreateIndex: 11,
-    ModifyIndex: 11,
-  };
-}
-
-function nodeTaggedAddresses(): Record<string, string> {
-  return { lan: NODE_ADDRESS, lan_ipv4: NODE_ADDRESS, wan: NODE_ADDRESS, wan_ipv4: NODE_ADDRESS };
-}
-
-function nodeMeta(node: NodeInfo): Record<string, string> {
-  return { "consul-network-segment": "", "consul-version": node.version };
+  return serfHealthShape(consulNode(node));
 }
 
 /** GET /v1/catalog/service/<name> entries (structs.ServiceNode). */
 export function catalogService(s: ServiceRecord, node: NodeInfo): Record<string, unknown> {
   const tagged = Object.keys(s.TaggedAddresses).length > 0 ? sortedMap(s.TaggedAddresses) : undefined;
   return {
-    ID: node.id,
-    Node: node.name,
-    Address: NODE_ADDRESS,
-    Datacenter: node.datacenter,
-    TaggedAddresses: nodeTaggedAddresses(),
-    NodeMeta: nodeMeta(node),
+    ...catalogNodeFields(consulNode(node)),
     ServiceKind: s.Kind,
     ServiceID: s.ID,
     ServiceName: s.Service,
@@ -120,16 +102,7 @@ export function catalogService(s: ServiceRecord, node: NodeInfo): Record<string,
 export function healthEntry(s: ServiceRecord, checks: CheckRecord[], node: NodeInfo): Record<string, unknown> {
   const tagged = Object.keys(s.TaggedAddresses).length > 0 ? sortedMap(s.TaggedAddresses) : undefined;
   return {
-    Node: {
-      ID: node.id,
-      Node: node.name,
-      Address: NODE_ADDRESS,
-      Datacenter: node.datacenter,
-      TaggedAddresses: nodeTaggedAddresses(),
-      Meta: nodeMeta(node),
-      CreateIndex: 11,
-      ModifyIndex: 11,
-    },
+    Node: nodeShape(consulNode(node)),
     Service: {
       ID: s.ID,
       Service: s.Service,
