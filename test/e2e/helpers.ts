@@ -129,6 +129,10 @@ export function e2eFile() {
     track(name: string): void {
       scope().names.push(name);
     },
+    /** Mark a registrator started some other way to be stopped like file.registrator's. */
+    trackProc(p: Proc): void {
+      scope().procs.push(p);
+    },
   };
   return file;
 }

@@ -1,34 +1,22 @@
 // Hostile input end to end (issue 11): container values cannot forge log lines, startup errors do
 // not echo credentials, and a label named after an Object.prototype member is just a label.
-import { afterEach, beforeAll, expect, test } from "bun:test";
-import { spawn, run as runCmd, freePort, waitFor, type Proc } from "../support/proc.ts";
+import { expect, test } from "bun:test";
+import { spawn, run as runCmd, freePort, waitFor } from "../support/proc.ts";
 import { registratorCommand } from "../support/registrator.ts";
 import { startZookeeper, zookeeperMissing } from "../support/zookeeper.ts";
-import { e2eEnv, HOST, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
-
-let e: Env;
-const procs: Proc[] = [];
-const started: string[] = [];
-
-beforeAll(async () => {
-  e = await e2eEnv();
-});
+import { e2eFile, HOST, run, uniqueName } from "./helpers.ts";
 
 // What a test started ends with it: no registrator of an earlier test writes during a later one.
-afterEach(async () => {
-  for (const p of procs.splice(0)) await p.stop();
-  await rmf(e, ...started.splice(0));
-});
+const file = e2eFile();
 
 const FORGED = "FORGED info  removed: 0123456789ab host:payments:443";
 
 test("values with CR/LF, U+2028, ESC and NUL reach the text log escaped: no forged line", async () => {
-  const p = await registrator(e, ["-ip", "127.0.0.1", `skydns2://${e.etcd.endpoint}/hostile${process.pid}.local`]);
-  procs.push(p);
+  const p = await file.registrator(["-ip", "127.0.0.1", `skydns2://${file.e.etcd.endpoint}/hostile${process.pid}.local`]);
   const name = uniqueName("forge");
-  started.push(name);
+  file.track(name);
   const port = await freePort();
-  await run(e, [
+  await run(file.e, [
     "--name", name, "-p", `${port}:6379`,
     "-e", `SERVICE_PRIORITY=1\n${FORGED}`,
     "-e", `SERVICE_WEIGHT=2\r\n${FORGED}\u2028${FORGED}`,
@@ -63,10 +51,10 @@ test.each([
 
 test("registrator services -useIpFromLabel constructor: exit 0, the container listed with the host IP", async () => {
   const name = uniqueName("proto");
-  started.push(name);
+  file.track(name);
   const port = await freePort();
-  await run(e, ["--name", name, "-p", `${port}:6379`, "--label", "toString=x"]);
-  const env = { ...process.env, DOCKER_HOST: e.dockerd.host };
+  await run(file.e, ["--name", name, "-p", `${port}:6379`, "--label", "toString=x"]);
+  const env = { ...process.env, DOCKER_HOST: file.e.dockerd.host };
   for (const label of ["constructor", "__proto__", "toString"]) {
     const rows = JSON.parse(await runCmd(registratorCommand(["services", "-ip", "127.0.0.1", "-useIpFromLabel", label, "--json"]), { env })) as Array<{
       container: string;
@@ -83,16 +71,16 @@ test.skipIf(zookeeperMissing())("zookeeper: a name the server refuses is skipped
   const zk = await startZookeeper();
   try {
     const http = await freePort();
-    const p = await registrator(e, ["-http", `127.0.0.1:${http}`, "-ip", "127.0.0.1", `zookeeper://${zk.connectString}/hostile`]);
-    procs.push(p);
+    const p = await file.registrator(["-http", `127.0.0.1:${http}`, "-ip", "127.0.0.1", `zookeeper://${zk.connectString}/hostile`]);
     const ready = async () => (await fetch(`http://127.0.0.1:${http}/ready`)).status;
     await waitFor(async () => (await ready()) === 200, { timeout: 30_000, message: "/ready never 200" });
     const [bad, good] = [uniqueName("emoji"), uniqueName("plain")];
-    started.push(bad, good);
-    await run(e, ["--name", bad, "-p", `${await freePort()}:6379`, "-e", "SERVICE_NAME=web-\u{1F680}"]);
+    file.track(bad);
+    file.track(good);
+    await run(file.e, ["--name", bad, "-p", `${await freePort()}:6379`, "-e", "SERVICE_NAME=web-\u{1F680}"]);
     await p.waitForLine(new RegExp(`Not registering "${HOST}:${bad}:6379".*U\\+1F680`), 30_000);
     const port = await freePort();
-    await run(e, ["--name", good, "-p", `${port}:6379`]);
+    await run(file.e, ["--name", good, "-p", `${port}:6379`]);
     await p.waitForLine(new RegExp(`added: \\S+ ${HOST}:${good}:6379`), 30_000);
     expect(await ready()).toBe(200);
     expect(p.lines.filter((l) => l.includes(`Not registering "${HOST}:${bad}:6379"`))).toHaveLength(1);

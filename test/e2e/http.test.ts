@@ -1,40 +1,28 @@
 // Issue 5 end to end: the embedded registry's Consul-shaped catalog with blocking queries, the
 // HTTP API (ready, metrics, services, events), and shutdown with and without -deregister-on-exit.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import parsePrometheus from "parse-prometheus-text-format";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
 import { registratorCommand, startRegistrator } from "../support/registrator.ts";
 import { spawn } from "../support/proc.ts";
-import { e2eEnv, HOST, keyIs, keysUnder, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
+import { e2eFile, HOST, keyIs, keysUnder, run, uniqueName } from "./helpers.ts";
 
-const spawnRegistrator = (args: string[]) => spawn(registratorCommand(args), { env: { ...process.env, DOCKER_HOST: e.dockerd.host } });
-
-let e: Env;
-const procs: Proc[] = [];
-const names: string[] = [];
-
-beforeAll(async () => {
-  e = await e2eEnv();
-});
+const spawnRegistrator = (args: string[]) => spawn(registratorCommand(args), { env: { ...process.env, DOCKER_HOST: file.e.dockerd.host } });
 
 // What a test started ends with it: no registrator of an earlier test writes during a later one.
-afterEach(async () => {
-  for (const p of procs.splice(0)) await p.stop();
-  await rmf(e, ...names.splice(0));
-});
+const file = e2eFile();
 
 async function start(args: string[]): Promise<{ p: Proc; api: string }> {
   const port = await freePort();
-  const p = await registrator(e, ["-http", `127.0.0.1:${port}`, ...args]);
-  procs.push(p);
+  const p = await file.registrator(["-http", `127.0.0.1:${port}`, ...args]);
   return { p, api: `http://127.0.0.1:${port}` };
 }
 
 async function container(extra: string[] = []) {
   const name = uniqueName();
   const port = await freePort();
-  names.push(name);
-  const id = await run(e, ["--name", name, "-p", `${port}:80`, ...extra]);
+  file.track(name);
+  const id = await run(file.e, ["--name", name, "-p", `${port}:80`, ...extra]);
   return { name, port, id };
 }
 
@@ -62,7 +50,7 @@ describe("embedded registry (local://)", () => {
     // The query must still be waiting while nothing changes.
     const early = await Promise.race([blocked.then(() => "returned"), new Promise((r) => setTimeout(() => r("waiting"), 300))]);
     expect(early).toBe("waiting");
-    await e.dockerd.docker(["stop", "-t", "0", c.name]);
+    await file.e.dockerd.docker(["stop", "-t", "0", c.name]);
     const res = await blocked;
     expect(Date.now() - t0).toBeLessThan(25_000);
     expect(Number(res.headers.get("X-Consul-Index"))).toBeGreaterThan(index);
@@ -85,9 +73,9 @@ describe("embedded registry (local://)", () => {
 describe("HTTP API", () => {
   test("/metrics parses as Prometheus text and counts what happened; /v1/services shows this host's services", async () => {
     const prefix = `/metrics${process.pid}`;
-    const { api } = await start(["-ip", "127.0.0.1", `etcd://${e.etcd.endpoint}${prefix}`]);
+    const { api } = await start(["-ip", "127.0.0.1", `etcd://${file.e.etcd.endpoint}${prefix}`]);
     const c = await container();
-    await keyIs(e, `${prefix}/busybox/${HOST}:${c.name}:80`, `127.0.0.1:${c.port}`);
+    await keyIs(file.e, `${prefix}/busybox/${HOST}:${c.name}:80`, `127.0.0.1:${c.port}`);
     const text = await (await fetch(`${api}/metrics`)).text();
     const families = parsePrometheus(text);
     const family = (n: string) => families.find((f) => f.name === n);
@@ -106,9 +94,9 @@ describe("HTTP API", () => {
   });
 
   test("/ready turns 503 with the reason when etcd stops, and 200 when it returns", async () => {
-    const { api } = await start([`etcd://${e.etcd.endpoint}/ready${process.pid}`]);
+    const { api } = await start([`etcd://${file.e.etcd.endpoint}/ready${process.pid}`]);
     await waitFor(async () => (await fetch(`${api}/ready`)).status === 200, { message: "never ready" });
-    await e.etcd.stop();
+    await file.e.etcd.stop();
     try {
       const body = await waitFor(async () => {
         const r = await fetch(`${api}/ready`);
@@ -116,7 +104,7 @@ describe("HTTP API", () => {
       }, { timeout: 15_000, message: "/ready never turned 503" });
       expect(body.reason).toContain("registry");
     } finally {
-      await e.etcd.restart();
+      await file.e.etcd.restart();
     }
     await waitFor(async () => (await fetch(`${api}/ready`)).status === 200, { timeout: 15_000, message: "/ready never came back" });
   });
@@ -158,8 +146,8 @@ describe("-http address", () => {
       // Someone else holds 8485 already: that is the situation under test.
     }
     try {
-      const p = await startRegistrator([], { dockerHost: e.dockerd.host, ready: /HTTP API disabled: cannot listen on 127\.0\.0\.1:8485/ });
-      procs.push(p);
+      const p = await startRegistrator([], { dockerHost: file.e.dockerd.host, ready: /HTTP API disabled: cannot listen on 127\.0\.0\.1:8485/ });
+      file.trackProc(p);
       await p.waitForLine(/Connected to Docker/, 20_000);
       expect(p.running).toBe(true);
     } finally {
@@ -171,25 +159,25 @@ describe("-http address", () => {
 describe("shutdown", () => {
   test("SIGTERM with -deregister-on-exit empties the registry of this host's services and exits 0 within 5 s", async () => {
     const prefix = `/bye${process.pid}`;
-    const { p } = await start(["-ip", "127.0.0.1", "-deregister-on-exit", "-ttl", "30", "-ttl-refresh", "10", `etcd://${e.etcd.endpoint}${prefix}`]);
+    const { p } = await start(["-ip", "127.0.0.1", "-deregister-on-exit", "-ttl", "30", "-ttl-refresh", "10", `etcd://${file.e.etcd.endpoint}${prefix}`]);
     const c = await container();
-    await keyIs(e, `${prefix}/busybox/${HOST}:${c.name}:80`, `127.0.0.1:${c.port}`);
+    await keyIs(file.e, `${prefix}/busybox/${HOST}:${c.name}:80`, `127.0.0.1:${c.port}`);
     const t0 = Date.now();
     const code = await p.stop("SIGTERM", 5000);
     expect(code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(await keysUnder(e, prefix)).toEqual({});
+    expect(await keysUnder(file.e, prefix)).toEqual({});
   });
 
   test("SIGTERM without it leaves the registry unchanged", async () => {
     const prefix = `/stay${process.pid}`;
-    const { p } = await start(["-ip", "127.0.0.1", `etcd://${e.etcd.endpoint}${prefix}`]);
+    const { p } = await start(["-ip", "127.0.0.1", `etcd://${file.e.etcd.endpoint}${prefix}`]);
     const c = await container();
     const key = `${prefix}/busybox/${HOST}:${c.name}:80`;
-    await keyIs(e, key, `127.0.0.1:${c.port}`);
-    const before = await keysUnder(e, prefix);
+    await keyIs(file.e, key, `127.0.0.1:${c.port}`);
+    const before = await keysUnder(file.e, prefix);
     expect(await p.stop("SIGTERM", 5000)).toBe(0);
-    expect(await keysUnder(e, prefix)).toEqual(before);
+    expect(await keysUnder(file.e, prefix)).toEqual(before);
     expect(before[key]).toBe(`127.0.0.1:${c.port}`);
   });
 });
