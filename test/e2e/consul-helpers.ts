@@ -1,6 +1,7 @@
 // Shared pieces of the Consul end-to-end files (consul*.test.ts): the shared dockerd without etcd,
 // a "redis" image (EXPOSE 6379, so the default service name is "redis"), registrator child
 // processes, and readers of what the Consul agent emulator received.
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { sharedDockerd, type Dockerd } from "../support/docker.ts";
 import { exposing } from "../support/image.ts";
 import { type ConsulEmulator, type EmulatorOptions, startConsulEmulator } from "../support/consul/index.ts";
@@ -89,6 +90,40 @@ export async function consulE2e(): Promise<ConsulE2e> {
       if (testScope) await release(testScope);
       await release(fileScope);
     },
+  };
+}
+
+/**
+ * A Consul test file's fixture, like e2eFile(): consulE2e() ready in beforeAll, what a test starts
+ * ends with it (beginTest/endTest around each test), what a beforeAll starts ends with the file.
+ */
+export function consulE2eFile(): ConsulE2e {
+  let e: ConsulE2e | undefined;
+  const get = (): ConsulE2e => {
+    if (!e) throw new Error("consulE2eFile() used before beforeAll ran");
+    return e;
+  };
+  beforeAll(async () => {
+    e = await consulE2e();
+  });
+  afterAll(async () => {
+    await e?.cleanup();
+  });
+  beforeEach(() => get().beginTest());
+  afterEach(() => get().endTest());
+  return {
+    get dockerd() {
+      return get().dockerd;
+    },
+    get redis() {
+      return get().redis;
+    },
+    registrator: (args, opts) => get().registrator(args, opts),
+    redisContainer: (extra, prefix) => get().redisContainer(extra, prefix),
+    emulator: (opts) => get().emulator(opts),
+    beginTest: () => get().beginTest(),
+    endTest: () => get().endTest(),
+    cleanup: () => get().cleanup(),
   };
 }
 

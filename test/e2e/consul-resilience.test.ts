@@ -1,25 +1,14 @@
 // registrator end to end against the Consul agent emulator when the agent misbehaves: a -dev
 // restart that forgets everything (anti-entropy puts it back, and writes nothing when in sync),
 // ten seconds of 500s while containers come and go, and the -ttl heartbeat across a restart.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { RecordedRequest } from "../support/consul/app.ts";
 import type { ConsulEmulator } from "../support/consul/index.ts";
 import { waitFor } from "../support/proc.ts";
-import { type Container, type ConsulE2e, checksOf, consulE2e, escapeRe, registerBodies } from "./consul-helpers.ts";
-
-let e: ConsulE2e;
-
-beforeAll(async () => {
-  e = await consulE2e();
-});
-
-afterAll(async () => {
-  await e?.cleanup();
-});
+import { type Container, checksOf, consulE2eFile, escapeRe, registerBodies } from "./consul-helpers.ts";
 
 // What a test starts ends with it; what a beforeAll starts, with the file.
-beforeEach(() => e.beginTest());
-afterEach(() => e.endTest());
+const e = consulE2eFile();
 
 const isSyncRead = (r: RecordedRequest) => r.method === "GET" && r.path === "/v1/agent/services";
 const registeredAll = (emu: ConsulEmulator, cs: Container[]) => cs.every((c) => emu.services()[c.serviceId]);

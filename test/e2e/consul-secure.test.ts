@@ -1,29 +1,22 @@
 // registrator end to end against the Consul agent emulator: each TLS mode (CA-verified, client
 // certificates, skip-verify; a wrong CA fails clearly), each transport (TCP, unix socket), and ACL
 // tokens (env and file; a wrong token is reported once per service and never printed).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CertBundle, type ConsulEmulator, makeCerts } from "../support/consul/index.ts";
 import { tempDir, waitFor } from "../support/proc.ts";
-import { type ConsulE2e, consulE2e, escapeRe, exitWithin, linesMatching } from "./consul-helpers.ts";
+import { consulE2eFile, escapeRe, exitWithin, linesMatching } from "./consul-helpers.ts";
 
-let e: ConsulE2e;
+// What a test starts ends with it; what a beforeAll starts, with the file.
+const e = consulE2eFile();
 let certs: CertBundle;
 let otherCerts: CertBundle;
 
 beforeAll(async () => {
   const dir = tempDir("regtest-consul-certs-");
-  [e, certs, otherCerts] = await Promise.all([consulE2e(), makeCerts(join(dir, "good")), makeCerts(join(dir, "other"))]);
+  [certs, otherCerts] = await Promise.all([makeCerts(join(dir, "good")), makeCerts(join(dir, "other"))]);
 });
-
-afterAll(async () => {
-  await e?.cleanup();
-});
-
-// What a test starts ends with it; what a beforeAll starts, with the file.
-beforeEach(() => e.beginTest());
-afterEach(() => e.endTest());
 
 /** A registrator with this URI and environment registers a new container, and deregisters it on rm -f. */
 async function registersAContainer(emu: ConsulEmulator, uri: string, env: Record<string, string> = {}) {

@@ -1,23 +1,12 @@
 // SERVICE_ENABLE_TAG_OVERRIDE=true end to end: tags an operator sets in the catalog, which the agent
 // adopts in its local state, are left alone by registrator's anti-entropy (-consul-sync).
-import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { RecordedRequest } from "../support/consul/app.ts";
 import { waitFor } from "../support/proc.ts";
-import { type ConsulE2e, consulE2e } from "./consul-helpers.ts";
-
-let e: ConsulE2e;
-
-beforeAll(async () => {
-  e = await consulE2e();
-});
-
-afterAll(async () => {
-  await e?.cleanup();
-});
+import { consulE2eFile } from "./consul-helpers.ts";
 
 // What a test starts ends with it; what a beforeAll starts, with the file.
-beforeEach(() => e.beginTest());
-afterEach(() => e.endTest());
+const e = consulE2eFile();
 
 const isSyncRead = (r: RecordedRequest) => r.method === "GET" && r.path === "/v1/agent/services";
 

@@ -1,23 +1,12 @@
 // registrator end to end against the Consul agent emulator: the product's seed example
 // (docker run -P redis → catalog), and every check kind as the agent receives it.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ConsulEmulator } from "../support/consul/index.ts";
 import { waitFor, type Proc } from "../support/proc.ts";
-import { type Container, type ConsulE2e, checksOf, consulE2e, escapeRe, linesMatching, registerBodies } from "./consul-helpers.ts";
-
-let e: ConsulE2e;
-
-beforeAll(async () => {
-  e = await consulE2e();
-});
-
-afterAll(async () => {
-  await e?.cleanup();
-});
+import { type Container, checksOf, consulE2eFile, escapeRe, linesMatching, registerBodies } from "./consul-helpers.ts";
 
 // What a test starts ends with it; what a beforeAll starts, with the file.
-beforeEach(() => e.beginTest());
-afterEach(() => e.endTest());
+const e = consulE2eFile();
 
 type CatalogEntry = Record<string, unknown>;
 

@@ -1,24 +1,13 @@
 // registrator end to end with the Consul KV backend against the agent emulator, over TCP and a
 // unix socket: services/<name>/<id> = ip:port follows the container; no prefix is a startup error.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { ConsulEmulator } from "../support/consul/index.ts";
 import { tempDir, waitFor } from "../support/proc.ts";
-import { type ConsulE2e, consulE2e, exitWithin } from "./consul-helpers.ts";
-
-let e: ConsulE2e;
-
-beforeAll(async () => {
-  e = await consulE2e();
-});
-
-afterAll(async () => {
-  await e?.cleanup();
-});
+import { consulE2eFile, exitWithin } from "./consul-helpers.ts";
 
 // What a test starts ends with it; what a beforeAll starts, with the file.
-beforeEach(() => e.beginTest());
-afterEach(() => e.endTest());
+const e = consulE2eFile();
 
 /** The key appears with ip:port when the container starts and is deleted when it is removed. */
 async function followsTheContainer(emu: ConsulEmulator, uri: string) {
