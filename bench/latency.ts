@@ -13,7 +13,7 @@
 //   bun bench/latency.ts [--containers 30] [--spawns 5] [--floor 300] [--runtime compiled|bun|deno]
 //
 // Prints figures and issue 8's targets (met / NOT met); asserts nothing; removes what it started.
-import { readFileSync } from "node:fs";
+import { jsonLines, loadavg, percentile } from "./common.ts";
 import { cpus } from "node:os";
 import { freshBinary } from "../build.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
@@ -44,35 +44,8 @@ const prefixEnd = (p: string) => {
 /** Wall-clock now in ns, sub-millisecond (the same clock as Docker's timeNano on this host). */
 const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 
-/** The 1, 5 and 15 minute load averages. */
-const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const rank = (p / 100) * (s.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
-}
 
-/** Newline-delimited JSON objects from a streaming response body. */
-async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<any> {
-  const decoder = new TextDecoder();
-  let buf = "";
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    buf += decoder.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line) yield JSON.parse(line);
-    }
-  }
-}
 
 /** Docker container events: container ID → timeNano per action, and when `start` arrived here. */
 function watchEvents(d: Dockerd, signal: AbortSignal) {

@@ -15,6 +15,7 @@
 //   bun bench/scale.ts [--sizes 100,1000,10000] [--probes 30] [--registry local|etcd] [--runtime compiled|bun]
 //
 // Prints figures, targets and met / NOT met; asserts nothing; stops what it started.
+import { jsonLines, loadavg, percentile } from "./common.ts";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -42,17 +43,7 @@ const SETTLE_MS = 2000;
 
 if (REGISTRY !== "local" && REGISTRY !== "etcd") throw new Error(`Invalid --registry "${REGISTRY}": expected local or etcd`);
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const rank = (p / 100) * (s.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
-}
 
-/** The 1, 5 and 15 minute load averages. */
-const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 function status(pid: number, field: string): number {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
@@ -66,19 +57,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
 }
 
-async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<any> {
-  const decoder = new TextDecoder();
-  let buf = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line) yield JSON.parse(line);
-    }
-  }
-}
 
 /** What the registry holds, as seen from outside: entry id → when it appeared / disappeared. */
 interface Observer {

@@ -191,7 +191,8 @@ export class DockerClient {
   }
 }
 
-async function* parseEventStream(body: ReadableStream<Uint8Array>): AsyncGenerator<DockerEvent> {
+/** The non-empty lines of a newline-delimited stream (Docker's event stream), trimmed. */
+export async function* ndjsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buf = "";
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
@@ -200,15 +201,20 @@ async function* parseEventStream(body: ReadableStream<Uint8Array>): AsyncGenerat
     while ((nl = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (!line) continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const ev = DockerEvent.safeParse(raw);
-      if (ev.success) yield ev.data;
+      if (line) yield line;
     }
+  }
+}
+
+async function* parseEventStream(body: ReadableStream<Uint8Array>): AsyncGenerator<DockerEvent> {
+  for await (const line of ndjsonLines(body)) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const ev = DockerEvent.safeParse(raw);
+    if (ev.success) yield ev.data;
   }
 }
