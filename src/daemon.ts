@@ -195,9 +195,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   });
   if (registry.backend === "consul") every(config["consul-sync"], () => bridge.reconcileRegistry({ cleanup: false }));
   every(config["ttl-refresh"], () => bridge.refreshTtl());
-  // The Docker health mirror checks have a 90 s TTL (consul-checks.ts MIRROR_TTL_SECONDS): set them
-  // again every 30 s (MIRROR_REFRESH_SECONDS) so a watched service never expires.
-  if (registry.mirrorsHealth) every(30, () => bridge.refreshHealth());
+  // Docker health mirror checks with a TTL (Consul) are set again well within it.
+  every(registry.healthRefreshSeconds ?? 0, () => bridge.refreshHealth());
 
   const code = await new Promise<number>((resolve) => {
     let stopping = false;

@@ -140,6 +140,11 @@ export interface RegistryAdapter {
    */
   readonly mirrorsHealth?: boolean;
   /**
+   * How often (seconds) the mirror checks must be set again so they do not expire (Consul: a
+   * third of their TTL). Absent: they never expire (the embedded registry).
+   */
+  readonly healthRefreshSeconds?: number;
+  /**
    * Set the mirror check of an already registered service to `service.mirror` (Consul:
    * `PUT /v1/agent/check/update/<check id>` with Status and Output). Idempotent. Also called
    * periodically (well within the mirror check's TTL) to keep it from expiring. A RegistryError

@@ -5,6 +5,7 @@ import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Se
 import {
   type ConsulCheck,
   type Dropped,
+  MIRROR_REFRESH_SECONDS,
   consulMeta,
   heartbeatCheck,
   heartbeatCheckId,
@@ -84,6 +85,7 @@ export class ConsulAdapter implements RegistryAdapter {
   readonly backend = "consul";
   /** Docker's health goes into a registrator-owned TTL check (see setHealth). */
   readonly mirrorsHealth = true;
+  readonly healthRefreshSeconds = MIRROR_REFRESH_SECONDS;
   /** `<service id>\0<what>` already warned about, so a resync does not repeat warnings. */
   private readonly warned = new Set<string>();
   /** Fingerprint of each service this adapter registered, to recognise one the agent dropped. */
