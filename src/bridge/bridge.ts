@@ -4,7 +4,7 @@ import { ownedByHost } from "../services/identity.ts";
 import { type TrafficDecision, type TrafficState, trafficDecision } from "../services/traffic.ts";
 import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { type DockerSource, derivationInput } from "./derivation-input.ts";
-import { Entries, type WriteOp, mirrorKey, serviceKey, short } from "./entries.ts";
+import { Entries, type WriteOp, mirrorKey, sameContent, serviceKey, short } from "./entries.ts";
 import { type ContainerEvent, meaningOf } from "./events.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
 
@@ -95,8 +95,11 @@ export class Bridge {
   private eventSeq = 0;
   private readonly retrying = new Set<string>();
   private readonly stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Per service ID, why it was last out of traffic ("" in traffic), to log each change once. */
-  private readonly reasons = new Map<string, OutOfTrafficReason | "">();
+  /**
+   * Per service ID, why it was last out of traffic, to log each change once. Services in traffic
+   * have no entry (the usual case, so it costs nothing per service).
+   */
+  private readonly reasons = new Map<string, OutOfTrafficReason>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
   private closed = false;
@@ -267,7 +270,9 @@ export class Bridge {
     for (const w of out.warnings) this.o.log.warn(w, { container: name });
     for (const n of out.notes ?? []) this.o.log.info(n);
     for (const ig of out.ignored) this.o.log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
-    this.containers.set(id, { name, services: out.services, running: true, state: inspected.State, stopping });
+    // Only the part of State that decides traffic: the rest of Docker's object is not held.
+    const { Running, Paused, Health } = inspected.State;
+    this.containers.set(id, { name, services: out.services, running: true, state: { Running, Paused, Health }, stopping });
   }
 
   /** The services a container wants in the registry now. */
@@ -293,7 +298,7 @@ export class Bridge {
     const key = serviceKey(s);
     if (d.register) {
       const want: Service = d.mirror ? { ...s, mirror: d.mirror } : s;
-      const fresh = mine && e.key === key && e.stale.length === 0 && e.mirrored === (d.mirror !== undefined);
+      const fresh = mine && e.key === key && e.stale.length === 0 && e.mirrored === (d.mirror !== undefined) && sameContent(e.service, s);
       const healthDue = fresh && d.mirror !== undefined && e.mirror !== mirrorKey(d.mirror);
       const lift = mine && e.maint;
       if (fresh && !healthDue && !lift) return undefined;
@@ -322,7 +327,8 @@ export class Bridge {
     const reason = d.reason ?? "";
     const before = this.reasons.get(s.id);
     if (before === reason) return;
-    this.reasons.set(s.id, reason);
+    if (reason) this.reasons.set(s.id, reason);
+    else this.reasons.delete(s.id);
     // A new service in traffic is announced by its registration; anything else is a change.
     if (before !== undefined || reason) this.o.onChange?.({ type: "traffic", service: s, ...(reason ? { outOfTraffic: reason } : {}) });
     if (reason) {
@@ -473,7 +479,7 @@ export class Bridge {
         const e = this.entries.get(s.id);
         const d = this.decide(t, s);
         const lastError = this.entries.lastError(s.id);
-        const registered = e?.owner === containerId && e.key === serviceKey(s);
+        const registered = e?.owner === containerId && e.key === serviceKey(s) && sameContent(e.service, s);
         const service = d.register && d.mirror ? { ...s, mirror: d.mirror } : s;
         out.push({ service, containerId, registered, ...(d.reason ? { outOfTraffic: d.reason } : {}), ...(lastError ? { lastError } : {}) });
       }

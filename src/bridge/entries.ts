@@ -14,8 +14,11 @@ export interface Entry {
   service: Service;
   /** The container that wants (or wanted) it. */
   owner: string;
-  /** serviceKey(service) once that write completed; undefined while unknown (in flight, failed, lost). */
-  key: string | undefined;
+  /**
+   * serviceKey(service) once that write completed; undefined while unknown (in flight, failed,
+   * lost). A hash: equal keys mean "compare with sameContent", never "equal" on their own.
+   */
+  key: number | undefined;
   /** Registered with a Docker health mirror check; `mirror`: the status and output it last got. */
   mirrored: boolean;
   mirror: string | undefined;
@@ -25,8 +28,8 @@ export interface Entry {
   writing: number;
   /** The clock when the last write of this ID completed (see `stamp`). */
   doneAt: number;
-  /** Earlier refs of this ID at another backend key (renamed, new address), still to delete. */
-  stale: ServiceRef[];
+  /** Earlier refs of this ID at another backend key (renamed, new address), still to delete; replaced, never changed in place. */
+  stale: readonly ServiceRef[];
 }
 
 export interface EntriesOptions {
@@ -39,18 +42,44 @@ export interface EntriesOptions {
   reasonOf: (serviceId: string) => OutOfTrafficReason | "" | undefined;
 }
 
-const keys = new WeakMap<Service, string>();
-/**
- * Everything but provenance and the health mirror (set apart, with setHealth): two services with
- * equal keys need no registration. Computed once per derived object.
- */
-export function serviceKey(s: Service): string {
-  let k = keys.get(s);
-  if (k === undefined) {
-    const { origin: _origin, mirror: _mirror, ...rest } = s;
-    keys.set(s, (k = JSON.stringify(rest)));
+/** Everything but provenance and the health mirror (set apart, with setHealth), as JSON. */
+function contentJson(s: Service): string {
+  const { origin: _origin, mirror: _mirror, ...rest } = s;
+  return JSON.stringify(rest);
+}
+
+/** A 53-bit hash of a string (two 32-bit multiply-xorshift lanes). */
+function hash53(str: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
   }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** The `stale` of nearly every entry: one shared empty list rather than one per entry. */
+const NONE: readonly ServiceRef[] = Object.freeze([]);
+
+const keys = new WeakMap<Service, number>();
+/**
+ * A fingerprint of everything but provenance and the health mirror, computed once per derived
+ * object: a number rather than the JSON itself, which would cost each held service its own string.
+ * Services with different keys differ; equal keys are confirmed with sameContent.
+ */
+export function serviceKey(s: Service): number {
+  let k = keys.get(s);
+  if (k === undefined) keys.set(s, (k = hash53(contentJson(s))));
   return k;
+}
+
+/** Whether two services need no registration between them (what their keys stand for, compared in full). */
+export function sameContent(a: Service, b: Service): boolean {
+  return a === b || contentJson(a) === contentJson(b);
 }
 
 export const mirrorKey = (m: Service["mirror"]) => (m ? `${m.status}\0${m.output}` : undefined);
@@ -68,8 +97,8 @@ function sameRef(a: ServiceRef, b: ServiceRef): boolean {
  */
 export class Entries {
   private readonly entries = new Map<string, Entry>();
-  /** Service IDs each container has entries for. */
-  private readonly owned = new Map<string, Set<string>>();
+  /** Service IDs each container has entries for: most containers have one, held as itself; more in a set. */
+  private readonly owned = new Map<string, string | Set<string>>();
   private readonly errors = new Map<string, string>();
   /** Orders write completions and listing requests (issue: a listing only speaks for writes done before it). */
   private clock = 0;
@@ -105,15 +134,31 @@ export class Entries {
     const ids: string[] = [];
     const entries: Entry[] = [];
     const mine = this.owned.get(owner);
-    for (const sid of mine ?? []) {
+    for (const sid of mine === undefined ? [] : typeof mine === "string" ? [mine] : [...mine]) {
       if (keep.has(sid)) continue;
       ids.push(sid);
       const e = this.entries.get(sid);
       if (e?.owner === owner) entries.push(e);
-      else mine!.delete(sid);
+      else this.disown(owner, sid);
     }
-    if (mine?.size === 0) this.owned.delete(owner);
     return { ids, entries };
+  }
+
+  private own(owner: string, id: string): void {
+    const mine = this.owned.get(owner);
+    if (mine === undefined) this.owned.set(owner, id);
+    else if (typeof mine !== "string") mine.add(id);
+    else if (mine !== id) this.owned.set(owner, new Set([mine, id]));
+  }
+
+  private disown(owner: string, id: string): void {
+    const mine = this.owned.get(owner);
+    if (mine === undefined) return;
+    if (typeof mine === "string") {
+      if (mine === id) this.owned.delete(owner);
+    } else if (mine.delete(id) && mine.size === 0) {
+      this.owned.delete(owner);
+    }
   }
 
   async timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -132,30 +177,28 @@ export class Entries {
   private claim(service: Service, owner: string): Entry {
     let e = this.entries.get(service.id);
     if (!e) {
-      e = { service, owner, key: undefined, mirrored: false, mirror: undefined, maint: false, writing: 0, doneAt: 0, stale: [] };
+      e = { service, owner, key: undefined, mirrored: false, mirror: undefined, maint: false, writing: 0, doneAt: 0, stale: NONE };
       this.entries.set(service.id, e);
     } else {
-      if (e.owner !== owner) this.owned.get(e.owner)?.delete(service.id);
+      if (e.owner !== owner) this.disown(e.owner, service.id);
       // A changed name/address lives at another key in most backends: the old one goes first.
-      if (!sameRef(e.service, service) && !e.stale.some((r) => sameRef(r, e!.service))) e.stale.push(e.service);
+      if (!sameRef(e.service, service) && !e.stale.some((r) => sameRef(r, e!.service))) e.stale = [...e.stale, e.service];
       e.service = service;
       e.owner = owner;
       e.key = undefined;
     }
-    let mine = this.owned.get(owner);
-    if (!mine) this.owned.set(owner, (mine = new Set()));
-    mine.add(service.id);
+    this.own(owner, service.id);
     e.writing++;
     return e;
   }
 
-  async register(service: Service, owner: string, key: string): Promise<boolean> {
+  async register(service: Service, owner: string, key: number): Promise<boolean> {
     const e = this.claim(service, owner);
     try {
       while (e.stale.length > 0) {
         const old = e.stale[0]!;
         await this.timed("deregister", () => this.o.registry.deregister(old));
-        e.stale.shift();
+        e.stale = e.stale.slice(1);
       }
       await this.timed("register", () => this.o.registry.register(service));
       if (e.service === service) {
@@ -176,7 +219,7 @@ export class Entries {
   }
 
   /** The mirror check of a registered service to `service.mirror`; a registry that lost the service gets it again. */
-  async setHealth(e: Entry, service: Service, key: string): Promise<boolean> {
+  async setHealth(e: Entry, service: Service, key: number): Promise<boolean> {
     e.writing++;
     try {
       await this.timed("health", () => this.o.registry.setHealth!(service));
@@ -223,13 +266,16 @@ export class Entries {
     e.writing++;
     e.key = undefined;
     try {
-      for (const old of e.stale) await this.timed("deregister", () => this.o.registry.deregister(old));
-      e.stale = [];
+      // Read afresh each turn: a write claimed meanwhile may have added to it.
+      for (let i = 0; i < e.stale.length; i++) {
+        const old = e.stale[i]!;
+        await this.timed("deregister", () => this.o.registry.deregister(old));
+      }
+      e.stale = NONE;
       await this.timed("deregister", () => this.o.registry.deregister(service));
       if (this.entries.get(service.id) === e && e.service === service && e.writing === 1) {
         this.entries.delete(service.id);
-        this.owned.get(e.owner)?.delete(service.id);
-        if (this.owned.get(e.owner)?.size === 0) this.owned.delete(e.owner);
+        this.disown(e.owner, service.id);
       }
       this.errors.delete(service.id);
       this.o.log.info(`removed: ${short(service.origin.containerId)} ${service.id}`);
