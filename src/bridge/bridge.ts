@@ -51,6 +51,9 @@ export interface BridgeOptions {
   stopGraceMs?: number;
 }
 
+/** The State of a running container without HEALTHCHECK, not paused; replaced, never changed in place. */
+const PLAIN_RUNNING: TrafficState = Object.freeze({ Running: true, Paused: false, Health: undefined });
+
 /** What the bridge knows of one container. */
 interface Tracked {
   name: string;
@@ -270,9 +273,16 @@ export class Bridge {
     for (const w of out.warnings) this.o.log.warn(w, { container: name });
     for (const n of out.notes ?? []) this.o.log.info(n);
     for (const ig of out.ignored) this.o.log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
-    // Only the part of State that decides traffic: the rest of Docker's object is not held.
+    // One copy of the container's ID and name for it and all its services (the inspect's are equal copies).
+    for (const s of out.services) {
+      if (s.origin.containerId === id) s.origin.containerId = id;
+      if (s.origin.containerName === name) s.origin.containerName = name;
+    }
+    // Only the part of State that decides traffic: the rest of Docker's object is not held, and
+    // the usual one (running, not paused, no HEALTHCHECK) is one object shared by all.
     const { Running, Paused, Health } = inspected.State;
-    this.containers.set(id, { name, services: out.services, running: true, state: { Running, Paused, Health }, stopping });
+    const state = Running === true && Paused === false && Health == null ? PLAIN_RUNNING : { Running, Paused, Health };
+    this.containers.set(id, { name, services: out.services, running: true, state, stopping });
   }
 
   /** The services a container wants in the registry now. */

@@ -57,6 +57,9 @@ class BadCheck extends Error {
   }
 }
 
+/** What a port without checks gets: one frozen empty list shared by all, not one per service. */
+const NO_CHECKS = Object.freeze([]) as unknown as CheckDef[];
+
 export function deriveChecks(input: CheckInput): ChecksResult {
   const checks: CheckDef[] = [];
   const warnings: string[] = [];
@@ -69,7 +72,7 @@ export function deriveChecks(input: CheckInput): ChecksResult {
     const check = groupCheck(input, n === 1 ? "check_" : `check_${n}_`, warnings);
     if (check) checks.push(check);
   }
-  return { checks, warnings };
+  return { checks: checks.length > 0 ? checks : NO_CHECKS, warnings };
 }
 
 function keyName(input: CheckInput, key: string): string {
