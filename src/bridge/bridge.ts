@@ -4,7 +4,7 @@ import { ownedByHost } from "../services/identity.ts";
 import { type TrafficDecision, type TrafficState, trafficDecision } from "../services/traffic.ts";
 import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
 import { type DockerSource, derivationInput } from "./derivation-input.ts";
-import { Entries, type WriteOp, mirrorKey, sameContent, serviceKey, short } from "./entries.ts";
+import { Entries, type WriteOp, mirrorKey, sameContent, short } from "./entries.ts";
 import { type ContainerEvent, meaningOf } from "./events.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
 
@@ -305,17 +305,16 @@ export class Bridge {
   private plan(id: string, s: Service, d: TrafficDecision): (() => Promise<boolean>) | undefined {
     const e = this.entries.get(s.id);
     const mine = e !== undefined && e.owner === id;
-    const key = serviceKey(s);
     if (d.register) {
       const want: Service = d.mirror ? { ...s, mirror: d.mirror } : s;
-      const fresh = mine && e.key === key && e.stale.length === 0 && e.mirrored === (d.mirror !== undefined) && sameContent(e.service, s);
+      const fresh = mine && e.written && e.stale.length === 0 && e.mirrored === (d.mirror !== undefined) && sameContent(e.service, s);
       const healthDue = fresh && d.mirror !== undefined && e.mirror !== mirrorKey(d.mirror);
       const lift = mine && e.maint;
       if (fresh && !healthDue && !lift) return undefined;
       return async () => {
         if (!fresh) {
-          if (!(await this.entries.register(want, id, key))) return false;
-        } else if (healthDue && !(await this.entries.setHealth(this.entries.get(s.id)!, want, key))) {
+          if (!(await this.entries.register(want, id))) return false;
+        } else if (healthDue && !(await this.entries.setHealth(this.entries.get(s.id)!, want))) {
           return false;
         }
         const now = this.entries.get(s.id);
@@ -324,7 +323,7 @@ export class Bridge {
       };
     }
     // Stop-drain where the backend has it: the registered entry stays, in maintenance, until die.
-    if (d.reason === "stopping" && this.o.registry.maintenance && mine && e.key !== undefined) {
+    if (d.reason === "stopping" && this.o.registry.maintenance && mine && e.written) {
       if (e.maint) return undefined;
       return () => this.entries.setMaintenance(e, true, "Container is stopping (registrator -deregister-on-stop)");
     }
@@ -401,12 +400,12 @@ export class Bridge {
    */
   async refreshHealth(): Promise<void> {
     if (!this.o.registry.setHealth) return;
-    const due = [...this.entries.values()].filter((e) => e.mirrored && e.key !== undefined && e.writing === 0 && e.service.mirror);
+    const due = [...this.entries.values()].filter((e) => e.mirrored && e.written && e.writing === 0 && e.service.mirror);
     const owners = new Set<string>();
     await Promise.all(
       due.map((e) =>
         this.writes.run(async () => {
-          if (!(await this.entries.setHealth(e, e.service, e.key!))) owners.add(e.owner);
+          if (!(await this.entries.setHealth(e, e.service))) owners.add(e.owner);
         }),
       ),
     );
@@ -442,11 +441,11 @@ export class Bridge {
     let n = 0;
     for (const e of this.entries.values()) {
       if (++n % 2000 === 0) await new Promise((r) => setTimeout(r, 0)); // a big host does not block the loop
-      if (e.writing > 0 || e.doneAt > requestedAt || e.key === undefined) continue;
+      if (e.writing > 0 || e.doneAt > requestedAt || !e.written) continue;
       const entry = byId.get(e.service.id);
       const fp = registry.fingerprint ? registry.fingerprint(e.service) : undefined;
       if (!entry || (fp !== undefined && entry.fingerprint !== fp)) {
-        e.key = undefined;
+        e.written = false;
         redo.add(e.owner);
       }
     }
@@ -489,7 +488,7 @@ export class Bridge {
         const e = this.entries.get(s.id);
         const d = this.decide(t, s);
         const lastError = this.entries.lastError(s.id);
-        const registered = e?.owner === containerId && e.key === serviceKey(s) && sameContent(e.service, s);
+        const registered = e?.owner === containerId && e.written && sameContent(e.service, s);
         const service = d.register && d.mirror ? { ...s, mirror: d.mirror } : s;
         out.push({ service, containerId, registered, ...(d.reason ? { outOfTraffic: d.reason } : {}), ...(lastError ? { lastError } : {}) });
       }
@@ -500,7 +499,7 @@ export class Bridge {
   /** Services whose last write to the registry completed. */
   registered(): Service[] {
     const out: Service[] = [];
-    for (const e of this.entries.values()) if (e.key !== undefined) out.push(e.service);
+    for (const e of this.entries.values()) if (e.written) out.push(e.service);
     return out;
   }
 

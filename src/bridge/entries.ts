@@ -15,10 +15,10 @@ export interface Entry {
   /** The container that wants (or wanted) it. */
   owner: string;
   /**
-   * serviceKey(service) once that write completed; undefined while unknown (in flight, failed,
-   * lost). A hash: equal keys mean "compare with sameContent", never "equal" on their own.
+   * The last write of `service` completed, so the registry holds its content; false while
+   * unknown (in flight, failed, lost).
    */
-  key: number | undefined;
+  written: boolean;
   /** Registered with a Docker health mirror check; `mirror`: the status and output it last got. */
   mirrored: boolean;
   mirror: string | undefined;
@@ -42,42 +42,19 @@ export interface EntriesOptions {
   reasonOf: (serviceId: string) => OutOfTrafficReason | "" | undefined;
 }
 
-/** Everything but provenance and the health mirror (set apart, with setHealth), as JSON. */
+/** The `stale` of nearly every entry: one shared empty list rather than one per entry. */
+const NONE: readonly ServiceRef[] = Object.freeze([]);
+
+/**
+ * Everything but provenance and the health mirror (set apart, with setHealth), as JSON: computed
+ * when compared rather than held, which would cost each service its own string.
+ */
 function contentJson(s: Service): string {
   const { origin: _origin, mirror: _mirror, ...rest } = s;
   return JSON.stringify(rest);
 }
 
-/** A 53-bit hash of a string (two 32-bit multiply-xorshift lanes). */
-function hash53(str: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < str.length; i++) {
-    const c = str.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
-
-/** The `stale` of nearly every entry: one shared empty list rather than one per entry. */
-const NONE: readonly ServiceRef[] = Object.freeze([]);
-
-const keys = new WeakMap<Service, number>();
-/**
- * A fingerprint of everything but provenance and the health mirror, computed once per derived
- * object: a number rather than the JSON itself, which would cost each held service its own string.
- * Services with different keys differ; equal keys are confirmed with sameContent.
- */
-export function serviceKey(s: Service): number {
-  let k = keys.get(s);
-  if (k === undefined) keys.set(s, (k = hash53(contentJson(s))));
-  return k;
-}
-
-/** Whether two services need no registration between them (what their keys stand for, compared in full). */
+/** Whether two services need no registration between them: equal in everything but origin and mirror. */
 export function sameContent(a: Service, b: Service): boolean {
   return a === b || contentJson(a) === contentJson(b);
 }
@@ -177,7 +154,7 @@ export class Entries {
   private claim(service: Service, owner: string): Entry {
     let e = this.entries.get(service.id);
     if (!e) {
-      e = { service, owner, key: undefined, mirrored: false, mirror: undefined, maint: false, writing: 0, doneAt: 0, stale: NONE };
+      e = { service, owner, written: false, mirrored: false, mirror: undefined, maint: false, writing: 0, doneAt: 0, stale: NONE };
       this.entries.set(service.id, e);
     } else {
       if (e.owner !== owner) this.disown(e.owner, service.id);
@@ -185,14 +162,14 @@ export class Entries {
       if (!sameRef(e.service, service) && !e.stale.some((r) => sameRef(r, e!.service))) e.stale = [...e.stale, e.service];
       e.service = service;
       e.owner = owner;
-      e.key = undefined;
+      e.written = false;
     }
     this.own(owner, service.id);
     e.writing++;
     return e;
   }
 
-  async register(service: Service, owner: string, key: number): Promise<boolean> {
+  async register(service: Service, owner: string): Promise<boolean> {
     const e = this.claim(service, owner);
     try {
       while (e.stale.length > 0) {
@@ -202,7 +179,7 @@ export class Entries {
       }
       await this.timed("register", () => this.o.registry.register(service));
       if (e.service === service) {
-        e.key = key;
+        e.written = true;
         e.mirrored = service.mirror !== undefined;
         e.mirror = mirrorKey(service.mirror);
       }
@@ -219,7 +196,7 @@ export class Entries {
   }
 
   /** The mirror check of a registered service to `service.mirror`; a registry that lost the service gets it again. */
-  async setHealth(e: Entry, service: Service, key: number): Promise<boolean> {
+  async setHealth(e: Entry, service: Service): Promise<boolean> {
     e.writing++;
     try {
       await this.timed("health", () => this.o.registry.setHealth!(service));
@@ -233,8 +210,8 @@ export class Entries {
       return true;
     } catch (err) {
       if (err instanceof RegistryError && err.status === 404) {
-        e.key = undefined;
-        return this.register(service, e.owner, key);
+        e.written = false;
+        return this.register(service, e.owner);
       }
       return this.failed("health", service, err);
     } finally {
@@ -264,7 +241,7 @@ export class Entries {
   async deregister(e: Entry): Promise<boolean> {
     const service = e.service;
     e.writing++;
-    e.key = undefined;
+    e.written = false;
     try {
       // Read afresh each turn: a write claimed meanwhile may have added to it.
       for (let i = 0; i < e.stale.length; i++) {
