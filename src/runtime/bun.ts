@@ -45,6 +45,9 @@ export function bunRuntime(): Runtime {
       const unsafe = (Bun as unknown as { unsafe?: { setJITPolicy?: (scale: number) => void } }).unsafe;
       unsafe?.setJITPolicy?.(1);
       Bun.gc(true);
+      // Once more a second later: what the sync leaves behind is not all garbage yet when it is
+      // done (bench/scale.ts at 10,000 containers: about 1.5 MiB less resident memory with it).
+      setTimeout(() => Bun.gc(true), 1000).unref();
     },
   };
 }
