@@ -164,9 +164,6 @@ export function agentServiceShape(e: LocalEntry, node: ConsulNode): Record<strin
   };
 }
 
-/** The check ID of the registrator-owned check mirroring Docker's health. */
-export const mirrorCheckId = (serviceId: string) => `service:${serviceId}:docker-health`;
-
 interface CheckFields {
   CheckID: string;
   Name: string;
