@@ -115,6 +115,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     log,
     observe,
     onChange: (c) => listeners.forEach((l) => l(c)),
+    collect: rt.collect,
   });
   metrics.gauge("registrator_services_registered", "Services this host has registered", () => bridge.registered().length);
   metrics.gauge("registrator_queue_depth", "Containers waiting to be reconciled", () => bridge.pendingWrites());

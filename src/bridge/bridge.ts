@@ -49,7 +49,16 @@ export interface BridgeOptions {
   deregisterOnStop?: boolean;
   /** How long a container that got a stop signal and still runs stays out of traffic (default 30 s). */
   stopGraceMs?: number;
+  /**
+   * Called every SYNC_COLLECT_EVERY containers of a full sync: the runtime may collect the
+   * garbage their inspects left, so that what the sync keeps is packed with less of it between.
+   */
+  collect?: () => void;
 }
+
+/** Containers a full sync has in flight (the inspect limiter runs `concurrency` of them at once). */
+const SYNC_WINDOW = 32;
+const SYNC_COLLECT_EVERY = 250;
 
 /** The State of a running container without HEALTHCHECK, not paused; replaced, never changed in place. */
 const PLAIN_RUNNING: TrafficState = Object.freeze({ Running: true, Paused: false, Health: undefined });
@@ -223,7 +232,18 @@ export class Bridge {
   async syncAll(): Promise<void> {
     const running = await this.o.docker.list();
     const ids = new Set([...running.map((c) => c.Id), ...this.containers.keys()]);
-    await Promise.all([...ids].map((id) => this.sync(id)));
+    // A window of syncs in flight, not one per container up front: at 10,000 containers, 10,000
+    // pending syncs alive until the last inspect interleave their garbage with what the sync keeps,
+    // and the heap cannot give those blocks back (bench/scale.ts at 10,000: RSS per service 4.3 → 3.3 KiB; 2.8 with `collect`).
+    const next = ids.values();
+    let done = 0;
+    const worker = async () => {
+      for (const id of next) {
+        await this.sync(id);
+        if (++done % SYNC_COLLECT_EVERY === 0) this.o.collect?.();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ids.size, SYNC_WINDOW) }, worker));
   }
 
   private async syncOnce(id: string): Promise<void> {

@@ -53,4 +53,6 @@ export interface Runtime {
    * return the garbage it left behind. Called more than once.
    */
   settled?(): void;
+  /** Ask for a garbage collection without waiting for it (between batches of a large job). */
+  collect?(): void;
 }

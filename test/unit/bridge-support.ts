@@ -138,7 +138,7 @@ export class DrainingRegistry extends FlakyRegistry {
   }
 }
 
-export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs">> & { registry?: FlakyRegistry } = {}) {
+export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs" | "collect">> & { registry?: FlakyRegistry } = {}) {
   const docker = new FakeDocker();
   const registry = opts.registry ?? new FlakyRegistry();
   const log = memoryLogger();
@@ -153,6 +153,7 @@ export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup"
     log,
     ...(opts.deregisterOnStop !== undefined ? { deregisterOnStop: opts.deregisterOnStop } : {}),
     ...(opts.stopGraceMs !== undefined ? { stopGraceMs: opts.stopGraceMs } : {}),
+    ...(opts.collect ? { collect: opts.collect } : {}),
     retryMinMs: 5,
     retryMaxMs: 20,
     onChange: (c) => changes.push(c),

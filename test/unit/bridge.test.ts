@@ -97,6 +97,22 @@ describe("bridge", () => {
     }
   });
 
+  test("a full sync keeps a window of containers in flight, not all of them, and asks for a collection every 250", async () => {
+    let collections = 0;
+    const { docker, bridge, ids } = setup({ collect: () => collections++ });
+    for (let i = 0; i < 600; i++) docker.containers.set(`c${i}`, { running: true, exitCode: 0, port: 1000 + i });
+    docker.inspectGate.close();
+    const synced = bridge.syncAll();
+    await until(() => docker.inspectGate.waiting === 8);
+    // One queued sync per container up front would be 600 here.
+    expect(bridge.pendingWrites()).toBeLessThanOrEqual(32);
+    docker.inspectGate.open();
+    await synced;
+    await bridge.flush();
+    expect(ids().length).toBe(600);
+    expect(collections).toBe(2);
+  });
+
   test("reconcileRegistry writes nothing when in sync and re-registers what the registry lost", async () => {
     const { docker, bridge, registry, ids } = setup();
     docker.containers.set("a", { running: true, exitCode: 0, port: 80 });
