@@ -1,4 +1,4 @@
-/** Bad configuration (flags, env, URI). cli.ts turns it into one line on stderr and exit code 2. */
+/** Bad configuration (flags, env, URI). main.ts turns it into one line on stderr and exit code 2. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
+import { dropStartupPages } from "./trim.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
 
 export function bunRuntime(): Runtime {
+  let settleTimer: ReturnType<typeof setTimeout> | undefined;
   return {
     name: "bun",
     fetchUnix(socketPath) {
@@ -46,11 +48,18 @@ export function bunRuntime(): Runtime {
       const unsafe = (Bun as unknown as { unsafe?: { setJITPolicy?: (scale: number) => void } }).unsafe;
       unsafe?.setJITPolicy?.(1);
       Bun.gc(true);
-      // A second later, once what the sync left is all garbage: a full collection that also drops
-      // compiled code and gives free heap back (bench/scale.ts at 10,000 containers: about 3 MiB
-      // less than a plain collection). Bun.shrink is not in Bun's typings; gc(true) where absent.
-      const shrink = (Bun as unknown as { shrink?: () => void }).shrink;
-      setTimeout(() => (shrink ? shrink() : Bun.gc(true)), 1000).unref();
+      // A second after the last call, once what the sync left is all garbage: a full collection
+      // that also drops compiled code and gives free heap back (bench/scale.ts at 10,000
+      // containers: about 3 MiB less than a plain collection; Bun.shrink is not in Bun's
+      // typings), then out with the code pages only startup ran (trim.ts).
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(() => {
+        const shrink = (Bun as unknown as { shrink?: () => void }).shrink;
+        if (shrink) shrink();
+        else Bun.gc(true);
+        void dropStartupPages("page-out");
+      }, 1000);
+      settleTimer.unref();
     },
   };
 }
