@@ -83,6 +83,37 @@ describe("die and destroy act before the inspect returns", () => {
     }
   });
 
+  test("the confirming inspect of a die waits its time: removed at once, inspected only later", async () => {
+    const s = setup({ confirmDieAfterMs: 60_000 });
+    await registered(s, "a");
+    const inspects = s.docker.inspects;
+    s.docker.containers.set("a", { running: false, exitCode: 0, port: 80 });
+    const confirmed = s.bridge.event(ev("a", "die", { exitCode: "0" }));
+    await until(() => s.ids().length === 0);
+    await s.bridge.flush();
+    expect(s.docker.inspects).toBe(inspects);
+    // A start in the meantime has its own inspect, at once, and ends registered.
+    s.docker.containers.set("a", { running: true, exitCode: 0, port: 80 });
+    await s.bridge.event(ev("a", "start"));
+    await s.bridge.flush();
+    expect(s.ids()).toEqual(["host:a:80"]);
+    expect(s.docker.inspects).toBe(inspects + 1);
+    // Closing settles the waiting confirmation instead of leaving its caller hanging.
+    await s.bridge.close({ deregisterAll: false, timeoutMs: 1000 });
+    await confirmed;
+  });
+
+  test("the confirming inspect of a die runs once its time is up", async () => {
+    const s = setup({ confirmDieAfterMs: 1 });
+    await registered(s, "a");
+    const inspects = s.docker.inspects;
+    s.docker.containers.set("a", { running: false, exitCode: 3, port: 80 });
+    await s.bridge.event(ev("a", "die", { exitCode: "3" }));
+    expect(s.docker.inspects).toBe(inspects + 1);
+    await s.bridge.flush();
+    expect(s.ids()).toEqual([]);
+  });
+
   test("a destroy without a prior die removes at once", async () => {
     const s = setup({ deregister: "on-success" });
     await registered(s, "a");

@@ -138,7 +138,7 @@ export class DrainingRegistry extends FlakyRegistry {
   }
 }
 
-export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs" | "collect">> & { registry?: FlakyRegistry } = {}) {
+export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs" | "collect" | "confirmDieAfterMs">> & { registry?: FlakyRegistry } = {}) {
   const docker = new FakeDocker();
   const registry = opts.registry ?? new FlakyRegistry();
   const log = memoryLogger();
@@ -154,6 +154,9 @@ export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup"
     ...(opts.deregisterOnStop !== undefined ? { deregisterOnStop: opts.deregisterOnStop } : {}),
     ...(opts.stopGraceMs !== undefined ? { stopGraceMs: opts.stopGraceMs } : {}),
     ...(opts.collect ? { collect: opts.collect } : {}),
+    // The tests below follow the confirming inspect of a die step by step: at once unless a test
+    // is about the wait itself.
+    confirmDieAfterMs: opts.confirmDieAfterMs ?? 0,
     retryMinMs: 5,
     retryMaxMs: 20,
     onChange: (c) => changes.push(c),
