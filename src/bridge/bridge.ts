@@ -264,7 +264,8 @@ export class Bridge {
     const ids = new Set([...running.map((c) => c.Id), ...this.containers.keys()]);
     // A window of syncs in flight, not one per container up front: at 10,000 containers, 10,000
     // pending syncs alive until the last inspect interleave their garbage with what the sync keeps,
-    // and the heap cannot give those blocks back (bench/scale.ts at 10,000: RSS per service 4.3 → 3.3 KiB; 2.8 with `collect`).
+    // and the heap cannot give those blocks back (bench/scale.ts at 10,000: RSS per service
+    // 4.3 → 3.3 KiB; 2.8 with `collect`).
     const next = ids.values();
     let done = 0;
     const worker = async () => {

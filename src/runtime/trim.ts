@@ -12,12 +12,15 @@
 //   time, not in 128 KiB blocks around each fault. Kernels before 5.4 have no MADV_PAGEOUT: there
 //   MADV_DONTNEED.
 //
-// bench/footprint.ts: idle RSS 42 → about 15 MiB (29 MiB once it has served its HTTP API), peak
-// 43 → 38 MiB; bench/latency.ts: the same event latencies, a few ms more to the first registration.
+// bench/footprint.ts: idle RSS 42.5 → 16.0 MiB (31.5 MiB once it has served its HTTP API), peak
+// 42.7 → 39.5 MiB; bench/latency.ts: the same event latencies, about 5 ms more to the first
+// registration.
 //
 // Only mappings that are read-only, file-backed and hold no private (copy-on-write) page are
 // touched: for those, dropping a page cannot lose anything; the next access reads the same bytes
 // from the file. Anything unexpected skips the trim and never fails the daemon.
+
+import { readFileSync } from "node:fs";
 
 /** One mapping of /proc/self/smaps that can be dropped. */
 export interface Droppable {
@@ -85,7 +88,6 @@ async function libcMadvise(): Promise<Madvise> {
  */
 export async function dropStartupPages(how: "drop" | "page-out"): Promise<{ droppedKb: number } | { error: string }> {
   try {
-    const { readFileSync } = await import("node:fs");
     const madvise = await libcMadvise();
     const advise = (m: Droppable, advice: number) => madvise(BigInt(m.start), BigInt(m.end - m.start), advice) === 0;
     // Read after loading bun:ffi: what loading it touched can go too.
