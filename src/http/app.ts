@@ -6,16 +6,11 @@ import type { Connection } from "../runtime/types.ts";
 import { EventStreams } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
 import { pageRoutes } from "./page.ts";
-import { serviceJson, statusJson, type About } from "./status.ts";
+import { serviceJson, statusJson, type About, type Readiness } from "./status.ts";
 
 /** What the server passes to the app with each request (hono's env). */
 export interface HttpEnv {
   conn?: Connection;
-}
-
-export interface Readiness {
-  docker: { ok: boolean; reason: string };
-  registry: { ok: boolean; reason: string };
 }
 
 export interface AppDeps {

@@ -1,5 +1,4 @@
 import type { ServiceStatus } from "../bridge/bridge.ts";
-import type { Readiness } from "./app.ts";
 
 /** Facts about this registrator that do not change while it runs (or change rarely). */
 export interface About {
@@ -8,6 +7,12 @@ export interface About {
   runtime: string;
   docker: { endpoint: string; apiVersion: string };
   registry: { backend: string };
+}
+
+/** Whether registrator reaches Docker and its registry (`/v1/status`, the health endpoints). */
+export interface Readiness {
+  docker: { ok: boolean; reason: string };
+  registry: { ok: boolean; reason: string };
 }
 
 /** One service as `/v1/services` shows it. */
