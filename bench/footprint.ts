@@ -16,7 +16,8 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { compile, freshBinary, releaseVersion } from "../build.ts";
+import { compile, releaseVersion } from "../build/compile.ts";
+import { freshBinary } from "../build/fresh.ts";
 import { sharedDockerd } from "../test/support/docker.ts";
 import { freePort, runTestRunEnd, spawn, tempDir, waitFor } from "../test/support/proc.ts";
 import { startRegistrator, type RegistratorRuntime } from "../test/support/registrator.ts";
