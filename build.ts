@@ -4,7 +4,7 @@
 //
 //   bun run build.ts                          all targets into dist/
 //   bun run build.ts --target linux-x64       one target ("bun-" prefix optional)
-//   bun run build.ts --image                  linux-x64 + dist/image (then: docker build dist/image)
+//   bun run build.ts --image                  this machine's target + dist/image (then: docker build dist/image)
 //   bun run build.ts --no-bytecode            no JSC bytecode (smaller file, slower start)
 //   bun run build.ts --record-order           record bytecode.order again
 //
@@ -18,7 +18,7 @@
 import { resolve } from "node:path";
 import { parseArgs, usage } from "./build/args.ts";
 import { describeMatch, matchProfile } from "./build/bytecode-order.ts";
-import { compile, releaseVersion, TARGETS, usesBytecodeOrder, type Target } from "./build/compile.ts";
+import { compile, hostTarget, releaseVersion, TARGETS, usesBytecodeOrder, type Target } from "./build/compile.ts";
 import { assembleImage } from "./build/image.ts";
 import { rel } from "./build/paths.ts";
 
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
   if (args.recordOrder) return (await import("./build/record-order.ts")).recordBytecodeOrder();
   const version = releaseVersion();
   console.log(`registrator ${version}`);
-  const targets: Target[] = args.target ? [args.target] : args.image ? ["bun-linux-x64"] : [...TARGETS];
+  const targets: Target[] = args.target ? [args.target] : args.image ? [hostTarget()] : [...TARGETS];
   const built = new Map<Target, string>();
   for (const target of targets) built.set(target, await compile(target, version, { bytecode: args.bytecode, smol: args.smol }));
   if (usesBytecodeOrder({ bytecode: args.bytecode })) {
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(probe ? describeMatch(matchProfile(probe)) : "bytecode.order: not checked (no target built runs on this machine)");
   }
   if (args.image) {
-    const context = assembleImage(built.get("bun-linux-x64")!);
+    const context = assembleImage(built.get(hostTarget())!);
     console.log(`\nNext: docker build -t registrator:${version.replace(/\+/g, "-")} ${rel(resolve(context))}`);
   }
 }

@@ -1,10 +1,10 @@
 // build.ts's command line.
-import { EXTRA_TARGETS, TARGETS, type Target } from "./compile.ts";
+import { EXTRA_TARGETS, hostTarget, TARGETS, type Target } from "./compile.ts";
 
 export interface BuildArgs {
   help: boolean;
   recordOrder: boolean;
-  /** undefined: every target in TARGETS (or linux-x64 alone with --image). */
+  /** undefined: every target in TARGETS (or this machine's alone with --image). */
   target?: Target;
   image: boolean;
   bytecode: boolean;
@@ -22,7 +22,8 @@ export function usage(): string {
   return [
     "Usage: bun run build.ts [--target <target>] [--image] [--no-bytecode] [--smol] | --record-order",
     `  --target <t>   build only this target (${[...TARGETS, ...EXTRA_TARGETS].join(", ")}; "bun-" optional)`,
-    "  --image        build linux-x64 and assemble dist/image, then: docker build -t registrator dist/image",
+    "  --image        build this machine's target (linux-x64 or linux-arm64) and assemble dist/image,",
+    "                 then: docker build -t registrator dist/image",
     "  --no-bytecode  do not precompile JavaScript to bytecode (smaller file, slower start)",
     "  --record-order record bytecode.order (which bytecode a daemon run uses) and exit",
     "  --smol         embed bun's --smol (smaller heap, more GC) as a runtime argument",
@@ -44,8 +45,9 @@ export function parseArgs(argv: string[]): BuildArgs {
     else if (arg.startsWith("--target=")) args.target = normalizeTarget(arg.slice("--target=".length));
     else throw new Error(`Invalid argument "${arg}"\n${usage()}`);
   }
-  if (args.image && args.target && args.target !== "bun-linux-x64") {
-    throw new Error(`Invalid --target "${args.target}" with --image: the image holds linux-x64`);
+  if (args.image && args.target && args.target !== hostTarget()) {
+    const host = hostTarget().replace(/^bun-/, "");
+    throw new Error(`Invalid --target "${args.target}" with --image: the image holds this machine's target, ${host} (its libraries are copied from here)`);
   }
   return args;
 }

@@ -9,6 +9,14 @@ export const TARGETS = ["bun-linux-x64", "bun-linux-x64-baseline", "bun-linux-ar
 export const EXTRA_TARGETS = ["bun-linux-x64-musl", "bun-linux-arm64-musl"] as const;
 export type Target = (typeof TARGETS)[number] | (typeof EXTRA_TARGETS)[number];
 
+/**
+ * The target this machine runs (linux-arm64 on arm64, else linux-x64): the image holds it, since
+ * its libraries are copied from this machine (ldd).
+ */
+export function hostTarget(): Target {
+  return process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64";
+}
+
 /** dist/registrator-linux-x64 for bun-linux-x64, and so on. */
 export function outfileFor(target: string): string {
   return join(DIST, `registrator-${target.replace(/^bun-/, "")}`);
