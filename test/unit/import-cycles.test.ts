@@ -173,6 +173,22 @@ describe("import cycles", () => {
     expect(importsOf(text).sort()).toEqual(["../c.ts", "./a.ts", "./b.ts", "./d.ts", "./e.ts", "./f.ts", "./g.ts", "./i.ts"]);
   });
 
+  test("the cycle finder reports every knot once and nothing acyclic", () => {
+    const [a, b, c, d, e, f, g] = ["a", "b", "c", "d", "e", "f", "g"].map((n) => join(ROOT, `${n}.ts`)) as [string, string, string, string, string, string, string];
+    const graph = new Map<string, string[]>([
+      [a, [b]],
+      [b, [c, d]],
+      [c, [a]], // a → b → c → a
+      [d, [e]],
+      [e, []],
+      [f, [f]], // imports itself
+      [g, [e]],
+    ]);
+    expect(cycles(graph).sort()).toEqual([[a, b, c], [f]]);
+    expect(describeCycle([a, b, c], graph)).toBe("a.ts → b.ts → c.ts → a.ts");
+    expect(describeCycle([f], graph)).toBe("f.ts → f.ts");
+  });
+
   test("the walk reaches the product and the build", () => {
     const files = [...graph.keys()].map((f) => relative(ROOT, f));
     expect(files).toContain("src/cli.ts");

@@ -19,7 +19,8 @@ const files = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
 
 describe("GitHub workflows", () => {
   test("ci.yml and release.yml are there", () => {
-    expect(files.sort()).toEqual(["ci.yml", "release.yml"]);
+    expect(files).toContain("ci.yml");
+    expect(files).toContain("release.yml");
   });
 
   for (const file of files) {
