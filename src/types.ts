@@ -71,6 +71,19 @@ export interface Service {
    */
   mirror?: HealthMirror;
   origin: ServiceOrigin;
+  /**
+   * Which rule chose the address, the port and the name (e.g. `SERVICE_IP`, `-ip → 10.1.2.3`,
+   * `binding HostIp`, `-default-name compose`), for `registrator services` and `/v1/services`.
+   * Display only: not part of what is registered, and the texts are shared, not built per event.
+   */
+  why?: ServiceWhy;
+}
+
+/** See `Service.why`. */
+export interface ServiceWhy {
+  address: string;
+  port: string;
+  name: string;
 }
 
 /** Enough to find and delete an entry in any backend. A Service satisfies it. */

@@ -104,3 +104,18 @@ export function imageName(image: string): string {
   const base = noDigest.slice(noDigest.lastIndexOf("/") + 1);
   return base.split(":")[0] ?? "";
 }
+
+const HEX_ID = /^[0-9a-f]{12,64}$/;
+
+/**
+ * The image ID when `Config.Image` names the image by ID rather than by repository (#701):
+ * `sha256:<hex>` (as `docker run sha256:…` and Compose-built images leave it), or bare hex that
+ * begins the container's image ID (`docker run <image id>`). A hex-looking repository name that is
+ * not the image's ID stays a name. Undefined for every other reference.
+ */
+export function imageIdOf(ref: string, imageId: string | null | undefined): string | undefined {
+  const id = imageId ?? "";
+  if (ref.startsWith("sha256:") && HEX_ID.test(ref.slice("sha256:".length))) return id.startsWith(ref) ? id : ref;
+  if (HEX_ID.test(ref) && id.startsWith(`sha256:${ref}`)) return id;
+  return undefined;
+}

@@ -2,8 +2,8 @@
 // Rules: parity.md "Container metadata", "Service identity and address", "Precise rules".
 
 import type { ContainerInspect } from "../docker/schema.ts";
-import type { HealthMode, Protocol, Service } from "../types.ts";
-import { type IpFamily, addressOnNetwork, containerAddress, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
+import type { HealthMode, Protocol, Service, ServiceWhy } from "../types.ts";
+import { type IpFamily, addressOnNetwork, containerAddress, imageIdOf, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
 import { deriveChecks } from "./checks.ts";
 import { SAFE_IDENTITY_RULE, unsafeReason } from "./identity.ts";
 import { attributes, containerMetadata, type Metadata, parseBool, parseTags, uniqueNonEmpty } from "./metadata.ts";
@@ -27,7 +27,22 @@ export interface DeriveOptions {
   health?: HealthMode;
   /** -network: the Docker network whose IP is registered when the container's own IP is (see SERVICE_NETWORK). */
   network?: string;
+  /** -default-name: where a name comes from when no SERVICE_NAME is set (default "image"). */
+  defaultName?: DefaultName;
+  /**
+   * The first repository tag of the container's image (`RepoTags[0]`), looked up by the caller
+   * when Config.Image names the image by its ID; absent or null: it has none (→ the container name).
+   */
+  imageTag?: string | null;
+  /** How -ip was given, for provenance: `<hostIpSource> → <address>` (default "-ip"; e.g. "-ip eth0"). */
+  hostIpSource?: string;
 }
+
+/** `-default-name` (parity "Addresses, ports, names and the host, per container"). */
+export type DefaultName = "image" | "container" | "compose";
+export const DEFAULT_NAMES: readonly DefaultName[] = ["image", "container", "compose"];
+/** The label Docker Compose puts on every container with its service's name. */
+export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
 
 export const HEALTH_MODES: readonly HealthMode[] = ["auto", "require", "ignore"];
 const IP_FAMILIES: readonly IpFamily[] = ["ipv4", "ipv6"];
@@ -48,7 +63,10 @@ interface PortEntry {
   port: number;
   proto: string;
   binding?: Binding;
+  /** Where the port comes from: a Docker binding, Config.ExposedPorts standing for one, SERVICE_EXPOSE. */
+  from: PortSource;
 }
+type PortSource = "binding" | "exposed" | "SERVICE_EXPOSE";
 
 const PORT_KEY = /^(\d{1,5})(?:\/([a-z0-9]+))?$/i;
 
@@ -59,14 +77,50 @@ function firstBinding(list: readonly Binding[] | null | undefined): Binding | un
   return list?.find((b) => b.HostPort === first.HostPort && (b.HostIp === "0.0.0.0" || !b.HostIp)) ?? first;
 }
 
-/** ExposedPorts count as published on the same host port; NetworkSettings.Ports overrides. */
-function collectPorts(c: ContainerInspect, ignored: DeriveResult["ignored"]): PortEntry[] {
+const EXPOSE_ENTRY = /^(\d{1,5})(?:\/(tcp|udp))?$/i;
+
+/**
+ * `SERVICE_EXPOSE=<port>[/<proto>],…` → port keys ("9100/tcp"); each malformed entry is one
+ * warning and the others still count. Empty entries (a trailing comma) are nothing.
+ */
+export function parseExpose(value: string): { ports: string[]; bad: string[] } {
+  const ports: string[] = [];
+  const bad: string[] = [];
+  for (const part of value.split(",")) {
+    const entry = part.trim();
+    if (entry === "") continue;
+    const m = EXPOSE_ENTRY.exec(entry);
+    const port = Number(m?.[1]);
+    if (!m || port < 1 || port > 65535) bad.push(entry);
+    else ports.push(`${port}/${(m[2] ?? "tcp").toLowerCase()}`);
+  }
+  return { ports, bad };
+}
+
+/**
+ * ExposedPorts count as published on the same host port; NetworkSettings.Ports overrides.
+ * `expose` (SERVICE_EXPOSE) adds ports the image does not EXPOSE: on the host network published
+ * on the same port like EXPOSE'd ones, elsewhere exposed but unpublished unless Docker reports a
+ * binding for them.
+ */
+function collectPorts(c: ContainerInspect, ignored: DeriveResult["ignored"], expose: readonly string[]): PortEntry[] {
   const raw = new Map<string, readonly Binding[] | null>();
+  const from = new Map<string, PortSource>();
   const norm = (k: string): string => (k.includes("/") ? k.toLowerCase() : `${k}/tcp`);
   for (const k of Object.keys(c.Config.ExposedPorts ?? {})) {
     raw.set(norm(k), [{ HostIp: "", HostPort: k.split("/")[0] ?? "" }]);
+    from.set(norm(k), "exposed");
   }
-  for (const [k, v] of Object.entries(c.NetworkSettings?.Ports ?? {})) raw.set(norm(k), v);
+  const hostNetwork = c.HostConfig?.NetworkMode === "host";
+  for (const k of expose) {
+    if (raw.has(k)) continue;
+    raw.set(k, hostNetwork ? [{ HostIp: "", HostPort: k.split("/")[0] ?? "" }] : null);
+    from.set(k, "SERVICE_EXPOSE");
+  }
+  for (const [k, v] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
+    raw.set(norm(k), v);
+    if (v?.length || !from.has(norm(k))) from.set(norm(k), "binding");
+  }
   const out: PortEntry[] = [];
   for (const [key, list] of raw) {
     const m = PORT_KEY.exec(key);
@@ -74,7 +128,7 @@ function collectPorts(c: ContainerInspect, ignored: DeriveResult["ignored"]): Po
       ignored.push({ port: key, reason: "not a port/protocol pair" });
       continue;
     }
-    out.push({ key, port: Number(m[1]), proto: (m[2] ?? "tcp").toLowerCase(), binding: firstBinding(list) });
+    out.push({ key, port: Number(m[1]), proto: (m[2] ?? "tcp").toLowerCase(), binding: firstBinding(list), from: from.get(key) ?? "binding" });
   }
   return out.sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : 0));
 }
@@ -83,12 +137,36 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   const res: DeriveResult = { services: [], ignored: [], warnings: [], notes: [] };
   const name = c.Name.replace(/^\//, "");
   const who = `container "${name}"`;
-  const qualifying = collectPorts(c, res.ignored).filter((p) => {
-    if (opts.internal || p.binding?.HostPort) return true;
-    res.ignored.push({ port: p.key, reason: "not published on the host (-internal registers exposed ports)" });
+  // Parsed once per container; ports without their own keys share one Metadata, and with it
+  // their attributes and tags, so the work grows with ports + keys, not ports × keys.
+  const metadata = containerMetadata(c);
+  const expose = metadata.global("expose");
+  const exposed = expose ? parseExpose(expose.value) : { ports: [], bad: [] };
+  for (const entry of exposed.bad) {
+    res.warnings.push(`Ignored ${JSON.stringify(entry)} in ${expose?.source} of ${who}: expected <port>[/tcp|/udp] with a port from 1 to 65535, e.g. 9100 or 53/udp`);
+  }
+  /** Metadata keys already warned about (a global key applies to every port: one warning). */
+  const warnedKeys = new Set<string>();
+  const warnOnce = (written: string, text: string): void => {
+    if (warnedKeys.has(written)) return;
+    warnedKeys.add(written);
+    res.warnings.push(text);
+  };
+  /** SERVICE_INTERNAL / SERVICE_<port>_INTERNAL, else -internal: whether the port registers its container IP and exposed port. */
+  const internalOf = (md: Metadata): { on: boolean; why: string } => {
+    const raw = md.meta.internal;
+    if (raw === undefined) return { on: opts.internal, why: "-internal" };
+    return { on: parseBool(raw), why: md.source.internal ?? "SERVICE_INTERNAL" };
+  };
+  const qualifying = collectPorts(c, res.ignored, exposed.ports).filter((p) => {
+    const internal = internalOf(metadata.forPort(p.port, p.proto));
+    if (internal.on || p.binding?.HostPort) return true;
+    const reason = internal.why === "-internal" ? "-internal registers exposed ports" : `${internal.why} is "${metadata.forPort(p.port, p.proto).meta.internal}"`;
+    res.ignored.push({ port: p.key, reason: `not published on the host (${reason})` });
     return false;
   });
   if (qualifying.length === 0) return res;
+  const named = defaultName(c, opts, name);
   const isGroup = qualifying.length > 1; // counted before per-port ignores: names stay stable
 
   let templateTags: string[] = [];
@@ -101,25 +179,27 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   }
   const addr = resolveAddress(c, opts, res);
   const ids = new Set<string>();
-  /** Metadata keys already warned about (a global key applies to every port: one warning). */
-  const warnedKeys = new Set<string>();
   const choice = <T extends string>(md: Metadata, key: string, valid: readonly T[], fallback: T | undefined, effect: string): T | undefined => {
     const raw = md.meta[key];
     if (raw === undefined || raw.trim() === "") return fallback;
     const v = raw.trim().toLowerCase();
     if ((valid as readonly string[]).includes(v)) return v as T;
     const written = md.source[key] ?? `SERVICE_${key.toUpperCase()}`;
-    if (!warnedKeys.has(written)) {
-      warnedKeys.add(written);
-      res.warnings.push(`Ignored ${written}="${raw}" of ${who}: expected one of ${valid.join(", ")}; ${effect}`);
-    }
+    warnOnce(written, `Ignored ${written}="${raw}" of ${who}: expected one of ${valid.join(", ")}; ${effect}`);
     return fallback;
+  };
+  /** SERVICE_IP / SERVICE_<port>_IP: a literal address that wins over every IP rule. */
+  const serviceIp = (md: Metadata): { ip: string; why: string } | undefined => {
+    const raw = md.meta.ip?.trim();
+    if (!raw) return undefined;
+    const ip = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
+    const written = md.source.ip ?? "SERVICE_IP";
+    if (isIp(ip)) return { ip, why: written };
+    warnOnce(written, `Ignored ${written}=${JSON.stringify(md.meta.ip)} of ${who}: not an IP address (e.g. 10.0.0.5 or fd00::5); the other address rules apply`);
+    return undefined;
   };
   /** Ports skipped because their network (or IP family) gives no address: one warning per cause. */
   const unattached = new Map<string, string[]>();
-  // Parsed once per container; ports without their own keys share one Metadata, and with it
-  // their attributes and tags, so the work grows with ports + keys, not ports × keys.
-  const metadata = containerMetadata(c);
   const perMeta = new WeakMap<Metadata, { attrs: Record<string, string>; tags: string[] }>();
   const shared = (md: Metadata) => {
     let v = perMeta.get(md);
@@ -145,8 +225,12 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       continue;
     }
 
-    let service = meta.name || imageName(c.Config.Image ?? "");
-    if (isGroup && !fromPort.has("name")) service += `-${p.port}`;
+    let service = meta.name || named.name;
+    let nameWhy = meta.name ? (source.name ?? "SERVICE_NAME") : named.why;
+    if (isGroup && !fromPort.has("name")) {
+      service += `-${p.port}`;
+      nameWhy += `, -${p.port} (several ports)`;
+    }
     let id = meta.id || `${opts.hostname}:${name}:${p.port}`;
     if (protocol === "udp") id += ":udp";
     const bad = (what: string, value: string, key: string): boolean => {
@@ -154,7 +238,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       if (reason) skip(`${key} gives the ${what} ${JSON.stringify(value)}, which is unsafe: ${reason} (valid: ${SAFE_IDENTITY_RULE})`);
       return reason !== undefined;
     };
-    if (bad("service name", service, meta.name ? (source.name ?? "SERVICE_NAME") : "Config.Image")) continue;
+    if (bad("service name", service, meta.name ? (source.name ?? "SERVICE_NAME") : named.source)) continue;
     if (bad("service ID", id, meta.id ? (source.id ?? "SERVICE_ID") : "the default ID")) continue;
     if (ids.has(id)) {
       skip(`the service ID ${JSON.stringify(id)} is already used by another port of this container (set SERVICE_${p.port}_ID)`);
@@ -164,7 +248,8 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
     const hostPort = p.binding?.HostPort ?? "";
     const network = meta.network?.trim() || opts.network || undefined;
     const family = choice(md, "ip_family", IP_FAMILIES, undefined, "the IPv4 address is used, or the IPv6 one where there is no IPv4");
-    const resolved = addr(p.binding, network, family);
+    const internal = internalOf(md);
+    const resolved = serviceIp(md) ?? addr(p.binding, network, family, internal);
     if ("problem" in resolved) {
       res.ignored.push({ port: p.key, reason: resolved.problem });
       unattached.set(resolved.problem, [...(unattached.get(resolved.problem) ?? []), p.key]);
@@ -175,7 +260,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       skip("no address could be determined (set -ip, or attach the container to a network)");
       continue;
     }
-    const port = opts.internal ? p.port : Number(hostPort);
+    const port = internal.on ? p.port : Number(hostPort);
     if (!Number.isInteger(port) || port <= 0 || port > 65535) {
       skip(`the published host port ${JSON.stringify(hostPort)} is not a port number`);
       continue;
@@ -204,6 +289,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       enableTagOverride: parseBool(meta.enable_tag_override),
       health: choice(md, "health", HEALTH_MODES, opts.health ?? "auto", `the -health default "${opts.health ?? "auto"}" applies`) ?? "auto",
       origin: { containerId: c.Id, containerName: name, exposedPort: p.port, hostPort, hostIp: p.binding?.HostIp ?? "" },
+      why: why(resolved.why, portWhy(p.from, internal), nameWhy),
     });
   }
   for (const [problem, ports] of unattached) {
@@ -213,31 +299,82 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   return res;
 }
 
-/** A port's address, or why its port is skipped (the `ignored` reason). */
-type Resolved = { ip: string } | { problem: string };
+/** Which rule chose the port: the exposed port (internal), or the published (or standing-in) one. */
+function portWhy(from: PortSource, internal: { on: boolean; why: string }): string {
+  if (internal.on) return from === "SERVICE_EXPOSE" ? `SERVICE_EXPOSE, ${internal.why}` : `exposed port, ${internal.why}`;
+  if (from === "SERVICE_EXPOSE") return "SERVICE_EXPOSE, host network";
+  return from === "exposed" ? "exposed port, host network" : "binding HostPort";
+}
+
+/**
+ * Provenance texts repeat across services (most come from a handful of rules), so equal ones are
+ * one shared object: kept services hold no copies. Bounded: a full table starts over.
+ */
+const WHY_MAX = 4096;
+const whys = new Map<string, ServiceWhy>();
+function why(address: string, port: string, name: string): ServiceWhy {
+  const key = `${address}\0${port}\0${name}`;
+  let w = whys.get(key);
+  if (!w) {
+    if (whys.size >= WHY_MAX) whys.clear();
+    whys.set(key, (w = Object.freeze({ address, port, name })));
+  }
+  return w;
+}
+
+/**
+ * The default service name and the rule that gave it: `-default-name container` → the container
+ * name; `compose` → the Compose service label when there is one; otherwise (and by default) the
+ * image's basename, where an image named by ID is named from its first repository tag, else the
+ * container name (registrator named these "sha256", #701). `source` names the input for warnings.
+ */
+function defaultName(c: ContainerInspect, opts: DeriveOptions, container: string): { name: string; why: string; source: string } {
+  if (opts.defaultName === "container") return { name: container, why: "-default-name container", source: "the container name" };
+  if (opts.defaultName === "compose") {
+    const label = c.Config.Labels?.[COMPOSE_SERVICE_LABEL];
+    if (label) return { name: label, why: "-default-name compose", source: `label ${COMPOSE_SERVICE_LABEL}` };
+  }
+  const ref = c.Config.Image ?? "";
+  const id = imageIdOf(ref, c.Image);
+  if (id === undefined) return { name: imageName(ref), why: `image ${ref}`, source: "Config.Image" };
+  const short = id.slice(0, "sha256:".length + 12);
+  if (opts.imageTag) return { name: imageName(opts.imageTag), why: `image tag ${opts.imageTag} of ${short}`, source: `the tag ${opts.imageTag} of image ${short}` };
+  return { name: container, why: `container name (image ${short} has no tag)`, source: "the container name" };
+}
+
+/** A port's address and the rule that chose it, or why its port is skipped (the `ignored` reason). */
+type Resolved = { ip: string; why: string } | { problem: string };
 
 /**
  * The IP rules in parity order, each later one overriding: binding HostIp (wildcard → the host's
- * address); user-defined network → its container IP; -ip; -internal → container IP;
- * -useIpFromLabel; `container:<id>` mode → the peer's IP. They are tried from the last (strongest)
- * down. Where the container's own IP is used, `network` (SERVICE_NETWORK / -network) picks the
- * Docker network: a container not attached to it gives a problem, never another network's IP.
- * Returns a function of the port's binding, network and IP family.
+ * address); user-defined network → its container IP; -ip; -internal (or SERVICE_INTERNAL) →
+ * container IP; -useIpFromLabel; `container:<id>` mode → the peer's IP. They are tried from the
+ * last (strongest) down; SERVICE_IP, above them all, is the caller's. Where the container's own IP
+ * is used, `network` (SERVICE_NETWORK / -network) picks the Docker network: a container not
+ * attached to it gives a problem, never another network's IP. Returns a function of the port's
+ * binding, network, IP family and internal setting; each address comes with the rule that chose it.
  */
-function resolveAddress(c: ContainerInspect, opts: DeriveOptions, res: DeriveResult): (b: Binding | undefined, network?: string, family?: IpFamily) => Resolved {
+function resolveAddress(
+  c: ContainerInspect,
+  opts: DeriveOptions,
+  res: DeriveResult,
+): (b: Binding | undefined, network: string | undefined, family: IpFamily | undefined, internal: { on: boolean; why: string }) => Resolved {
   const name = c.Name.replace(/^\//, "");
   const mode = c.HostConfig?.NetworkMode ?? "";
   const notes = new Set<string>();
   /** The own IP of `target` (this container or its network peer); "" when it has none. */
-  const own = (target: ContainerInspect, network: string | undefined, family: IpFamily | undefined): Resolved => {
-    if (network) return addressOnNetwork(target, network, family);
+  const own = (target: ContainerInspect, network: string | undefined, family: IpFamily | undefined, rule: string): Resolved => {
+    if (network) {
+      const r = addressOnNetwork(target, network, family);
+      return "problem" in r ? r : { ip: r.ip, why: `${rule}, network ${network}` };
+    }
     const a = containerAddress(target, family);
     if (a.note && !notes.has(a.note)) {
       notes.add(a.note);
       res.notes.push(a.note);
     }
     if (!a.ip && family === "ipv6") return { problem: `no IPv6 address (SERVICE_IP_FAMILY is "ipv6")` };
-    return { ip: a.ip };
+    return { ip: a.ip, why: a.network ? `${rule}, network ${a.network}` : rule };
   };
   let labelIp = "";
   if (opts.useIpFromLabel) {
@@ -255,28 +392,32 @@ function resolveAddress(c: ContainerInspect, opts: DeriveOptions, res: DeriveRes
     res.warnings.push(`No address from the network peer of container "${name}" (${mode}): it was not inspected or has no IP`);
   }
   const usable = (r: Resolved): boolean => "problem" in r || r.ip !== "";
-  return (b, network, family) => {
+  const hostIpWhy = opts.hostIp ? `${opts.hostIpSource ?? "-ip"} → ${opts.hostIp}` : "";
+  const hostAddress = (): { ip: string; why: string } =>
+    opts.hostIp ? { ip: opts.hostIp, why: hostIpWhy } : { ip: opts.defaultHostIp ?? "", why: "this host's address" };
+  return (b, network, family, internal) => {
     if (peerMode && opts.peer) {
-      const r = own(opts.peer, network, family);
+      const r = own(opts.peer, network, family, "container: network mode");
       if (usable(r)) return r;
     }
-    if (labelIp) return { ip: labelIp };
-    if (opts.internal) {
+    if (labelIp) return { ip: labelIp, why: `-useIpFromLabel ${opts.useIpFromLabel}` };
+    if (internal.on) {
       // host network: the container's address is the host's
       if (mode === "host") {
-        const ip = opts.hostIp || opts.defaultHostIp;
-        if (ip) return { ip };
+        const h = hostAddress();
+        if (h.ip) return { ip: h.ip, why: `${internal.why}, host network: ${h.why}` };
       } else {
-        const r = own(c, network, family);
+        const r = own(c, network, family, internal.why);
         if (usable(r)) return r;
       }
     }
-    if (opts.hostIp) return { ip: opts.hostIp };
+    if (opts.hostIp) return { ip: opts.hostIp, why: hostIpWhy };
     if (isUserDefinedNetwork(mode)) {
-      const r = own(c, network, family);
+      const r = own(c, network, family, "user-defined network");
       if (usable(r)) return r;
     }
-    if (!b?.HostPort) return { ip: "" };
-    return { ip: isWildcardIp(b.HostIp) ? (opts.defaultHostIp ?? "") : (b.HostIp ?? "") };
+    if (!b?.HostPort) return { ip: "", why: "" };
+    if (isWildcardIp(b.HostIp)) return { ip: opts.defaultHostIp ?? "", why: `binding ${b.HostIp || "0.0.0.0"}: this host's address` };
+    return { ip: b.HostIp ?? "", why: "binding HostIp" };
   };
 }

@@ -57,7 +57,11 @@ interface PortEntries {
  * that port's own keys; ports without their own keys share one Metadata object (callers must not
  * mutate what they get).
  */
-export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: string | number, protocol?: string): Metadata } {
+export function containerMetadata(c: ContainerInspect): {
+  forPort(exposedPort: string | number, protocol?: string): Metadata;
+  /** A container-level key (`SERVICE_<key>`, never a per-port form): its value and the key as written. */
+  global(key: string): { value: string; source: string } | undefined;
+} {
   // Keys are container-controlled (SERVICE___PROTO__, SERVICE_CONSTRUCTOR): objects without a prototype.
   const global: Entries = Object.create(null);
   const perPort = new Map<string, PortEntries>();
@@ -95,6 +99,10 @@ export function containerMetadata(c: ContainerInspect): { forPort(exposedPort: s
     return { meta, fromPort, source };
   };
   return {
+    global(key) {
+      const e = global[key];
+      return e ? { value: e[0], source: e[1] } : undefined;
+    },
     forPort(exposedPort, protocol = "tcp") {
       const own = perPort.get(String(exposedPort));
       if (own) return build(own.any, protocol === "tcp" || protocol === "udp" ? own[protocol] : undefined);
@@ -110,9 +118,10 @@ export function serviceMetadata(c: ContainerInspect, exposedPort: string | numbe
 
 /**
  * The keys that are not attributes: parity's name, id, tags, ignore, and registrator's own
- * controls health, network and ip_family (they steer registration, they do not describe the service).
+ * controls health, network, ip_family, ip, internal and expose (they steer registration, they do
+ * not describe the service).
  */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags", "ignore", "health", "network", "ip_family"]);
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags", "ignore", "health", "network", "ip_family", "ip", "internal", "expose"]);
 
 /** Every non-reserved key with its raw value (Consul Meta validation is the adapter's job). */
 export function attributes(meta: Record<string, string>): Record<string, string> {

@@ -29,6 +29,7 @@ describe("a published port", () => {
           enableTagOverride: false,
           health: "auto",
           origin: { containerId: c.Id, containerName: "web1", exposedPort: 80, hostPort: "8080", hostIp: "0.0.0.0" },
+          why: { address: "binding 0.0.0.0: this host's address", port: "binding HostPort", name: "image nginx:latest" },
         },
       ],
       ignored: [],
