@@ -34,6 +34,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "deregister-on-exit", kind: "bool", default: false, description: "On SIGTERM/SIGINT deregister every service of this host before exiting" },
   { name: "health", kind: "string", default: "auto", hint: "auto|require|ignore", description: "Docker HEALTHCHECK policy: auto = Consul mirrors health in a check, other backends register only healthy; require = only healthy; ignore = register whatever the health" },
   { name: "deregister-on-stop", kind: "bool", default: true, description: "Take a container's services out of traffic as soon as it is told to stop (Consul: maintenance mode); =false: at its exit" },
+  { name: "default-name", kind: "string", default: "image", hint: "image|container|compose", description: "Where a service's name comes from without SERVICE_NAME: the image, the container name, or Compose's service label (else the image)" },
   { name: "network", kind: "string", default: "", hint: "name", description: "Docker network whose container IP is registered when the container's own IP is (-internal, user-defined networks)" },
   { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it" },
   { name: "http-allowed-hosts", kind: "string", default: "", hint: "a,b", description: "Host names the HTTP API answers besides localhost/127.0.0.1/[::1] (guard against DNS rebinding; with a non-loopback -http and no list, any)" },
@@ -168,6 +169,7 @@ export const ConfigSchema = z
     "deregister-on-exit": bool("deregister-on-exit"),
     health: oneOf("health", ["auto", "require", "ignore"] as const),
     "deregister-on-stop": bool("deregister-on-stop"),
+    "default-name": oneOf("default-name", ["image", "container", "compose"] as const),
     network: dockerNetwork,
     http: strWhere((s) => s === "" || parseHostPort(s) !== null, 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable'),
     "http-allowed-hosts": strWhere(

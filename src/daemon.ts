@@ -53,7 +53,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
     defaultHostIp = ip;
     log.info(`Using ${ip} for ports published on all interfaces (${why}); set -ip to choose the address`);
   }
-  const derive = (c: ContainerInspect, peer?: ContainerInspect) =>
+  const derive = (c: ContainerInspect, peer?: ContainerInspect, imageTag?: string | null) =>
     deriveServices(c, {
       hostname,
       hostIp: config.ip || undefined,
@@ -66,6 +66,8 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
       peer,
       health: config.health,
       network: config.network || undefined,
+      defaultName: config["default-name"],
+      imageTag,
     });
   return { hostname, registry, docker, derive, hostIp: defaultHostIp ?? "127.0.0.1" };
 }

@@ -4,7 +4,7 @@ import { prepare } from "./daemon.ts";
 import { createLogger, escapeControl } from "./log.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { trafficDecision } from "./services/traffic.ts";
-import type { HealthMode, OutOfTrafficReason } from "./types.ts";
+import type { HealthMode, OutOfTrafficReason, ServiceWhy } from "./types.ts";
 
 /** Backends that keep a service registered with a critical check instead of withholding it. */
 const MIRRORING_SCHEMES = new Set(["consul", "consul-tls", "consul-unix", "local"]);
@@ -31,7 +31,7 @@ interface Row {
   container: string;
   containerId: string;
   port: string;
-  service?: { id: string; name: string; ip: string; port: number; tags: string[] };
+  service?: { id: string; name: string; ip: string; port: number; tags: string[]; why?: ServiceWhy };
   traffic?: Traffic;
   ignored?: string;
   warnings?: string[];
@@ -52,13 +52,13 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     if (!c) continue;
     const name = c.Name.replace(/^\//, "");
     const input = await derivationInput(docker, c);
-    const r = derive(input.container, input.peer);
+    const r = derive(input.container, input.peer, input.imageTag);
     const base = { container: name, containerId: c.Id.slice(0, 12) };
     for (const s of r.services) {
       const health = s.health ?? "auto";
       const d = trafficDecision({ state: c.State, health, mirrorsHealth });
       const traffic: Traffic = { health, registered: d.register, ...(d.reason ? { reason: d.reason } : {}) };
-      rows.push({ ...base, port: `${s.origin.exposedPort}/${s.protocol}`, service: { id: s.id, name: s.name, ip: s.ip, port: s.port, tags: s.tags }, traffic });
+      rows.push({ ...base, port: `${s.origin.exposedPort}/${s.protocol}`, service: { id: s.id, name: s.name, ip: s.ip, port: s.port, tags: s.tags, ...(s.why ? { why: s.why } : {}) }, traffic });
     }
     for (const ig of r.ignored) rows.push({ ...base, port: ig.port, ignored: ig.reason });
     if (r.warnings.length) rows.push({ ...base, port: "-", warnings: r.warnings });
@@ -67,13 +67,14 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     out(JSON.stringify(rows, null, 2));
     return 0;
   }
-  const table = [["CONTAINER", "PORT", "SERVICE", "ADDRESS", "TRAFFIC", "TAGS / REASON"]];
+  const table = [["CONTAINER", "PORT", "SERVICE", "ADDRESS", "TRAFFIC", "CHOSEN BY (ADDRESS; PORT; NAME)", "TAGS / REASON"]];
   for (const r of rows) {
     if (r.service) {
       const address = r.service.ip.includes(":") ? `[${r.service.ip}]:${r.service.port}` : `${r.service.ip}:${r.service.port}`;
-      table.push([r.container, r.port, r.service.id, address, r.traffic ? trafficCell(r.traffic) : "", r.service.tags.join(",")]);
-    } else if (r.ignored) table.push([r.container, r.port, "(ignored)", "", "", r.ignored]);
-    else for (const w of r.warnings ?? []) table.push([r.container, "-", "(warning)", "", "", w]);
+      const why = r.service.why ? `${r.service.why.address}; ${r.service.why.port}; ${r.service.why.name}` : "";
+      table.push([r.container, r.port, r.service.id, address, r.traffic ? trafficCell(r.traffic) : "", why, r.service.tags.join(",")]);
+    } else if (r.ignored) table.push([r.container, r.port, "(ignored)", "", "", "", r.ignored]);
+    else for (const w of r.warnings ?? []) table.push([r.container, "-", "(warning)", "", "", "", w]);
   }
   // Cells hold container-controlled text (names, tags, reasons): no control character reaches the terminal.
   for (const row of table) row.forEach((cell, i) => (row[i] = escapeControl(cell)));

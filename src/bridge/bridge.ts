@@ -3,7 +3,7 @@ import { errorMessage } from "../errors.ts";
 import { ownedByHost } from "../services/identity.ts";
 import { type TrafficDecision, type TrafficState, trafficDecision } from "../services/traffic.ts";
 import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { type DockerSource, derivationInput } from "./derivation-input.ts";
+import { type DerivationInput, type DockerSource, derivationInput } from "./derivation-input.ts";
 import { Entries, type WriteOp, mirrorKey, sameContent, short } from "./entries.ts";
 import { type ContainerEvent, meaningOf } from "./events.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
@@ -32,7 +32,8 @@ export type BridgeChange =
 export interface BridgeOptions {
   docker: DockerSource;
   registry: RegistryAdapter;
-  derive: (container: ContainerInspect, peer?: ContainerInspect) => DeriveOutput;
+  /** `imageTag`: see DerivationInput (an image named by ID is named from its tag). */
+  derive: (container: ContainerInspect, peer?: ContainerInspect, imageTag?: string | null) => DeriveOutput;
   hostname: string;
   deregister: "always" | "on-success";
   cleanup: boolean;
@@ -280,7 +281,7 @@ export class Bridge {
   private async syncOnce(id: string): Promise<void> {
     const before = this.overtaken.get(id);
     let c: ContainerInspect | null;
-    let input: { container: ContainerInspect; peer?: ContainerInspect } | undefined;
+    let input: DerivationInput | undefined;
     try {
       c = await this.o.docker.inspect(id);
       if (c?.State.Running) input = await derivationInput(this.o.docker, c);
@@ -311,11 +312,11 @@ export class Bridge {
     return code !== 0 && (code & 128) === 0;
   }
 
-  private deriveInto(id: string, inspected: ContainerInspect, input: { container: ContainerInspect; peer?: ContainerInspect }, stopping: boolean): void {
+  private deriveInto(id: string, inspected: ContainerInspect, input: DerivationInput, stopping: boolean): void {
     const name = inspected.Name.replace(/^\//, "");
     let out: DeriveOutput;
     try {
-      out = this.o.derive(input.container, input.peer);
+      out = this.o.derive(input.container, input.peer, input.imageTag);
     } catch (e) {
       this.o.log.warn(`Skipping container "${name}" (${short(id)}): ${errorMessage(e)}`);
       this.containers.delete(id);

@@ -1,6 +1,12 @@
 import { DockerError, errorMessage, redactSecrets } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { type ContainerInspect, ContainerList, type ContainerSummary, DockerEvent, validInspect } from "./schema.ts";
+import { type ContainerInspect, ContainerList, type ContainerSummary, DockerEvent, ImageInspect, validInspect } from "./schema.ts";
+
+/**
+ * Image IDs whose tag lookup is remembered. Only containers whose Config.Image is an image ID look
+ * one up, and many containers share an image; when the table is full the oldest lookup goes.
+ */
+const IMAGE_TAGS_MAX = 1024;
 
 /** The newest API version whose shapes this client knows; engines newer than this are spoken to at it. */
 export const MAX_API = "1.52";
@@ -97,6 +103,8 @@ export interface EventsOptions {
 export class DockerClient {
   private prefix = "";
   apiVersion = "";
+  /** Image ID → its first repository tag (null: none); a lookup in flight is shared. */
+  private readonly imageTags = new Map<string, Promise<string | null>>();
 
   constructor(readonly endpoint: DockerEndpoint) {}
 
@@ -166,6 +174,38 @@ export class DockerClient {
     const ports = body.Config?.ExposedPorts;
     // Keys are the image's: without a prototype, "constructor/tcp" or "__proto__" is just a key.
     return ports && typeof ports === "object" ? Object.assign(Object.create(null) as Record<string, unknown>, ports) : undefined;
+  }
+
+  /**
+   * The first repository tag of an image (`RepoTags[0]`, e.g. "registry:5000/app:1.2"), null when
+   * it has none or is gone. One inspect per image ID, remembered: the tag names the services of
+   * every container run from that ID, and a name that changed with each resync would churn them.
+   * A failure to reach Docker is not remembered (it throws; the next sync asks again).
+   */
+  imageTag(imageId: string): Promise<string | null> {
+    const known = this.imageTags.get(imageId);
+    if (known) return known;
+    if (this.imageTags.size >= IMAGE_TAGS_MAX) this.imageTags.delete(this.imageTags.keys().next().value!);
+    const lookup = this.lookupImageTag(imageId);
+    this.imageTags.set(imageId, lookup);
+    lookup.catch(() => {
+      if (this.imageTags.get(imageId) === lookup) this.imageTags.delete(imageId);
+    });
+    return lookup;
+  }
+
+  private async lookupImageTag(imageId: string): Promise<string | null> {
+    const path = `/images/${encodeURIComponent(imageId)}/json`;
+    const res = await this.request(this.prefix + path, { signal: AbortSignal.timeout(30_000) });
+    if (res.status === 404) {
+      await res.text().catch(() => "");
+      return null;
+    }
+    if (!res.ok) throw await this.failure(path, res);
+    const parsed = ImageInspect.safeParse(await res.json());
+    if (!parsed.success) throw new DockerError(`Unexpected inspect data for image "${imageId.slice(0, 19)}": ${parsed.error.issues[0]?.message}`);
+    // Old engines list an untagged image as "<none>:<none>".
+    return parsed.data.RepoTags?.find((t) => t !== "" && !t.startsWith("<none>")) ?? null;
   }
 
   /**

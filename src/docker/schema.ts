@@ -75,6 +75,12 @@ export function validInspect(raw: unknown): { data: ContainerInspect } | { error
   return { data: c };
 }
 
+/** The fields of `GET /images/{id}/json` registrator reads. */
+export const ImageInspect = z.object({
+  RepoTags: z.nullish(z.array(z.string())),
+});
+export type ImageInspect = z.infer<typeof ImageInspect>;
+
 export const ContainerSummary = z.object({
   Id: z.string(),
   Names: z.nullish(z.array(z.string())),

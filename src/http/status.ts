@@ -29,6 +29,8 @@ export function serviceJson(s: ServiceStatus) {
     registered: s.registered,
     ...(s.lastError ? { lastError: s.lastError } : {}),
     ...(s.outOfTraffic ? { outOfTraffic: s.outOfTraffic } : {}),
+    // Which rule chose the address, port and name (SERVICE_IP, -ip → …, -default-name compose, …).
+    ...(s.service.why ? { why: s.service.why } : {}),
   };
 }
 
