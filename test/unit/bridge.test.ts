@@ -168,4 +168,14 @@ describe("derivationInput", () => {
     const joined = { ...base, HostConfig: { NetworkMode: "container:peer" } } as ContainerInspect;
     expect((await derivationInput(docker(), joined)).peer?.Id).toBe("peer");
   });
+
+  test("an image named by ID brings the image's tag; a named image asks nothing", async () => {
+    const asked: string[] = [];
+    const tagged: DockerSource = { ...docker(), imageTag: async (id) => (asked.push(id), id === `sha256:${"b".repeat(64)}` ? "shop:1" : null) };
+    const byId = (ref: string) => ({ ...base, Image: `sha256:${"b".repeat(64)}`, Config: { Image: ref } }) as ContainerInspect;
+    expect((await derivationInput(tagged, byId(`sha256:${"b".repeat(64)}`))).imageTag).toBe("shop:1");
+    expect((await derivationInput(tagged, byId("b".repeat(12)))).imageTag).toBe("shop:1");
+    expect("imageTag" in (await derivationInput(tagged, byId("redis:7")))).toBe(false);
+    expect(asked).toEqual([`sha256:${"b".repeat(64)}`, `sha256:${"b".repeat(64)}`]);
+  });
 });

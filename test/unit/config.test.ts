@@ -133,3 +133,14 @@ describe("taking traffic and networks: -health, -deregister-on-stop, -network", 
   ])("%j exits with one line", (argv, pattern) => fails(argv, pattern));
   test("a bad REGISTRATOR_HEALTH names the flag", () => fails(["etcd://"], /-health/, { REGISTRATOR_HEALTH: "x" }));
 });
+
+describe("-default-name", () => {
+  test("image by default; container and compose; from REGISTRATOR_DEFAULT_NAME", () => {
+    expect(load(["etcd://"])["default-name"]).toBe("image");
+    expect(load(["-default-name", "container", "etcd://"])["default-name"]).toBe("container");
+    expect(load(["--default-name=compose", "etcd://"])["default-name"]).toBe("compose");
+    expect(load(["etcd://"], { REGISTRATOR_DEFAULT_NAME: "compose" })["default-name"]).toBe("compose");
+  });
+  test("anything else exits with one line naming the valid values", () =>
+    fails(["-default-name", "label", "etcd://"], /^Invalid value "label" for flag -default-name: expected one of image, container, compose$/));
+});

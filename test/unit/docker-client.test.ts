@@ -18,6 +18,15 @@ afterAll(() => servers.forEach((s) => s.stop()));
 
 const num = (v: string) => Number(v.split(".")[1]);
 
+/** The stand-in engine's images: ID → RepoTags ("fail": it answers 500). */
+const IMAGES: Record<string, string[] | null | "fail"> = {
+  "sha256:tagged": ["registry:5000/team/shop:1.2", "shop:latest"],
+  "sha256:untagged": [],
+  "sha256:old": ["<none>:<none>"],
+  "sha256:nulltags": null,
+  "sha256:broken": "fail",
+};
+
 function engine(e: Engine, events: object[] = []): string {
   const socket = join(tempDir("docker-stub-"), "docker.sock");
   const server = Bun.serve({
@@ -37,6 +46,12 @@ function engine(e: Engine, events: object[] = []): string {
         return Response.json({ Id: "a".repeat(64), Name: "/web", Config: { Image: "web", Env: null, Labels: {}, Extra: 1 }, State: { Running: true }, HostConfig: { NetworkMode: "bridge" }, NetworkSettings: { Ports: {} } });
       }
       if (path.startsWith("/containers/")) return Response.json({ message: "No such container: x" }, { status: 404 });
+      const image = /^\/images\/(.+)\/json$/.exec(path)?.[1];
+      if (image !== undefined) {
+        const tags = IMAGES[decodeURIComponent(image)];
+        if (tags === "fail") return Response.json({ message: "engine trouble" }, { status: 500 });
+        return tags === undefined ? Response.json({ message: "No such image" }, { status: 404 }) : Response.json({ Id: image, RepoTags: tags, Config: {} });
+      }
       if (path === "/events") return new Response(events.map((ev) => JSON.stringify(ev) + "\n").join(""));
       return Response.json({ message: "page not found" }, { status: 404 });
     },
@@ -161,4 +176,19 @@ describe("DOCKER_HOST endpoints and TLS", () => {
     const { rt } = fakeRt({ DOCKER_CERT_PATH: "/c" }, { "/c/cert.pem": "C" });
     await expect(endpointFor("https://h", rt)).rejects.toThrow(/cert.pem and key.pem must be there together/);
   });
+});
+
+test("image tags: the first repository tag, null when none; one inspect per image ID; failures not remembered", async () => {
+  const e: Engine = { apiVersion: "1.41", minVersion: "1.12", paths: [] };
+  const c = await client(engine(e));
+  await c.ping();
+  const tags = await Promise.all(["sha256:tagged", "sha256:tagged", "sha256:untagged", "sha256:old", "sha256:nulltags", "sha256:gone"].map((id) => c.imageTag(id)));
+  expect(tags).toEqual(["registry:5000/team/shop:1.2", "registry:5000/team/shop:1.2", null, null, null, null]);
+  expect(await c.imageTag("sha256:tagged")).toBe("registry:5000/team/shop:1.2");
+  const inspects = () => e.paths.filter((p) => p.startsWith("/v1.41/images/"));
+  expect(inspects().filter((p) => p.includes("tagged/")).length).toBe(2); // "tagged" once, "untagged" once
+  expect(inspects().filter((p) => p === "/v1.41/images/sha256%3Atagged/json")).toHaveLength(1);
+  await expect(c.imageTag("sha256:broken")).rejects.toThrow(/Docker answered 500 to \/images\/sha256%3Abroken\/json: engine trouble/);
+  await expect(c.imageTag("sha256:broken")).rejects.toThrow(/engine trouble/);
+  expect(inspects().filter((p) => p.includes("broken"))).toHaveLength(2);
 });
