@@ -27,7 +27,15 @@ test("lists services and the reason for each ignored port, as a table and as JSO
   const env = { ...process.env, DOCKER_HOST: d.host };
   const json = JSON.parse(await runCmd(registratorCommand(["services", "-ip", "127.0.0.1", "--json"]), { env })) as Array<Record<string, any>>;
   const mine = json.filter((r) => r.container === name);
-  expect(mine.find((r) => r.port === "80/tcp")?.service).toEqual({ id: `${HOST}:${name}:80`, name: "web", ip: "127.0.0.1", port, tags: ["a", "b"] });
+  expect(mine.find((r) => r.port === "80/tcp")?.service).toEqual({
+    id: `${HOST}:${name}:80`,
+    name: "web",
+    ip: "127.0.0.1",
+    port,
+    tags: ["a", "b"],
+    // Which rule chose the address, the port and the name.
+    why: { address: "-ip → 127.0.0.1", port: "binding HostPort", name: `image ${image}` },
+  });
   expect(mine.find((r) => r.port === "8080/tcp")?.ignored).toMatch(/not published/);
 
   const table = await runCmd(registratorCommand(["services", "-ip", "127.0.0.1"]), { env });
