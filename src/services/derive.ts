@@ -140,6 +140,13 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   // Parsed once per container; ports without their own keys share one Metadata, and with it
   // their attributes and tags, so the work grows with ports + keys, not ports × keys.
   const metadata = containerMetadata(c);
+  /** A port's Metadata, built once (it is read to qualify the port and again to derive it). */
+  const mds = new Map<string, Metadata>();
+  const mdOf = (p: PortEntry): Metadata => {
+    let md = mds.get(p.key);
+    if (!md) mds.set(p.key, (md = metadata.forPort(p.port, p.proto)));
+    return md;
+  };
   const expose = metadata.global("expose");
   const exposed = expose ? parseExpose(expose.value) : { ports: [], bad: [] };
   for (const entry of exposed.bad) {
@@ -159,9 +166,9 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
     return { on: parseBool(raw), why: md.source.internal ?? "SERVICE_INTERNAL" };
   };
   const qualifying = collectPorts(c, res.ignored, exposed.ports).filter((p) => {
-    const internal = internalOf(metadata.forPort(p.port, p.proto));
+    const internal = internalOf(mdOf(p));
     if (internal.on || p.binding?.HostPort) return true;
-    const reason = internal.why === "-internal" ? "-internal registers exposed ports" : `${internal.why} is "${metadata.forPort(p.port, p.proto).meta.internal}"`;
+    const reason = internal.why === "-internal" ? "-internal registers exposed ports" : `${internal.why} is "${mdOf(p).meta.internal}"`;
     res.ignored.push({ port: p.key, reason: `not published on the host (${reason})` });
     return false;
   });
@@ -214,7 +221,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       continue;
     }
     const protocol: Protocol = p.proto;
-    const md = metadata.forPort(p.port, protocol);
+    const md = mdOf(p);
     const { meta, fromPort, source } = md;
     if (parseBool(meta.ignore)) {
       res.ignored.push({ port: p.key, reason: `${source.ignore} is "${meta.ignore}"` });
