@@ -105,7 +105,8 @@ export function imageName(image: string): string {
   return base.split(":")[0] ?? "";
 }
 
-const HEX_ID = /^[0-9a-f]{12,64}$/;
+// Docker resolves any unique prefix of an image ID; below 4 digits a repository name is likelier.
+const HEX_ID = /^[0-9a-f]{4,64}$/;
 
 /**
  * The image ID when `Config.Image` names the image by ID rather than by repository (#701):

@@ -215,7 +215,9 @@ describe("an image named by its ID (#701)", () => {
     expect(imageIdOf(hex, id)).toBe(id);
     expect(imageIdOf(hex.slice(0, 12), id)).toBe(id);
     expect(imageIdOf(`sha256:${hex.slice(0, 12)}`, id)).toBe(id);
+    expect(imageIdOf(hex.slice(0, 5), id)).toBe(id); // Docker takes any unique prefix
     expect(imageIdOf("abcdef012345", id)).toBeUndefined(); // a hex repository name, not this image
+    expect(imageIdOf("aaa", id)).toBeUndefined(); // too short to tell from a name
     expect(imageIdOf("nginx", id)).toBeUndefined();
     expect(imageIdOf("app@sha256:" + hex, id)).toBeUndefined();
   });
