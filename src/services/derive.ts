@@ -296,7 +296,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       enableTagOverride: parseBool(meta.enable_tag_override),
       health: choice(md, "health", HEALTH_MODES, opts.health ?? "auto", `the -health default "${opts.health ?? "auto"}" applies`) ?? "auto",
       origin: { containerId: c.Id, containerName: name, exposedPort: p.port, hostPort, hostIp: p.binding?.HostIp ?? "" },
-      why: why(resolved.why, portWhy(p.from, internal), nameWhy),
+      why: provenance(resolved.why, portWhy(p.from, internal), nameWhy),
     });
   }
   for (const [problem, ports] of unattached) {
@@ -319,7 +319,7 @@ function portWhy(from: PortSource, internal: { on: boolean; why: string }): stri
  */
 const WHY_MAX = 4096;
 const whys = new Map<string, ServiceWhy>();
-function why(address: string, port: string, name: string): ServiceWhy {
+function provenance(address: string, port: string, name: string): ServiceWhy {
   const key = `${address}\0${port}\0${name}`;
   let w = whys.get(key);
   if (!w) {
