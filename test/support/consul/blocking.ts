@@ -1,26 +1,15 @@
 // Blocking queries (protocols.md 2.6): ?index=&wait= parsed as the agent's parseWait does
-// (the rules live in src/http/consul-query.ts, shared with the embedded registry), then wait until the watched index passes `index`, the wait (default 5m, max 10m, plus up to
-// wait/16 of jitter) elapses, the client goes away, or the agent restarts.
+// (query.ts), then wait until the watched index passes `index`, the wait (default 5m, max 10m,
+// plus up to wait/16 of jitter) elapses, the client goes away, or the agent restarts.
 
-import { QueryError, effectiveWaitMs, parseBlocking } from "../../../src/http/consul-query.ts";
-import { type Ctx, HttpError, query } from "./http.ts";
+import { type Ctx, query } from "./http.ts";
+import { type WaitParams, blockingTimeoutMs, parseWaitQuery } from "./query.ts";
 import type { ConsulState } from "./state.ts";
 
-export { DEFAULT_WAIT_MS, MAX_WAIT_MS, effectiveWaitMs } from "../../../src/http/consul-query.ts";
+export type { WaitParams } from "./query.ts";
 
-export interface WaitParams {
-  index: bigint;
-  waitMs: number;
-}
-
-/** Parses ?wait and ?index with the rules registrator's own Consul API uses (src/http/consul-query.ts). */
 export function parseWait(c: Ctx): WaitParams {
-  try {
-    return parseBlocking(query(c));
-  } catch (e) {
-    if (e instanceof QueryError) throw new HttpError(e.status, e.message);
-    throw e;
-  }
+  return parseWaitQuery(query(c));
 }
 
 /**
@@ -38,7 +27,7 @@ export function blockWhile(state: ConsulState, c: Ctx, params: WaitParams, uncha
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, effectiveWaitMs(params.waitMs));
+    const timer = setTimeout(done, blockingTimeoutMs(params.waitMs));
     const unsubscribe = state.onChange(() => {
       if (state.generation !== generation || !unchanged()) done();
     });

@@ -3,14 +3,15 @@
 //   GET /v1/catalog/service/<name>[?tag=] instances; every ?tag= must match, case-insensitively
 //   GET /v1/health/service/<name>[?tag=][&passing]
 // The anonymous caller (ACLs on, no token) gets everything filtered away, like a real agent.
-// ?filter= uses registrator's subset of Consul's expressions (src/http/consul-filter.ts).
+// ?filter= is the emulator's own go-bexpr subset (filter.ts).
 
 import type { Hono } from "hono";
-import { QueryError, matchesTags, parsePassing } from "../../../src/http/consul-query.ts";
 import type { Acl } from "./acl.ts";
 import { blockOnIndex, parseWait } from "./blocking.ts";
 import { sortedMap } from "./gojsonout.ts";
-import { type Ctx, type Env, HttpError, jsonResponse, pathTail, query, queryMeta, filterOf, route } from "./http.ts";
+import { filterOf } from "./filter.ts";
+import { type Ctx, type Env, HttpError, jsonResponse, pathTail, query, queryMeta, route } from "./http.ts";
+import { hasAllTags, passingOnly } from "./query.ts";
 import { type NodeInfo, catalogService, consulServiceRecord, healthEntry, sampleServiceRecord } from "./render.ts";
 import type { ConsulState, ServiceRecord } from "./state.ts";
 
@@ -27,7 +28,7 @@ function allServices(cfg: CatalogConfig): ServiceRecord[] {
 }
 
 function hasTags(s: ServiceRecord, tags: string[]): boolean {
-  return matchesTags(s.Tags, tags);
+  return hasAllTags(s.Tags, tags);
 }
 
 /** Common start of a catalog read: blocking parameters first, then the filter, name and token. */
@@ -73,16 +74,11 @@ export function catalogRoutes(app: Hono<Env>, cfg: CatalogConfig): void {
     await blockOnIndex(state, c, params, () => state.indexForService(name));
     const q = query(c);
     const tags = q.getAll("tag");
-    let passingOnly: boolean;
-    try {
-      passingOnly = parsePassing(q);
-    } catch (e) {
-      throw e instanceof QueryError ? new HttpError(e.status, e.message) : e;
-    }
+    const onlyPassing = passingOnly(q);
     const entries = (visible ? allServices(cfg) : [])
       .filter((s) => s.Service === name && hasTags(s, tags))
       .map((s) => ({ s, checks: state.checksOf(s.ID).sort((a, b) => (a.CheckID < b.CheckID ? -1 : 1)) }))
-      .filter(({ checks }) => !passingOnly || checks.every((chk) => chk.Status === "passing"));
+      .filter(({ checks }) => !onlyPassing || checks.every((chk) => chk.Status === "passing"));
     return jsonResponse(
       c,
       entries.map(({ s, checks }) => healthEntry(s, checks, node)).filter((e) => !filter || filter(e)),

@@ -2,8 +2,6 @@
 // headers, and a route table that answers wrong methods with 405 + Allow like the agent.
 
 import type { Context, Hono } from "hono";
-import { type Filter, queryFilter } from "../../../src/http/consul-filter.ts";
-import { QueryError } from "../../../src/http/consul-query.ts";
 import { goJson } from "./gojsonout.ts";
 
 export interface Env {
@@ -57,18 +55,6 @@ export function bodyText(c: Ctx): string {
 
 export function query(c: Ctx): URLSearchParams {
   return new URL(c.req.url).searchParams;
-}
-
-/**
- * ?filter= with the subset of Consul's expressions registrator's own API implements
- * (src/http/consul-filter.ts), compiled for entries shaped like `sample`; undefined when absent.
- */
-export function filterOf(c: Ctx, sample: () => unknown): Filter | undefined {
-  try {
-    return queryFilter(query(c), sample);
-  } catch (e) {
-    throw e instanceof QueryError ? new HttpError(e.status, e.message) : e;
-  }
 }
 
 /** The URL path after `prefix`, percent-decoded as Go's net/http does (…/deregister/a%2Fb → "a/b"). */

@@ -1,8 +1,8 @@
-// Response shapes of the agent, catalog and health endpoints (field order as Go marshals them).
-// The node's own shapes (api.Node, its serfHealth check) are the embedded registry's: the same
-// Consul shapes, built by src/http/consul-shapes.ts for the emulated node.
+// Response shapes of the agent, catalog and health endpoints, in the field order Go marshals
+// them (hashicorp/consul agent/structs/structs.go: Node, ServiceNode, NodeService, HealthCheck;
+// api/agent.go: AgentService). test/support/consul/golden/ holds those structs and Consul's
+// documented sample responses; test/unit/consul-emulator/golden.test.ts holds these shapes to them.
 
-import { type ConsulNode, catalogNodeFields, nodeShape, serfHealthShape } from "../../../src/http/consul-shapes.ts";
 import { sortedMap } from "./gojsonout.ts";
 import type { CheckRecord, ServiceRecord } from "./state.ts";
 
@@ -15,13 +15,31 @@ export interface NodeInfo {
 
 export const NODE_ADDRESS = "127.0.0.1";
 
-/** The emulated node as the shared node shapes take it: it joined at index 11, before the "consul" service. */
-function consulNode(node: NodeInfo): ConsulNode {
-  const meta = new Map([
-    ["consul-network-segment", ""],
-    ["consul-version", node.version],
-  ]);
-  return { id: node.id, name: node.name, address: NODE_ADDRESS, datacenter: node.datacenter, meta, index: 11 };
+/** Raft index at which a -dev agent's node entered the catalog, before the "consul" service (12). */
+const NODE_INDEX = 11;
+
+/** A -dev agent bound to 127.0.0.1 tags its node with lan/wan addresses of both kinds. */
+function nodeTaggedAddresses(): Record<string, string> {
+  return { lan: NODE_ADDRESS, lan_ipv4: NODE_ADDRESS, wan: NODE_ADDRESS, wan_ipv4: NODE_ADDRESS };
+}
+
+/** The node meta every agent writes: its network segment (empty outside Enterprise) and version. */
+function nodeMeta(node: NodeInfo): Record<string, string> {
+  return { "consul-network-segment": "", "consul-version": node.version };
+}
+
+/** A structs.Node (catalog/nodes entries, the Node of health entries). */
+export function nodeEntry(node: NodeInfo): Record<string, unknown> {
+  return {
+    ID: node.id,
+    Node: node.name,
+    Address: NODE_ADDRESS,
+    Datacenter: node.datacenter,
+    TaggedAddresses: nodeTaggedAddresses(),
+    Meta: nodeMeta(node),
+    CreateIndex: NODE_INDEX,
+    ModifyIndex: NODE_INDEX,
+  };
 }
 
 /** GET /v1/agent/services entries (api.AgentService): Tags and Meta are never null. */
@@ -69,16 +87,41 @@ export function healthCheck(c: CheckRecord, local = false): Record<string, unkno
   };
 }
 
-/** The node's serfHealth check, always passing while the agent runs. */
+/**
+ * The node's serfHealth check (agent/structs/catalog.go SerfCheckID, SerfCheckName,
+ * SerfCheckAliveOutput), passing while the agent runs; the leader wrote it when the node joined.
+ */
 export function serfHealth(node: NodeInfo): Record<string, unknown> {
-  return serfHealthShape(consulNode(node));
+  return {
+    Node: node.name,
+    CheckID: "serfHealth",
+    Name: "Serf Health Status",
+    Status: "passing",
+    Notes: "",
+    Output: "Agent alive and reachable",
+    ServiceID: "",
+    ServiceName: "",
+    ServiceTags: [],
+    Type: "",
+    Interval: "",
+    Timeout: "",
+    ExposedPort: 0,
+    Definition: {},
+    CreateIndex: NODE_INDEX,
+    ModifyIndex: NODE_INDEX,
+  };
 }
 
 /** GET /v1/catalog/service/<name> entries (structs.ServiceNode). */
 export function catalogService(s: ServiceRecord, node: NodeInfo): Record<string, unknown> {
   const tagged = Object.keys(s.TaggedAddresses).length > 0 ? sortedMap(s.TaggedAddresses) : undefined;
   return {
-    ...catalogNodeFields(consulNode(node)),
+    ID: node.id,
+    Node: node.name,
+    Address: NODE_ADDRESS,
+    Datacenter: node.datacenter,
+    TaggedAddresses: nodeTaggedAddresses(),
+    NodeMeta: nodeMeta(node),
     ServiceKind: s.Kind,
     ServiceID: s.ID,
     ServiceName: s.Service,
@@ -98,21 +141,27 @@ export function catalogService(s: ServiceRecord, node: NodeInfo): Record<string,
   };
 }
 
-/** GET /v1/health/service/<name> entries (structs.CheckServiceNode). */
+/**
+ * GET /v1/health/service/<name> entries (structs.CheckServiceNode). The Service is a
+ * structs.NodeService, where Kind, TaggedAddresses, Port, SocketPath and Locality are omitempty.
+ */
 export function healthEntry(s: ServiceRecord, checks: CheckRecord[], node: NodeInfo): Record<string, unknown> {
   const tagged = Object.keys(s.TaggedAddresses).length > 0 ? sortedMap(s.TaggedAddresses) : undefined;
   return {
-    Node: nodeShape(consulNode(node)),
+    Node: nodeEntry(node),
     Service: {
+      ...(s.Kind ? { Kind: s.Kind } : {}),
       ID: s.ID,
       Service: s.Service,
       Tags: s.Tags ?? [],
       Address: s.Address,
       ...(tagged ? { TaggedAddresses: tagged } : {}),
       Meta: s.Meta === null ? null : sortedMap(s.Meta),
-      Port: s.Port,
+      ...(s.Port ? { Port: s.Port } : {}),
+      ...(s.SocketPath ? { SocketPath: s.SocketPath } : {}),
       Weights: s.Weights,
       EnableTagOverride: s.EnableTagOverride,
+      ...(s.Locality ? { Locality: s.Locality } : {}),
       Proxy: { Mode: "", MeshGateway: {}, Expose: {} },
       Connect: {},
       PeerName: "",
