@@ -15,7 +15,7 @@ import structsGolden from "./structs.json" with { type: "json" };
 
 type Field = [name: string, goType: string, omitempty: boolean];
 
-const STRUCTS = structsGolden.structs as Record<string, { fields: Field[] }>;
+const STRUCTS = structsGolden.structs as unknown as Record<string, { fields: Field[] }>;
 const OPAQUE = new Set(structsGolden.opaque.types);
 
 export type StructName = keyof typeof structsGolden.structs;
