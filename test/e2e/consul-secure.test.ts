@@ -130,8 +130,10 @@ describe("ACL tokens", () => {
   });
 
   describe("a wrong token", () => {
-    // One scenario, observed for six seconds of denials, read by the tests below.
-    let seen: { lines: string[]; about: string[]; attemptsBefore: number; attemptsAfter: number; registered: boolean; running: boolean };
+    // One scenario, observed until the agent has refused four register attempts (the first and
+    // three retries), read by the tests below.
+    const ATTEMPTS = 4;
+    let seen: { lines: string[]; about: string[]; attempts: number[]; registered: boolean; running: boolean };
 
     beforeAll(async () => {
       const emu = await e.emulator({ token: TOKEN });
@@ -139,17 +141,18 @@ describe("ACL tokens", () => {
       const mark = reg.mark();
       const c = await e.redisContainer();
       await reg.waitForLine(new RegExp(`Cannot register "${escapeRe(c.serviceId)}" in consul: 403`), 5000, mark);
-      const attemptsBefore = refused(emu, c.serviceId);
-      await Bun.sleep(6000); // the duration is the test: what registrator does and says in six seconds of denials
+      await waitFor(() => refusedAt(emu, c.serviceId).length >= ATTEMPTS, {
+        timeout: 30_000,
+        message: `registrator stopped retrying ${c.serviceId} before ${ATTEMPTS} refused attempts`,
+      });
       seen = {
         lines: [...reg.lines],
         about: linesMatching(reg, new RegExp(escapeRe(c.serviceId)), mark),
-        attemptsBefore,
-        attemptsAfter: refused(emu, c.serviceId),
+        attempts: refusedAt(emu, c.serviceId),
         registered: emu.services()[c.serviceId] !== undefined,
         running: reg.running,
       };
-    }, 30_000);
+    }, 60_000);
 
     test("a clear 403 with the ACL hint; retried with backoff but never repeated in the log; the daemon keeps running", () => {
       const denials = seen.about.filter((l) => l.includes("403"));
@@ -157,9 +160,11 @@ describe("ACL tokens", () => {
       for (const l of denials) {
         expect(l).toMatch(/Cannot register "[^"]+" in consul: 403 ACL not found \(check CONSUL_HTTP_TOKEN \/ the token's service:write policy\)/);
       }
-      // Retries continue (the agent may get the right token), with backoff: not a tight loop.
-      expect(seen.attemptsAfter).toBeGreaterThan(seen.attemptsBefore);
-      expect(seen.attemptsAfter).toBeLessThan(20);
+      // Retries continue (the agent may get the right token) with backoff, not in a tight loop:
+      // the wait before the fourth attempt is longer than the wait before the second (doubling
+      // delays make it four times as long; a fixed-rate loop would make them alike).
+      const t = seen.attempts;
+      expect(t[3]! - t[2]!).toBeGreaterThan(t[1]! - t[0]!);
       // No text is printed twice however often it is retried.
       expect(new Set(denials).size).toBe(denials.length);
       expect(denials.length).toBeLessThanOrEqual(2);
@@ -178,7 +183,9 @@ describe("ACL tokens", () => {
   });
 });
 
-/** How many register attempts for `id` the agent refused with 403. */
-function refused(emu: ConsulEmulator, id: string): number {
-  return emu.requests.filter((r) => r.method === "PUT" && r.path === "/v1/agent/service/register" && r.status === 403 && r.body.includes(`"${id}"`)).length;
+/** When the agent refused a register attempt for `id` with 403 (ms since the epoch, oldest first). */
+function refusedAt(emu: ConsulEmulator, id: string): number[] {
+  return emu.requests
+    .filter((r) => r.method === "PUT" && r.path === "/v1/agent/service/register" && r.status === 403 && r.body.includes(`"${id}"`))
+    .map((r) => r.time);
 }
