@@ -2,7 +2,7 @@
 
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { type ConsulEmulator, startConsulEmulator } from "../../support/consul/index.ts";
-import { call, register } from "./helpers.ts";
+import { before, blockedAt, call, register } from "./helpers.ts";
 
 const emu: ConsulEmulator = await startConsulEmulator({ nodeName: "node-a" });
 afterAll(() => emu.stop());
@@ -125,42 +125,41 @@ describe("blocking queries", () => {
   test("returns on change with a higher index", async () => {
     const first = await call(emu, "GET", "/v1/catalog/services");
     const idx = indexOf(first);
-    const started = Date.now();
-    const pending = call(emu, "GET", `/v1/catalog/services?index=${idx}&wait=5s`);
-    await new Promise((r) => setTimeout(r, 100));
+    // A 10-minute wait: an answer before the deadline can only be the change waking it.
+    const pending = call(emu, "GET", `/v1/catalog/services?index=${idx}&wait=10m`);
+    await blockedAt(emu, "/v1/catalog/services");
     await register(emu, { Name: "late" });
-    const r = await pending;
-    expect(Date.now() - started).toBeLessThan(3000);
+    const r = await before(pending, 10_000, "a blocking query after a change");
     expect(indexOf(r)).toBeGreaterThan(idx);
     expect(r.json()).toHaveProperty("late");
   });
 
-  test("returns after the wait (plus at most wait/16 jitter) when nothing changes", async () => {
+  // The jitter's bound is query.test.ts's (blockingTimeoutMs): here, that the wait is held at all.
+  test("holds the query for the wait when nothing changes, then answers the same index", async () => {
     const idx = indexOf(await call(emu, "GET", "/v1/catalog/service/web"));
     const started = Date.now();
     const r = await call(emu, "GET", `/v1/catalog/service/web?index=${idx}&wait=300ms`);
-    const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(290);
-    expect(took).toBeLessThan(300 + 300 / 16 + 500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(indexOf(r)).toBe(idx);
   });
 
   test("a per-service query wakes for that service (and its checks), not for others", async () => {
     await register(emu, { Name: "web", Check: { TTL: "30s" } });
     const idx = indexOf(await call(emu, "GET", "/v1/health/service/web"));
-    const pending = call(emu, "GET", `/v1/health/service/web?index=${idx}&wait=3s`);
+    const pending = call(emu, "GET", `/v1/health/service/web?index=${idx}&wait=10m`);
+    await blockedAt(emu, "/v1/health/service/web");
     await register(emu, { Name: "other" });
+    expect(emu.requests.find((q) => q.path === "/v1/health/service/web" && q.rawQuery.includes("index="))?.status).toBe(0);
     await call(emu, "PUT", "/v1/agent/check/pass/service:web");
-    const r = await pending;
+    const r = await before(pending, 10_000, "a per-service blocking query after its check changed");
     expect(indexOf(r)).toBeGreaterThan(idx);
     expect(r.json<Array<{ Checks: Array<{ Status: string }> }>>()[0]?.Checks[1]?.Status).toBe("passing");
   });
 
   test("index 0 or no index does not block", async () => {
-    const started = Date.now();
-    await call(emu, "GET", "/v1/catalog/services?index=0&wait=5s");
-    await call(emu, "GET", "/v1/catalog/services?wait=5s");
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Under a 10-minute wait, an answer before the deadline means the query did not block.
+    await before(call(emu, "GET", "/v1/catalog/services?index=0&wait=10m"), 10_000, "?index=0");
+    await before(call(emu, "GET", "/v1/catalog/services?wait=10m"), 10_000, "no ?index");
   });
 
   test.each([
@@ -179,10 +178,10 @@ describe("blocking queries", () => {
   test("agent/service/<id>?hash= blocks until the service changes", async () => {
     await register(emu, { Name: "web", ID: "w1", Port: 1 });
     const hash = (await call(emu, "GET", "/v1/agent/service/w1")).headers.get("X-Consul-ContentHash");
-    const pending = call(emu, "GET", `/v1/agent/service/w1?hash=${hash}&wait=3s`);
-    await new Promise((r) => setTimeout(r, 50));
+    const pending = call(emu, "GET", `/v1/agent/service/w1?hash=${hash}&wait=10m`);
+    await blockedAt(emu, "/v1/agent/service/w1");
     await register(emu, { Name: "web", ID: "w1", Port: 2 });
-    const r = await pending;
+    const r = await before(pending, 10_000, "a hash-blocking query after a change");
     expect(r.json()).toMatchObject({ Port: 2 });
     expect(r.headers.get("X-Consul-ContentHash")).not.toBe(hash);
   });

@@ -32,3 +32,22 @@ export async function until(fn: () => boolean | Promise<boolean>, timeoutMs = 50
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** Waits until a blocking request (one with ?index= or ?hash=) to `path` has reached the emulator and is still open. */
+export function blockedAt(emu: ConsulEmulator, path: string): Promise<void> {
+  return until(() => emu.requests.some((r) => r.path === path && /(^|&)(index|hash)=/.test(r.rawQuery) && r.status === 0));
+}
+
+/**
+ * `p`, or an error after `ms`: for answers that must come long before the server's own timeout
+ * (a blocking query that should wake now, under a 10-minute wait). A deadline, not a speed check.
+ */
+export async function before<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,7 +2,7 @@
 
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { type ConsulEmulator, startConsulEmulator } from "../../support/consul/index.ts";
-import { call } from "./helpers.ts";
+import { blockedAt, call } from "./helpers.ts";
 
 const emu: ConsulEmulator = await startConsulEmulator({ kvMaxValueSize: 64 });
 afterAll(() => emu.stop());
@@ -150,7 +150,7 @@ describe("blocking reads", () => {
     const first = await call(emu, "GET", "/v1/kv/w");
     const idx = Number(first.headers.get("X-Consul-Index"));
     const pending = call(emu, "GET", `/v1/kv/w?index=${idx}&wait=5s`);
-    await new Promise((r) => setTimeout(r, 50));
+    await blockedAt(emu, "/v1/kv/w");
     await call(emu, "PUT", "/v1/kv/w", "2");
     const r = await pending;
     expect(Number(r.headers.get("X-Consul-Index"))).toBeGreaterThan(idx);

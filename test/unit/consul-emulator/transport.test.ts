@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CertBundle, makeCerts, startConsulEmulator } from "../../support/consul/index.ts";
-import { call, register } from "./helpers.ts";
+import { blockedAt, call, register, until } from "./helpers.ts";
 
 let dir: string;
 let certs: CertBundle;
@@ -147,10 +147,10 @@ describe("restart()", () => {
         () => "answered",
         () => "dropped",
       );
-      await new Promise((r) => setTimeout(r, 50));
-      const restarting = e.restart({ downMs: 300 });
+      await blockedAt(e, "/v1/catalog/services");
+      // Down long enough that the refused fetch below cannot miss the window on a loaded machine.
+      const restarting = e.restart({ downMs: 1000 });
       expect(await pending).toBe("dropped");
-      await new Promise((r) => setTimeout(r, 50));
       await expect(fetch(`${e.url}/v1/status/leader`)).rejects.toThrow();
       await restarting;
       expect((await fetch(`${e.url}/v1/status/leader`)).status).toBe(200);
@@ -186,8 +186,7 @@ describe("fail()", () => {
       expect(statuses).toEqual([500, 500, 200]);
       e.fail({ status: 500, untilMs: 100 });
       expect((await call(e, "GET", "/v1/status/leader")).status).toBe(500);
-      await new Promise((r) => setTimeout(r, 120));
-      expect((await call(e, "GET", "/v1/status/leader")).status).toBe(200);
+      await until(async () => (await call(e, "GET", "/v1/status/leader")).status === 200);
     } finally {
       await e.stop();
     }
