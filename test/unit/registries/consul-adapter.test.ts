@@ -144,10 +144,9 @@ describe("consul adapter", () => {
     });
     const a = consulFactory("consul://", f.ctx) as unknown as { client: ConsulClient };
     const client = new ConsulClient(a.client.settings, f.ctx, 50);
-    const started = Date.now();
+    // The handler only ever settles on abort: any rejection at all is the timeout's.
     const e = await rejection(client.request("GET", "/v1/status/leader", "Cannot reach consul"), RegistryError);
     expect(e.message).toBe("Cannot reach consul: no answer from http://127.0.0.1:8500 within 0.05s");
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   test("403: the error carries the ACL hint and never the token; reporting is left to the bridge", async () => {
