@@ -107,7 +107,10 @@ afterAll(async () => {
 }, T);
 
 describe.skipIf(!!skip)("registrator on Podman", () => {
-  let main: { p: Proc; api: string };
+  // One registrator shared by the tests that only need one running, started by whichever runs
+  // first, so each test also runs alone; the startup test starts (and stops) its own.
+  let shared: Promise<{ p: Proc; api: string }> | undefined;
+  const running = () => (shared ??= registrator(["-ip", "127.0.0.1"]));
 
   test("the service is Podman speaking Docker's API", async () => {
     const res = await pm.api("/_ping");
@@ -121,12 +124,14 @@ describe.skipIf(!!skip)("registrator on Podman", () => {
     const svc = uniqueName("early");
     const port = await freePort();
     await runContainer(name, ["-p", `${port}:80`, "-e", `SERVICE_NAME=${svc}`]);
-    main = await registrator(["-ip", "127.0.0.1"]);
-    const [entry] = await instances(main.api, svc, 1);
+    const own = await registrator(["-ip", "127.0.0.1"]);
+    const [entry] = await instances(own.api, svc, 1);
     expect(entry).toMatchObject({ ServiceID: `${HOST}:${name}:80`, ServiceName: svc, ServiceAddress: "127.0.0.1", ServicePort: port });
+    await own.p.stop();
   }, T);
 
   test("podman run -d -p registers the published port (which serves); podman stop removes it", async () => {
+    const main = await running();
     const name = uniqueName();
     const svc = uniqueName("web");
     const port = await freePort();
@@ -147,6 +152,7 @@ describe.skipIf(!!skip)("registrator on Podman", () => {
   }, T);
 
   test("podman rm -f removes the entry", async () => {
+    const main = await running();
     const name = uniqueName();
     const svc = uniqueName("gone");
     const port = await freePort();
@@ -176,6 +182,7 @@ describe.skipIf(!!skip)("registrator on Podman", () => {
   }, T);
 
   test("after the Podman service restarts, registrator reconnects and catches up on what happened meanwhile", async () => {
+    const main = await running();
     const before = uniqueName();
     const svcBefore = uniqueName("was");
     await runContainer(before, ["-p", `${await freePort()}:80`, "-e", `SERVICE_NAME=${svcBefore}`]);

@@ -164,16 +164,14 @@ describe("zookeeper://", () => {
     expect(await (await reader()).exists(BASE)).not.toBeNull();
   });
 
+  // Each test has its own service name and containers, so either runs alone or in any order.
   describe("ZooKeeper restarts", () => {
-    const svc = `zkrs${process.pid}`;
-    const dir = `${BASE}/${svc}`;
-    let a: Started;
-    let b: Started;
-    const want = (...cs: Started[]) => Object.fromEntries(cs.map((c) => [`${dir}/127.0.0.1:${c.port}`, body(c, svc)]));
-
     test("a restart that keeps the data: nodes still there, owned by registrator's live session; registrator keeps working", async () => {
-      a = await container([`SERVICE_NAME=${svc}`]);
-      b = await container([`SERVICE_NAME=${svc}`]);
+      const svc = `zkrs${process.pid}`;
+      const dir = `${BASE}/${svc}`;
+      const want = (...cs: Started[]) => Object.fromEntries(cs.map((c) => [`${dir}/127.0.0.1:${c.port}`, body(c, svc)]));
+      let a = await container([`SERVICE_NAME=${svc}`]);
+      const b = await container([`SERVICE_NAME=${svc}`]);
       const before = await registered(want(a, b));
       await dropReader();
       await zk.restart();
@@ -187,10 +185,17 @@ describe("zookeeper://", () => {
       await absent(`${dir}/127.0.0.1:${a.port}`);
       await registered(want(b, c));
       a = c;
+      await rmf(e, a.name, b.name);
+      await absent(dir);
       expect(reg.running).toBe(true);
     }, 60_000);
 
     test("a restart that loses all data: registrator re-creates parents and nodes in a new session", async () => {
+      const svc = `zkrw${process.pid}`;
+      const dir = `${BASE}/${svc}`;
+      const want = (...cs: Started[]) => Object.fromEntries(cs.map((c) => [`${dir}/127.0.0.1:${c.port}`, body(c, svc)]));
+      const a = await container([`SERVICE_NAME=${svc}`]);
+      const b = await container([`SERVICE_NAME=${svc}`]);
       const before = await registered(want(a, b));
       const mark = reg.mark();
       await dropReader();
