@@ -135,7 +135,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   const abort = new AbortController();
   const timers: Array<ReturnType<typeof setInterval>> = [];
   const every = (seconds: number, fn: () => Promise<void>) => {
-    if (seconds > 0) timers.push(setInterval(() => void fn().catch(() => {}), seconds * 1000));
+    // The tasks log their own failures; anything that still escapes is a bug worth a line.
+    if (seconds > 0) timers.push(setInterval(() => void fn().catch((e) => log.error(`Periodic task failed: ${errorMessage(e)}`)), seconds * 1000));
   };
   let reconnects = 0;
   const watching = watchDocker(docker, bridge, log, abort.signal, {
@@ -213,7 +214,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
         await bridge.close({ deregisterAll: config["deregister-on-exit"], timeoutMs: 4000 });
         await registry.close({ deregisterAll: config["deregister-on-exit"] }).catch((e) => log.warn(`Closing registry: ${errorMessage(e)}`));
         events.close();
-        await server?.close().catch(() => {});
+        await server?.close().catch((e) => log.warn(`Closing the HTTP API: ${errorMessage(e)}`));
         await Promise.race([watching, new Promise((r) => setTimeout(r, 200))]);
         log.info("Stopped");
         resolve(0);

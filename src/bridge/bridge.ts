@@ -1,82 +1,39 @@
 import type { ContainerInspect } from "../docker/schema.ts";
 import { errorMessage } from "../errors.ts";
-import { ownedByHost } from "../services/identity.ts";
 import { type TrafficDecision, type TrafficState, trafficDecision } from "../services/traffic.ts";
-import type { Logger, OutOfTrafficReason, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import type { Logger, OutOfTrafficReason, RegistryAdapter, Service } from "../types.ts";
+import { compactState, shareIdentity } from "./compact.ts";
 import { type DerivationInput, type DockerSource, derivationInput } from "./derivation-input.ts";
-import { Entries, type WriteOp, mirrorKey, sameContent, short } from "./entries.ts";
+import { short } from "./entries.ts";
 import { type ContainerEvent, meaningOf } from "./events.ts";
+import { BRIDGE_POLICY, type BridgePolicy } from "./policy.ts";
 import { KeyedQueue, Limiter } from "./queue.ts";
+import type { BridgeChange, DeriveOutput, NamedRegistry, ServiceStatus, Wanted, WantedSource } from "./types.ts";
+import { Writer } from "./writer.ts";
 
 export type { DockerSource } from "./derivation-input.ts";
+export type { BridgeChange, DeriveOutput, NamedRegistry, ServiceStatus, WriteOp } from "./types.ts";
+export type { Writer } from "./writer.ts";
 
-export interface DeriveOutput {
-  services: Service[];
-  ignored: Array<{ port: string; reason: string }>;
-  warnings: string[];
-  /** Choices worth telling the operator (e.g. which network's address was used). */
-  notes?: string[];
-}
-
-export type BridgeChange =
-  | { type: "registered"; service: Service }
-  | { type: "deregistered"; service: ServiceRef }
-  | { type: "failed"; op: WriteOp; service: ServiceRef; error: string }
-  /**
-   * A service's traffic state changed (outOfTraffic: why it is out now; absent: back in), whatever
-   * the backend; or, with `op`, a write that carries it to the registry (the Docker health mirror,
-   * maintenance) completed.
-   */
-  | { type: "traffic"; service: ServiceRef; outOfTraffic?: OutOfTrafficReason; op?: "health" | "maintenance" };
-
-export interface BridgeOptions {
+export interface BridgeOptions extends Partial<BridgePolicy> {
   docker: DockerSource;
-  registry: RegistryAdapter;
+  /** The registries to write to, each by its own Writer; `registry` is the one-registry shorthand. */
+  registries?: readonly NamedRegistry[];
+  registry?: RegistryAdapter;
   /** `imageTag`: see DerivationInput (an image named by ID is named from its tag). */
   derive: (container: ContainerInspect, peer?: ContainerInspect, imageTag?: string | null) => DeriveOutput;
   hostname: string;
   deregister: "always" | "on-success";
   cleanup: boolean;
   log: Logger;
-  /** Containers inspected at once, and registry writes in flight at once. */
-  concurrency?: number;
-  /** Retry delays for failed registry writes (ms): doubles from min to max. */
-  retryMinMs?: number;
-  retryMaxMs?: number;
   onChange?: (change: BridgeChange) => void;
-  /** Observes every registry write: backend operation, outcome and duration. */
-  observe?: (op: string, ok: boolean, seconds: number) => void;
+  /** Observes every registry request: backend operation, outcome, duration and the registry's name. */
+  observe?: (op: string, ok: boolean, seconds: number, registry: string) => void;
   /** -deregister-on-stop (default true): a stop signal takes the container out of traffic at once. */
   deregisterOnStop?: boolean;
-  /** How long a container that got a stop signal and still runs stays out of traffic (default 30 s). */
-  stopGraceMs?: number;
-  /**
-   * Called every SYNC_COLLECT_EVERY containers of a full sync: the runtime may collect the
-   * garbage their inspects left, so that what the sync keeps is packed with less of it between.
-   */
+  /** Called every `collectEvery` containers of a full sync: the runtime may collect their inspects' garbage. */
   collect?: () => void;
-  /**
-   * How long after a `die` (already applied from the event) its confirming inspect waits (default
-   * CONFIRM_DIE_AFTER_MS; 0: at once).
-   */
-  confirmDieAfterMs?: number;
 }
-
-/**
- * An inspect sent right after `die` waits while the engine tears the container down (47–72 ms
- * here), and 30 of them while 30 containers exit at once add to the engine's load just when every
- * other container's `die` is due: bench/latency.ts, burst of 30 exits, die → gone p50 13.9, 7.7 and
- * 13.7 ms with the inspect at once, 8.1, 2.7 and 5.6 ms with it half a second later, side by side.
- * The event already decided; the inspect only confirms, and a `start` in between has its own.
- */
-const CONFIRM_DIE_AFTER_MS = 500;
-
-/** Containers a full sync has in flight (the inspect limiter runs `concurrency` of them at once). */
-const SYNC_WINDOW = 32;
-const SYNC_COLLECT_EVERY = 250;
-
-/** The State of a running container without HEALTHCHECK, not paused; replaced, never changed in place. */
-const PLAIN_RUNNING: TrafficState = Object.freeze({ Running: true, Paused: false, Health: undefined });
 
 /** What the bridge knows of one container. */
 interface Tracked {
@@ -91,62 +48,53 @@ interface Tracked {
   stopping: boolean;
 }
 
-export interface ServiceStatus {
-  service: Service;
-  containerId: string;
-  registered: boolean;
-  lastError?: string;
-  /** Present when the service is not taking traffic (see OutOfTrafficReason). */
-  outOfTraffic?: OutOfTrafficReason;
-}
-
 /**
  * The reconcile loop, per container. Events that take a container out of traffic (`die` with its
  * exit code, `destroy`) act at once from the event; every event then has the container inspected
  * (serialized per container, level-triggered: the last inspect wins, so a fast die→start ends
  * registered). An inspect that an event overtook is discarded: the queued run after it decides.
- * Each change re-applies that container only: its wanted services against what it wrote.
- * Failed writes stay pending and are retried with backoff, so an outage loses nothing.
+ * Each change is handed to every registry's Writer, which writes that container's difference on
+ * its own: a slow or unreachable registry holds up neither the inspects nor the other registries.
  */
-export class Bridge {
+export class Bridge implements WantedSource {
+  /** One per registry, in the order given. */
+  readonly writers: readonly Writer[];
   private readonly containers = new Map<string, Tracked>();
-  private readonly entries: Entries;
+  private readonly policy: BridgePolicy;
   /** Inspections, per container. */
-  private readonly queue = new KeyedQueue();
-  /** Registry writes, per container. */
-  private readonly applying = new KeyedQueue();
-  private readonly writes: Limiter;
+  private readonly inspections: KeyedQueue;
   private readonly inspects: Limiter;
   /** Per container, the number of the last event applied straight from the event. */
   private readonly overtaken = new Map<string, number>();
   private eventSeq = 0;
-  private readonly retrying = new Set<string>();
   private readonly stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Confirmations of a `die` waiting for their time (later()), with what settles their caller. */
   private readonly confirmTimers = new Map<ReturnType<typeof setTimeout>, () => void>();
   /**
-   * Per service ID, why it was last out of traffic, to log each change once. Services in traffic
-   * have no entry (the usual case, so it costs nothing per service).
+   * Per container, per service ID, why it was last out of traffic, to log each change once.
+   * Services in traffic have no entry (the usual case, so it costs nothing per service).
    */
-  private readonly reasons = new Map<string, OutOfTrafficReason>();
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryDelay: number;
+  private readonly reasons = new Map<string, Map<string, OutOfTrafficReason>>();
   private closed = false;
   private draining = false;
-  private listError = "";
 
-  constructor(private readonly o: BridgeOptions) {
-    this.writes = new Limiter(o.concurrency ?? 8);
-    this.inspects = new Limiter(o.concurrency ?? 8);
-    this.retryDelay = o.retryMinMs ?? 500;
-    const { registry, log, onChange, observe } = o;
-    this.entries = new Entries({ registry, log, onChange, observe, reasonOf: (id) => this.reasons.get(id) });
+  constructor(private readonly options: BridgeOptions) {
+    const o = options;
+    const policy: BridgePolicy = (this.policy = { ...BRIDGE_POLICY });
+    for (const k of Object.keys(policy) as Array<keyof BridgePolicy>) if (o[k] !== undefined) policy[k] = o[k]!;
+    this.inspects = new Limiter(this.policy.concurrency);
+    this.inspections = new KeyedQueue((e) => o.log.error(`Inspecting a container failed unexpectedly: ${errorMessage(e)}`));
+    const registries = o.registries ?? (o.registry ? [{ name: o.registry.backend, adapter: o.registry }] : []);
+    if (registries.length === 0) throw new Error("Bridge: no registry to write to");
+    const { hostname, cleanup, log, onChange, observe } = o;
+    const named = registries.length > 1;
+    this.writers = registries.map(({ name, adapter }) => new Writer({ registry: adapter, name, named, source: this, hostname, cleanup, log, policy, onChange, observe }));
   }
 
   /** Mark a container dirty: it will be inspected and reconciled, in order with its other events. */
   sync(containerId: string): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return this.queue.run(containerId, () => this.inspects.run(() => this.syncOnce(containerId)));
+    return this.inspections.run(containerId, () => this.inspects.run(() => this.syncOnce(containerId)));
   }
 
   /**
@@ -160,14 +108,13 @@ export class Bridge {
     const m = meaningOf(ev);
     if (m.kind === "died") {
       this.died(id, m.code);
-      const delay = this.o.confirmDieAfterMs ?? CONFIRM_DIE_AFTER_MS;
-      if (delay > 0) return this.later(id, delay);
+      if (this.policy.confirmDieAfterMs > 0) return this.later(id, this.policy.confirmDieAfterMs);
     } else if (m.kind === "gone") {
       this.overtake(id);
       this.endStop(id);
-      if (this.containers.delete(id)) void this.apply(id);
+      if (this.containers.delete(id)) this.apply(id);
     } else if (m.kind === "stop-signal") {
-      if (this.o.deregisterOnStop ?? true) this.stopSignal(id, m.signal);
+      if (this.options.deregisterOnStop ?? true) this.stopSignal(id, m.signal);
     } else if (m.kind === "paused") {
       this.changed(id, (t) => {
         t.state = { ...t.state, Paused: m.paused };
@@ -203,21 +150,21 @@ export class Bridge {
     if (!t?.running) return;
     this.overtake(id);
     change(t);
-    void this.apply(id);
+    this.apply(id);
   }
 
   /** SIGTERM & co. to a running container: out of traffic until it dies, or until the grace period ends. */
   private stopSignal(id: string, signal: string): void {
     const t = this.containers.get(id);
     if (!t?.running || t.stopping) return;
-    const grace = this.o.stopGraceMs ?? 30_000;
-    this.o.log.info(`stopping: ${short(id)} got signal ${signal}; its services leave traffic until it exits (back after ${Math.round(grace / 1000)} s if it keeps running)`);
+    const grace = this.policy.stopGraceMs;
+    this.options.log.info(`stopping: ${short(id)} got signal ${signal}; its services leave traffic until it exits (back after ${Math.round(grace / 1000)} s if it keeps running)`);
     this.changed(id, (c) => (c.stopping = true));
     const timer = setTimeout(() => {
       this.stopTimers.delete(id);
       const now = this.containers.get(id);
       if (!now?.stopping) return;
-      this.o.log.info(`back: ${short(id)} still runs ${Math.round(grace / 1000)} s after signal ${signal}; its services take traffic again`);
+      this.options.log.info(`back: ${short(id)} still runs ${Math.round(grace / 1000)} s after signal ${signal}; its services take traffic again`);
       this.changed(id, (c) => (c.stopping = false));
       void this.sync(id);
     }, grace);
@@ -233,7 +180,7 @@ export class Bridge {
     const t = this.containers.get(id);
     if (t?.stopping) {
       t.stopping = false;
-      if (t.running) void this.apply(id);
+      if (t.running) this.apply(id);
     }
   }
 
@@ -252,30 +199,27 @@ export class Bridge {
     if (!t?.running) return;
     if (!stopped && this.keepAfterExit(code)) {
       t.running = false;
-      this.o.log.info(`kept: ${short(id)} exited with code ${code}; -deregister on-success keeps its services`);
+      this.options.log.info(`kept: ${short(id)} exited with code ${code}; -deregister on-success keeps its services`);
     } else {
       this.containers.delete(id);
     }
-    void this.apply(id);
+    this.apply(id);
   }
 
   /** Full resync with Docker: every running container and every container we hold. */
   async syncAll(): Promise<void> {
-    const running = await this.o.docker.list();
+    const running = await this.options.docker.list();
     const ids = new Set([...running.map((c) => c.Id), ...this.containers.keys()]);
-    // A window of syncs in flight, not one per container up front: at 10,000 containers, 10,000
-    // pending syncs alive until the last inspect interleave their garbage with what the sync keeps,
-    // and the heap cannot give those blocks back (bench/scale.ts at 10,000: RSS per service
-    // 4.3 → 3.3 KiB; 2.8 with `collect`).
+    // A window of syncs in flight (see BridgePolicy.syncWindow).
     const next = ids.values();
     let done = 0;
     const worker = async () => {
       for (const id of next) {
         await this.sync(id);
-        if (++done % SYNC_COLLECT_EVERY === 0) this.o.collect?.();
+        if (++done % this.policy.collectEvery === 0) this.options.collect?.();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(ids.size, SYNC_WINDOW) }, worker));
+    await Promise.all(Array.from({ length: Math.min(ids.size, this.policy.syncWindow) }, worker));
   }
 
   private async syncOnce(id: string): Promise<void> {
@@ -283,11 +227,11 @@ export class Bridge {
     let c: ContainerInspect | null;
     let input: DerivationInput | undefined;
     try {
-      c = await this.o.docker.inspect(id);
-      if (c?.State.Running) input = await derivationInput(this.o.docker, c);
+      c = await this.options.docker.inspect(id);
+      if (c?.State.Running) input = await derivationInput(this.options.docker, c);
     } catch (e) {
       // Docker is away; the reconnect's full resync will come back to this container.
-      this.o.log.warn(`Cannot inspect container ${short(id)}: ${errorMessage(e)}`);
+      this.options.log.warn(`Cannot inspect container ${short(id)}: ${errorMessage(e)}`);
       return;
     }
     // An event acted while this inspect was under way; it also queued the run that decides.
@@ -299,269 +243,138 @@ export class Bridge {
     } else if (input) {
       this.deriveInto(id, c, input, prev?.running === true && prev.stopping);
     } else if (prev && !prev.stopping && this.keepAfterExit(c.State.ExitCode ?? 0)) {
-      if (prev.running) this.o.log.info(`kept: ${short(id)} exited with code ${c.State.ExitCode}; -deregister on-success keeps its services`);
+      if (prev.running) this.options.log.info(`kept: ${short(id)} exited with code ${c.State.ExitCode}; -deregister on-success keeps its services`);
       prev.running = false;
     } else {
       this.containers.delete(id);
     }
-    void this.apply(id);
+    this.apply(id);
   }
 
   private keepAfterExit(code: number): boolean {
-    if (this.o.deregister !== "on-success") return false;
+    if (this.options.deregister !== "on-success") return false;
     return code !== 0 && (code & 128) === 0;
   }
 
   private deriveInto(id: string, inspected: ContainerInspect, input: DerivationInput, stopping: boolean): void {
     const name = inspected.Name.replace(/^\//, "");
+    const log = this.options.log;
     let out: DeriveOutput;
     try {
-      out = this.o.derive(input.container, input.peer, input.imageTag);
+      out = this.options.derive(input.container, input.peer, input.imageTag);
     } catch (e) {
-      this.o.log.warn(`Skipping container "${name}" (${short(id)}): ${errorMessage(e)}`);
+      log.warn(`Skipping container "${name}" (${short(id)}): ${errorMessage(e)}`);
       this.containers.delete(id);
       return;
     }
-    for (const w of out.warnings) this.o.log.warn(w, { container: name });
-    for (const n of out.notes ?? []) this.o.log.info(n);
-    for (const ig of out.ignored) this.o.log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
-    // One copy of the container's ID and name for it and all its services (the inspect's are equal copies).
-    for (const s of out.services) {
-      if (s.origin.containerId === id) s.origin.containerId = id;
-      if (s.origin.containerName === name) s.origin.containerName = name;
-    }
-    // Only the part of State that decides traffic: the rest of Docker's object is not held, and
-    // the usual one (running, not paused, no HEALTHCHECK) is one object shared by all.
-    const { Running, Paused, Health } = inspected.State;
-    const state = Running === true && Paused === false && Health == null ? PLAIN_RUNNING : { Running, Paused, Health };
-    this.containers.set(id, { name, services: out.services, running: true, state, stopping });
+    for (const w of out.warnings) log.warn(w, { container: name });
+    for (const n of out.notes ?? []) log.info(n);
+    for (const ig of out.ignored) log.info(`ignored: ${short(id)} port ${ig.port}: ${ig.reason}`, { container: name });
+    shareIdentity(out.services, id, name);
+    this.containers.set(id, { name, services: out.services, running: true, state: compactState(inspected.State), stopping });
   }
 
-  /** The services a container wants in the registry now. */
-  private wanted(id: string): Service[] {
-    if (this.draining) return [];
-    return this.containers.get(id)?.services ?? [];
-  }
-
-  /** Whether a service of this container takes traffic now (services/traffic.ts decides). */
-  private decide(t: Tracked, s: Service): TrafficDecision {
+  /** Whether a service of this container takes traffic now, in a registry that mirrors health or not (services/traffic.ts decides). */
+  private decide(t: Tracked, s: Service, mirrorsHealth: boolean): TrafficDecision {
     return trafficDecision({
       state: t.state,
-      stopping: t.stopping && (this.o.deregisterOnStop ?? true),
+      stopping: t.stopping && (this.options.deregisterOnStop ?? true),
       health: s.health,
-      mirrorsHealth: this.o.registry.mirrorsHealth,
+      mirrorsHealth,
     });
   }
 
-  /** The writes that bring one service to its decision, or undefined when it is there already. */
-  private plan(id: string, s: Service, d: TrafficDecision): (() => Promise<boolean>) | undefined {
-    const e = this.entries.get(s.id);
-    const mine = e !== undefined && e.owner === id;
-    if (d.register) {
-      const want: Service = d.mirror ? { ...s, mirror: d.mirror } : s;
-      const fresh = mine && e.written && e.stale.length === 0 && e.mirrored === (d.mirror !== undefined) && sameContent(e.service, s);
-      const healthDue = fresh && d.mirror !== undefined && e.mirror !== mirrorKey(d.mirror);
-      const lift = mine && e.maint;
-      if (fresh && !healthDue && !lift) return undefined;
-      return async () => {
-        if (!fresh) {
-          if (!(await this.entries.register(want, id))) return false;
-        } else if (healthDue && !(await this.entries.setHealth(this.entries.get(s.id)!, want))) {
-          return false;
-        }
-        const now = this.entries.get(s.id);
-        if (now?.maint && !(await this.entries.setMaintenance(now, false, ""))) return false;
-        return true;
-      };
-    }
-    // Stop-drain where the backend has it: the registered entry stays, in maintenance, until die.
-    if (d.reason === "stopping" && this.o.registry.maintenance && mine && e.written) {
-      if (e.maint) return undefined;
-      return () => this.entries.setMaintenance(e, true, "Container is stopping (registrator -deregister-on-stop)");
-    }
-    if (mine) return () => this.entries.deregister(e);
-    return undefined;
+  /** WantedSource: what a container wants in a registry now. */
+  wanted(id: string, mirrorsHealth: boolean): Wanted[] {
+    const t = this.draining ? undefined : this.containers.get(id);
+    return t ? t.services.map((service) => ({ service, decision: this.decide(t, service, mirrorsHealth) })) : [];
+  }
+
+  /** WantedSource: every service ID a held container wants. */
+  wantedIds(): Set<string> {
+    const ids = new Set<string>();
+    if (!this.draining) for (const t of this.containers.values()) for (const s of t.services) ids.add(s.id);
+    return ids;
+  }
+
+  /** A container changed: note its traffic changes, then every writer brings its registry along (not awaited). */
+  private apply(id: string): void {
+    this.noteTraffic(id);
+    for (const w of this.writers) void w.changed(id);
   }
 
   /** One log line each time a service leaves traffic or comes back, with the reason. */
-  private noteTraffic(id: string, s: Service, d: TrafficDecision): void {
-    const reason = d.reason ?? "";
-    const before = this.reasons.get(s.id);
-    if (before === reason) return;
-    if (reason) this.reasons.set(s.id, reason);
-    else this.reasons.delete(s.id);
-    // A new service in traffic is announced by its registration; anything else is a change.
-    if (before !== undefined || reason) this.o.onChange?.({ type: "traffic", service: s, ...(reason ? { outOfTraffic: reason } : {}) });
-    if (reason) {
-      const how = d.register ? (d.mirror ? "registered with a critical Docker health check" : "registered") : "not registered";
-      this.o.log.info(`out of traffic: ${short(id)} ${s.id}: ${reason} (${how})`);
-    } else if (before) {
-      this.o.log.info(`in traffic: ${short(id)} ${s.id}`);
-    }
-  }
-
-  /** Write one container's difference; serialized per container, bounded across them. */
-  private apply(id: string): Promise<void> {
-    return this.applying.run(id, () => this.applyOnce(id));
-  }
-
-  private async applyOnce(id: string): Promise<void> {
+  private noteTraffic(id: string): void {
     const t = this.draining ? undefined : this.containers.get(id);
-    const ops: Array<Promise<boolean>> = [];
-    const wantIds = new Set<string>();
+    let known = this.reasons.get(id);
+    // Services the container no longer has are forgotten without a word: their removal says it.
+    if (known) for (const sid of known.keys()) if (!t?.services.some((s) => s.id === sid)) known.delete(sid);
     for (const s of t?.services ?? []) {
-      wantIds.add(s.id);
-      const d = this.decide(t!, s);
-      this.noteTraffic(id, s, d);
-      const write = this.plan(id, s, d);
-      if (write) ops.push(this.writes.run(write));
-    }
-    const left = this.entries.leftOver(id, wantIds);
-    for (const sid of left.ids) this.reasons.delete(sid);
-    for (const e of left.entries) ops.push(this.writes.run(() => this.entries.deregister(e)));
-    if (ops.length === 0) return;
-    const results = await Promise.all(ops);
-    if (results.every(Boolean)) {
-      if (this.retrying.size === 0) this.retryDelay = this.o.retryMinMs ?? 500;
-    } else {
-      this.retrying.add(id);
-      this.scheduleRetry();
-    }
-  }
-
-  /** Resolves when every container's writes asked for so far are done (or failed, to be retried). */
-  flush(): Promise<void> {
-    return this.applying.idle();
-  }
-
-  private scheduleRetry(): void {
-    if (this.retryTimer || this.closed) return;
-    const delay = this.retryDelay;
-    this.retryDelay = Math.min(delay * 2, this.o.retryMaxMs ?? 10_000);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      const ids = [...this.retrying];
-      this.retrying.clear();
-      for (const id of ids) void this.apply(id);
-    }, delay);
-  }
-
-  /**
-   * Keep the Docker health mirror checks from expiring: set each again (well within their TTL).
-   * A service the registry lost is registered again.
-   */
-  async refreshHealth(): Promise<void> {
-    if (!this.o.registry.setHealth) return;
-    const due = [...this.entries.values()].filter((e) => e.mirrored && e.written && e.writing === 0 && e.service.mirror);
-    const owners = new Set<string>();
-    await Promise.all(
-      due.map((e) =>
-        this.writes.run(async () => {
-          if (!(await this.entries.setHealth(e, e.service))) owners.add(e.owner);
-        }),
-      ),
-    );
-    for (const id of owners) {
-      this.retrying.add(id);
-      this.scheduleRetry();
-    }
-  }
-
-  /**
-   * Compare the registry with what we hold and write only the difference: entries that are
-   * missing or differ get registered again; with -cleanup, this host's entries that no
-   * container wants are removed. A listing only speaks for entries whose last write completed
-   * before it was requested; entries are never forgotten because of it. Backends that cannot
-   * list are left as they are.
-   */
-  async reconcileRegistry(opts: { cleanup?: boolean } = {}): Promise<void> {
-    const { registry } = this.o;
-    if (!registry.list) return;
-    const requestedAt = this.entries.stamp();
-    let listed;
-    try {
-      listed = await this.entries.timed("list", () => registry.list!());
-    } catch (e) {
-      // Once per distinct problem, not every interval.
-      if (errorMessage(e) !== this.listError) this.o.log.warn(`Cannot read ${registry.backend} to compare: ${errorMessage(e)}`);
-      this.listError = errorMessage(e);
-      return;
-    }
-    this.listError = "";
-    const byId = new Map(listed.map((l) => [l.id, l]));
-    const redo = new Set<string>();
-    let n = 0;
-    for (const e of this.entries.values()) {
-      if (++n % 2000 === 0) await new Promise((r) => setTimeout(r, 0)); // a big host does not block the loop
-      if (e.writing > 0 || e.doneAt > requestedAt || !e.written) continue;
-      const entry = byId.get(e.service.id);
-      const fp = registry.fingerprint ? registry.fingerprint(e.service) : undefined;
-      if (!entry || (fp !== undefined && entry.fingerprint !== fp)) {
-        e.written = false;
-        redo.add(e.owner);
+      const decisions = this.writers.map((w) => this.decide(t!, s, w.mirrorsHealth));
+      const reason = decisions[0]!.reason ?? "";
+      const before = known?.get(s.id);
+      if (before === reason || (before === undefined && !reason)) continue;
+      if (reason) (known ??= this.reasons.set(id, new Map()).get(id)!).set(s.id, reason);
+      else known?.delete(s.id);
+      // A new service in traffic is announced by its registration; anything else is a change.
+      this.options.onChange?.({ type: "traffic", service: s, ...(reason ? { outOfTraffic: reason } : {}) });
+      if (reason) {
+        const hows = decisions.map((d) => (d.register ? (d.mirror ? "registered with a critical Docker health check" : "registered") : "not registered"));
+        const how = this.writers.length === 1 ? hows[0] : hows.map((h, i) => `${h} in ${this.writers[i]!.name}`).join(", ");
+        this.options.log.info(`out of traffic: ${short(id)} ${s.id}: ${reason} (${how})`);
+      } else {
+        this.options.log.info(`in traffic: ${short(id)} ${s.id}`);
       }
     }
-    let stale: typeof listed = [];
-    if (opts.cleanup ?? this.o.cleanup) {
-      const wanted = new Set([...this.containers.keys()].flatMap((id) => this.wanted(id).map((s) => s.id)));
-      stale = listed.filter((l) => !this.entries.has(l.id) && !wanted.has(l.id) && ownedByHost(l.id, this.o.hostname));
-    }
-    await Promise.all([
-      ...stale.map((ref) =>
-        this.writes.run(async () => {
-          try {
-            await this.entries.timed("deregister", () => registry.deregister(ref));
-            this.o.log.info(`removed: ${ref.id} (cleanup: no container)`);
-            this.o.onChange?.({ type: "deregistered", service: ref });
-          } catch (e) {
-            this.o.log.warn(`Cannot clean up "${ref.id}" in ${registry.backend}: ${errorMessage(e)}`);
-          }
-        }),
-      ),
-      ...[...redo].map((id) => this.apply(id)),
-    ]);
+    if (known?.size === 0) this.reasons.delete(id);
   }
 
-  /** TTL heartbeat: hand every registered service to the backend's refresh. */
-  async refreshTtl(): Promise<void> {
-    const services = this.registered();
-    try {
-      await this.entries.timed("refresh", () => this.o.registry.refresh(services));
-    } catch (e) {
-      this.o.log.warn(`Cannot refresh TTLs in ${this.o.registry.backend}: ${errorMessage(e)}`);
-    }
+  /** Resolves when every registry's writes asked for so far are done (or failed, to be retried). */
+  async flush(): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.flush()));
   }
 
-  /** This host's services, whether each is registered, why it is out of traffic, and the last error. */
+  /** Every registry compared with what we hold (see Writer.reconcile), each on its own. */
+  async reconcileRegistry(opts: { cleanup?: boolean } = {}): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.reconcile(opts)));
+  }
+
+  /** TTL heartbeat, and the Docker health mirror checks set again, in every registry. */
+  refreshTtl = () => Promise.all(this.writers.map((w) => w.refreshTtl())).then(() => {});
+  refreshHealth = () => Promise.all(this.writers.map((w) => w.refreshHealth())).then(() => {});
+
+  /** This host's services: per registry whether each is registered and its last error, and why it is out of traffic. */
   status(): ServiceStatus[] {
     const out: ServiceStatus[] = [];
+    const first = this.writers[0]!;
     for (const [containerId, t] of this.containers) {
       for (const s of t.services) {
-        const e = this.entries.get(s.id);
-        const d = this.decide(t, s);
-        const lastError = this.entries.lastError(s.id);
-        const registered = e?.owner === containerId && e.written && sameContent(e.service, s);
+        const registries = this.writers.map((w) => w.stateOf(containerId, s));
+        const d = this.decide(t, s, first.mirrorsHealth);
+        const lastError = registries.find((r) => r.lastError)?.lastError;
         const service = d.register && d.mirror ? { ...s, mirror: d.mirror } : s;
-        out.push({ service, containerId, registered, ...(d.reason ? { outOfTraffic: d.reason } : {}), ...(lastError ? { lastError } : {}) });
+        const registered = registries.every((r) => r.registered);
+        out.push({ service, containerId, registered, ...(d.reason ? { outOfTraffic: d.reason } : {}), ...(lastError ? { lastError } : {}), registries });
       }
     }
     return out;
   }
 
-  /** Services whose last write to the registry completed. */
+  /** Services whose last write completed in every registry. */
   registered(): Service[] {
-    const out: Service[] = [];
-    for (const e of this.entries.values()) if (e.written) out.push(e.service);
-    return out;
+    const [first, ...others] = this.writers;
+    const mine = first!.registered();
+    return others.length === 0 ? mine : mine.filter((s) => others.every((w) => w.holds(s.id)));
   }
 
+  /** Containers waiting to be inspected or written, in any registry. */
   pendingWrites(): number {
-    return this.queue.size + this.applying.size;
+    return this.inspections.size + this.writers.reduce((n, w) => n + w.pending, 0);
   }
 
   /**
    * Stop: wait (bounded) for in-flight work; with deregisterAll, remove every service of this
-   * host first. Never throws.
+   * host first, in every registry at once. Never throws.
    */
   async close(opts: { deregisterAll: boolean; timeoutMs: number }): Promise<void> {
     const deadline = new Promise<void>((r) => setTimeout(r, opts.timeoutMs).unref?.());
@@ -573,14 +386,9 @@ export class Bridge {
       settle();
     }
     this.confirmTimers.clear();
-    await Promise.race([this.queue.idle(), deadline]);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (opts.deregisterAll) {
-      this.draining = true;
-      const owners = new Set([...this.entries.values()].map((e) => e.owner));
-      await Promise.race([Promise.all([...owners].map((id) => this.apply(id))).catch(() => {}), deadline]);
-    } else {
-      await Promise.race([this.applying.idle(), deadline]);
-    }
+    const settled = this.inspections.idle().then(() => {
+      if (opts.deregisterAll) this.draining = true;
+    });
+    await Promise.all(this.writers.map((w) => w.close({ deregisterAll: opts.deregisterAll, settled, deadline })));
   }
 }

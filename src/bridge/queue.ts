@@ -26,6 +26,12 @@ export class KeyedQueue {
   private readonly entries = new Map<string, { again: boolean; done: Promise<void> }>();
   private idleWaiters: Array<() => void> = [];
 
+  /**
+   * `onError` is told when a task throws. Tasks handle their own errors, so a throw is a bug worth
+   * a log line; the key goes on (the next request runs it again).
+   */
+  constructor(private readonly onError: (e: unknown) => void) {}
+
   get size(): number {
     return this.entries.size;
   }
@@ -43,8 +49,9 @@ export class KeyedQueue {
           entry.again = false;
           try {
             await task();
-          } catch {
-            // Tasks handle their own errors; a throw must not wedge the key.
+          } catch (e) {
+            // A throw must not wedge the key.
+            this.onError(e);
           }
         } while (entry.again);
       } finally {

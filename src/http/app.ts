@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { TrieRouter } from "hono/router/trie-router";
-import type { Bridge, BridgeChange } from "../bridge/bridge.ts";
+import type { Bridge } from "../bridge/bridge.ts";
+import type { BridgeChange } from "../bridge/types.ts";
 import { hostRefusal } from "./host-guard.ts";
 import type { Connection } from "../runtime/types.ts";
 import { EventStreams } from "./events.ts";

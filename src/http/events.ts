@@ -1,4 +1,4 @@
-import type { BridgeChange } from "../bridge/bridge.ts";
+import type { BridgeChange } from "../bridge/types.ts";
 import type { Connection } from "../runtime/types.ts";
 
 export interface EventStreamOptions {

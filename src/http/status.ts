@@ -1,4 +1,4 @@
-import type { ServiceStatus } from "../bridge/bridge.ts";
+import type { ServiceStatus } from "../bridge/types.ts";
 
 /** Facts about this registrator that do not change while it runs (or change rarely). */
 export interface About {
