@@ -199,8 +199,10 @@ export const ConfigSchema = z
 export type Flags = z.output<typeof ConfigSchema>;
 
 export interface Config extends Flags {
-  /** The registry URI; local:// when none was given. */
+  /** The first registry URI; local:// when none was given. */
   uri: string;
+  /** Every registry URI, in the order given (at least one). */
+  uris: string[];
   /** True when -http was given explicitly (a bind failure is then fatal). */
   httpExplicit: boolean;
 }
@@ -213,6 +215,24 @@ export function parseHostPort(s: string): { hostname: string; port: number } | n
   return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
+/** The registries after the flags: each written to on its own; none means local://. */
+function registryUris(rest: string[]): string[] {
+  const flag = rest.find((a) => a.startsWith("-"));
+  if (flag !== undefined) {
+    const after = rest.indexOf(flag) > 0 ? ` after the registry URI "${rest[0]}"` : "";
+    throw new ConfigError(`Unexpected "${flag}"${after}: flags go before the registry URIs, e.g. registrator -ip 10.0.0.5 consul://localhost:8500 local://`);
+  }
+  const seen = new Map<string, string>();
+  for (const uri of rest) {
+    // The same registry written twice would have two writers fight over every entry.
+    const key = uri.replace(/^([a-z0-9+.-]+):/i, (m) => m.toLowerCase()).replace(/\/+$/, "");
+    const first = seen.get(key);
+    if (first !== undefined) throw new ConfigError(`Registry URI "${uri}" is given twice${first !== uri ? ` (as "${first}")` : ""}: each registry once, e.g. registrator etcd://127.0.0.1:2379 local://`);
+    seen.set(key, uri);
+  }
+  return rest.length > 0 ? rest : ["local://"];
+}
+
 /** Flags (winning) over REGISTRATOR_* env over defaults → a validated Config. Throws ConfigError with one line. */
 export function loadConfig(argv: string[], env: Record<string, string | undefined>): Config {
   const { flags, rest } = parseGoFlags(argv);
@@ -221,14 +241,8 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   for (const spec of FLAGS) merged[spec.name] = flags[spec.name] ?? fromEnv[spec.name] ?? spec.default;
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(parsed.error.issues[0]?.message ?? "Invalid configuration");
-  if (rest.length > 1) {
-    throw new ConfigError(
-      `Unexpected argument "${rest[1]}" after the registry URI "${rest[0]}": options go before the URI, e.g. registrator -ip 10.0.0.5 consul://localhost:8500`,
-    );
-  }
-  const uri = rest[0] ?? "local://";
-  if (rest[0]?.startsWith("-")) throw new ConfigError(`Unexpected "${rest[0]}": flags go before the registry URI`);
-  return { ...parsed.data, uri, httpExplicit: flags.http !== undefined || fromEnv.http !== undefined };
+  const uris = registryUris(rest);
+  return { ...parsed.data, uri: uris[0]!, uris, httpExplicit: flags.http !== undefined || fromEnv.http !== undefined };
 }
 
 export function wantsHelp(argv: string[]): boolean {

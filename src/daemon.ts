@@ -1,5 +1,6 @@
 import { hostname as osHostname } from "node:os";
-import { Bridge, type BridgeChange } from "./bridge/bridge.ts";
+import { Bridge } from "./bridge/bridge.ts";
+import type { BridgeChange, NamedRegistry } from "./bridge/types.ts";
 import { watchDocker } from "./bridge/watch.ts";
 import type { Config } from "./config.ts";
 import { parseHostPort } from "./config.ts";
@@ -8,6 +9,7 @@ import type { ContainerInspect } from "./docker/schema.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { resolveHostIp } from "./hostip.ts";
 import { createApp, type HttpEnv } from "./http/app.ts";
+import type { Readiness } from "./http/status.ts";
 import { catalogRoutes } from "./http/catalog.ts";
 import { hostGuard, isLongPoll } from "./http/host-guard.ts";
 import { EventStreams } from "./http/events.ts";
@@ -15,17 +17,18 @@ import { Metrics } from "./http/metrics.ts";
 import { createLogger } from "./log.ts";
 import { createAdapter } from "./registries/index.ts";
 import { LocalRegistry } from "./registries/local.ts";
+import { registryNames } from "./registries/names.ts";
 import type { Runtime, Server } from "./runtime/types.ts";
 import { deriveServices } from "./services/derive.ts";
 import { compileTags } from "./services/template.ts";
-import type { AdapterContext, Logger, RegistryAdapter } from "./types.ts";
+import type { AdapterContext, Logger } from "./types.ts";
 
 /**
  * Everything registrator needs before it connects anywhere; bad input throws ConfigError here.
- * `meanwhile` (the daemon's registry ping) runs while this host's address is being looked up:
+ * `meanwhile` (the daemon's registry pings) runs while this host's address is being looked up:
  * a slow resolver does not delay the first registration by more than it must.
  */
-export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registry: RegistryAdapter) => Promise<void>) {
+export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registries: NamedRegistry[]) => Promise<void>) {
   const hostname = osHostname();
   // Started first, awaited last (resolveHostIp never rejects).
   const lookup = config.ip ? undefined : resolveHostIp(hostname);
@@ -40,13 +43,16 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
     ttlRefresh: config["ttl-refresh"],
     allowScriptChecks: config["allow-script-checks"],
   };
-  const registry = await createAdapter(config.uri, ctx);
+  const adapters = [];
+  for (const uri of config.uris) adapters.push(await createAdapter(uri, ctx));
+  const names = registryNames(config.uris, adapters.map((a) => a.backend));
+  const registries: NamedRegistry[] = adapters.map((adapter, i) => ({ name: names[i]!, adapter }));
   const dockerHost = rt.env("DOCKER_HOST");
   const endpoint = dockerHost ? await endpointFor(dockerHost, rt).catch((e) => {
     throw new ConfigError(errorMessage(e));
   }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
   const docker = new DockerClient(endpoint);
-  await meanwhile?.(registry);
+  await meanwhile?.(registries);
   let defaultHostIp = config.ip || undefined;
   if (lookup) {
     const { ip, why } = await lookup;
@@ -69,10 +75,10 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
       defaultName: config["default-name"],
       imageTag,
     });
-  return { hostname, registry, docker, derive, hostIp: defaultHostIp ?? "127.0.0.1" };
+  return { hostname, registries, docker, derive, hostIp: defaultHostIp ?? "127.0.0.1" };
 }
 
-async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Logger): Promise<void> {
+async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config: Config, log: Logger): Promise<void> {
   const attempts = config["retry-attempts"];
   for (let i = 0; ; i++) {
     try {
@@ -81,7 +87,7 @@ async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Log
     } catch (e) {
       if (e instanceof ConfigError) throw e;
       if (attempts !== -1 && i >= attempts) throw e;
-      log.warn(`Registry ${registry.backend} not reachable: ${errorMessage(e)}; retrying in ${config["retry-interval"]} ms`);
+      log.warn(`Registry ${name} not reachable: ${errorMessage(e)}; retrying in ${config["retry-interval"]} ms`);
       await new Promise((r) => setTimeout(r, config["retry-interval"]));
     }
   }
@@ -90,25 +96,33 @@ async function pingWithRetry(registry: RegistryAdapter, config: Config, log: Log
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */
 export async function runDaemon(config: Config, rt: Runtime, version: string): Promise<number> {
   const log = createLogger({ level: config["log-level"], format: config["log-format"] });
-  const { hostname, registry, docker, derive, hostIp } = await prepare(config, rt, log, (registry) => {
-    log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registry.backend, hostname: osHostname() });
-    return pingWithRetry(registry, config, log);
+  const { hostname, registries, docker, derive, hostIp } = await prepare(config, rt, log, (registries) => {
+    log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registries.map((r) => r.name).join(" "), hostname: osHostname() });
+    return Promise.all(registries.map((r) => pingWithRetry(r, config, log))).then(() => {});
   });
 
   const metrics = new Metrics();
-  const readiness = { docker: { ok: false, reason: "not connected yet" }, registry: { ok: true, reason: "" } };
-  const observe = (op: string, ok: boolean, seconds: number) => {
-    metrics.registryLatency.observe({ backend: registry.backend, operation: op }, seconds);
-    if (op === "register") metrics.registrations.inc({ outcome: ok ? "success" : "failure" });
-    if (op === "deregister") metrics.deregistrations.inc({ outcome: ok ? "success" : "failure" });
+  const reachable = new Map(registries.map((r) => [r.name, { ok: true, reason: "" }]));
+  const readiness = { docker: { ok: false, reason: "not connected yet" } };
+  const readinessNow = (): Readiness => {
+    const each = registries.map((r) => ({ name: r.name, ...reachable.get(r.name)! }));
+    const down = each.filter((r) => !r.ok);
+    const reason = down.length === 1 && each.length === 1 ? down[0]!.reason : down.map((r) => `${r.name}: ${r.reason}`).join("; ");
+    return { docker: readiness.docker, registry: { ok: down.length === 0, reason }, registries: each };
+  };
+  const backendOf = new Map(registries.map((r) => [r.name, r.adapter.backend]));
+  const observe = (op: string, ok: boolean, seconds: number, registry: string) => {
+    metrics.registryLatency.observe({ backend: backendOf.get(registry) ?? registry, operation: op, registry }, seconds);
+    if (op === "register") metrics.registrations.inc({ outcome: ok ? "success" : "failure", registry });
+    if (op === "deregister") metrics.deregistrations.inc({ outcome: ok ? "success" : "failure", registry });
     // Readiness is about reaching the registry: a success proves it, but one refused write (a name
     // the backend rejects, a 400 for one service) says nothing about it; the periodic ping decides.
-    if (ok && op !== "deregister") readiness.registry = { ok: true, reason: "" };
+    if (ok && op !== "deregister") reachable.set(registry, { ok: true, reason: "" });
   };
   const listeners = new Set<(c: BridgeChange) => void>();
   const bridge = new Bridge({
     docker,
-    registry,
+    registries,
     derive,
     hostname,
     deregister: config.deregister,
@@ -119,7 +133,10 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     onChange: (c) => listeners.forEach((l) => l(c)),
     collect: rt.collect,
   });
-  metrics.gauge("registrator_services_registered", "Services this host has registered", () => bridge.registered().length);
+  // The embedded registry, when one of the registries: its catalog is served over HTTP.
+  const localAt = registries.findIndex((r) => r.adapter instanceof LocalRegistry);
+  const local = localAt < 0 ? undefined : { adapter: registries[localAt]!.adapter as LocalRegistry, writer: bridge.writers[localAt]! };
+  metrics.gauge("registrator_services_registered", "Services this host has registered, per registry", () => bridge.writers.map((w) => [{ registry: w.name }, w.registered().length]));
   metrics.gauge("registrator_queue_depth", "Containers waiting to be reconciled", () => bridge.pendingWrites());
 
   // The embedded registry answers catalog reads only after the first sync with Docker.
@@ -147,9 +164,10 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
     onEvent: (action) => metrics.events.inc({ action }),
     onSynced: () => {
-      // Writes of the first sync are queued; the catalog is complete once they are applied.
-      void bridge.flush().finally(markSynced);
-      if (config.cleanup || registry.list) void bridge.reconcileRegistry();
+      // Writes of the first sync are queued; the embedded catalog is complete once its own are
+      // applied (another registry's, slow or down, does not hold it up).
+      void (local?.writer ?? bridge).flush().finally(markSynced);
+      void bridge.reconcileRegistry();
     },
   });
   // The HTTP API starts while the Docker connection above waits for its first reply: it is not
@@ -158,49 +176,48 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     createApp({
       bridge,
       metrics,
-      readiness: () => readiness,
+      readiness: readinessNow,
       changes: listeners,
       allowHost: httpAddr ? hostGuard(httpAddr.hostname, allowedHosts) : undefined,
-      extend:
-        registry instanceof LocalRegistry
-          ? catalogRoutes(registry.catalog, { nodeName: hostname, nodeAddress: hostIp, synced, version })
-          : undefined,
+      extend: local ? catalogRoutes(local.adapter.catalog, { nodeName: hostname, nodeAddress: hostIp, synced, version }) : undefined,
       events,
       about: () => ({
         version,
         hostname,
         runtime: rt.name,
         docker: { endpoint: docker.endpoint.address, apiVersion: docker.apiVersion },
-        registry: { backend: registry.backend },
+        registry: { backend: registries.map((r) => r.adapter.backend).join(" ") },
+        registries: registries.map((r) => ({ name: r.name, backend: r.adapter.backend })),
       }),
     }),
   );
   // Run-once startup code is behind us: the normal JIT policy for the sync and events from here.
   rt.settled?.();
-  // Readiness probe of the registry; a slow ping (ZooKeeper waits up to its session timeout) is
-  // not stacked with the next one.
-  let pinging = false;
-  const pingRegistry = async () => {
-    if (pinging) return;
-    pinging = true;
-    try {
-      await registry.ping();
-      readiness.registry = { ok: true, reason: "" };
-    } catch (e) {
-      readiness.registry = { ok: false, reason: errorMessage(e) };
-    } finally {
-      pinging = false;
-    }
-  };
-  every(5, pingRegistry);
+  for (const w of bridge.writers) {
+    // Readiness probe of each registry; a slow ping (ZooKeeper waits up to its session timeout)
+    // is not stacked with the next one, nor does it wait for another registry's.
+    let pinging = false;
+    every(5, async () => {
+      if (pinging) return;
+      pinging = true;
+      try {
+        await w.registry.ping();
+        reachable.set(w.name, { ok: true, reason: "" });
+      } catch (e) {
+        reachable.set(w.name, { ok: false, reason: errorMessage(e) });
+      } finally {
+        pinging = false;
+      }
+    });
+    if (w.registry.backend === "consul") every(config["consul-sync"], () => w.reconcile({ cleanup: false }));
+    every(config["ttl-refresh"], () => w.refreshTtl());
+    // Docker health mirror checks with a TTL (Consul) are set again well within it.
+    every(w.registry.healthRefreshSeconds ?? 0, () => w.refreshHealth());
+  }
   every(config.resync, async () => {
     await bridge.syncAll().catch((e) => log.warn(`Resync: cannot list containers: ${errorMessage(e)}`));
     await bridge.reconcileRegistry();
   });
-  if (registry.backend === "consul") every(config["consul-sync"], () => bridge.reconcileRegistry({ cleanup: false }));
-  every(config["ttl-refresh"], () => bridge.refreshTtl());
-  // Docker health mirror checks with a TTL (Consul) are set again well within it.
-  every(registry.healthRefreshSeconds ?? 0, () => bridge.refreshHealth());
 
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
@@ -212,7 +229,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
         abort.abort();
         for (const t of timers) clearInterval(t);
         await bridge.close({ deregisterAll: config["deregister-on-exit"], timeoutMs: 4000 });
-        await registry.close({ deregisterAll: config["deregister-on-exit"] }).catch((e) => log.warn(`Closing registry: ${errorMessage(e)}`));
+        await Promise.all(
+          registries.map((r) => r.adapter.close({ deregisterAll: config["deregister-on-exit"] }).catch((e) => log.warn(`Closing registry ${r.name}: ${errorMessage(e)}`))),
+        );
         events.close();
         await server?.close().catch((e) => log.warn(`Closing the HTTP API: ${errorMessage(e)}`));
         await Promise.race([watching, new Promise((r) => setTimeout(r, 200))]);

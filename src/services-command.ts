@@ -2,6 +2,7 @@ import { derivationInput } from "./bridge/derivation-input.ts";
 import type { Config } from "./config.ts";
 import { prepare } from "./daemon.ts";
 import { createLogger, escapeControl } from "./log.ts";
+import { registryNames } from "./registries/names.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { trafficDecision } from "./services/traffic.ts";
 import type { HealthMode, OutOfTrafficReason, ServiceWhy } from "./types.ts";
@@ -20,11 +21,15 @@ interface Traffic {
   registered: boolean;
   /** Set when it is not in traffic: held back, or registered with a critical Docker health check. */
   reason?: OutOfTrafficReason;
+  /** Several registries: whether each would hold it (`registered` above: every one). */
+  registries?: Record<string, { registered: boolean }>;
 }
 
 function trafficCell(t: Traffic): string {
   if (!t.reason) return "in";
-  return `out: ${t.reason} (${t.registered ? "registered, critical check" : "not registered"})`;
+  const how = (registered: boolean) => (registered ? "registered, critical check" : "not registered");
+  if (!t.registries) return `out: ${t.reason} (${how(t.registered)})`;
+  return `out: ${t.reason} (${Object.entries(t.registries).map(([name, r]) => `${how(r.registered)} in ${name}`).join("; ")})`;
 }
 
 interface Row {
@@ -43,10 +48,11 @@ interface Row {
  */
 export async function servicesCommand(config: Config, rt: Runtime, json: boolean, out: (s: string) => void): Promise<number> {
   const log = createLogger({ level: "error" });
-  const { docker, derive } = await prepare({ ...config, uri: "local://" }, rt, log);
+  const { docker, derive } = await prepare({ ...config, uri: "local://", uris: ["local://"] }, rt, log);
   await docker.ping();
   const rows: Row[] = [];
-  const mirrorsHealth = mirrorsHealthFor(config.uri);
+  const uris = config.uris ?? [config.uri];
+  const names = registryNames(uris);
   for (const summary of await docker.list()) {
     const c = await docker.inspect(summary.Id);
     if (!c) continue;
@@ -56,8 +62,10 @@ export async function servicesCommand(config: Config, rt: Runtime, json: boolean
     const base = { container: name, containerId: c.Id.slice(0, 12) };
     for (const s of r.services) {
       const health = s.health ?? "auto";
-      const d = trafficDecision({ state: c.State, health, mirrorsHealth });
-      const traffic: Traffic = { health, registered: d.register, ...(d.reason ? { reason: d.reason } : {}) };
+      const each = uris.map((uri) => trafficDecision({ state: c.State, health, mirrorsHealth: mirrorsHealthFor(uri) }));
+      const reason = each[0]!.reason;
+      const traffic: Traffic = { health, registered: each.every((d) => d.register), ...(reason ? { reason } : {}) };
+      if (uris.length > 1) traffic.registries = Object.fromEntries(names.map((name, i) => [name, { registered: each[i]!.register }]));
       rows.push({ ...base, port: `${s.origin.exposedPort}/${s.protocol}`, service: { id: s.id, name: s.name, ip: s.ip, port: s.port, tags: s.tags, ...(s.why ? { why: s.why } : {}) }, traffic });
     }
     for (const ig of r.ignored) rows.push({ ...base, port: ig.port, ignored: ig.reason });

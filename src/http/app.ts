@@ -7,7 +7,7 @@ import type { Connection } from "../runtime/types.ts";
 import { EventStreams } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
 import { pageRoutes } from "./page.ts";
-import { serviceJson, statusJson, type About, type Readiness } from "./status.ts";
+import { readyJson, serviceJson, statusJson, type About, type Readiness } from "./status.ts";
 
 /** What the server passes to the app with each request (hono's env). */
 export interface HttpEnv {
@@ -47,10 +47,8 @@ export function createApp(d: AppDeps): Hono {
   d.changes.add((ch) => events.publish(ch));
   app.get("/health", (c) => c.json({ status: "alive" }));
   app.get("/ready", (c) => {
-    const r = d.readiness();
-    const ok = r.docker.ok && r.registry.ok;
-    const reasons = [r.docker.ok ? "" : `docker: ${r.docker.reason}`, r.registry.ok ? "" : `registry: ${r.registry.reason}`].filter(Boolean);
-    return c.json({ ready: ok, ...(ok ? {} : { reason: reasons.join("; ") }) }, ok ? 200 : 503);
+    const body = readyJson(d.readiness());
+    return c.json(body, body.ready ? 200 : 503);
   });
   app.get("/metrics", (c) => c.text(d.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
   app.get("/v1/services", (c) => c.json(d.bridge.status().map(serviceJson)));

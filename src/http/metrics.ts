@@ -34,11 +34,13 @@ export class Counter implements Family {
   }
 }
 
+/** A gauge read when rendered: one value, or one per label set. */
 export class Gauge implements Family {
   readonly type = "gauge";
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number | Array<[Labels, number]>) {}
   render(): string[] {
-    return [`${this.name} ${this.read()}`];
+    const v = this.read();
+    return typeof v === "number" ? [`${this.name} ${v}`] : v.map(([l, n]) => `${this.name}${labelText(l)} ${n}`);
   }
 }
 
@@ -73,9 +75,9 @@ export class Histogram implements Family {
 export class Metrics {
   private families: Family[] = [];
   readonly events = this.add(new Counter("registrator_docker_events_total", "Docker container events received, by action"));
-  readonly registrations = this.add(new Counter("registrator_registrations_total", "Service registrations, by outcome"));
-  readonly deregistrations = this.add(new Counter("registrator_deregistrations_total", "Service deregistrations, by outcome"));
-  readonly registryLatency = this.add(new Histogram("registrator_registry_request_duration_seconds", "Registry request latency, by backend and operation"));
+  readonly registrations = this.add(new Counter("registrator_registrations_total", "Service registrations, by outcome and registry"));
+  readonly deregistrations = this.add(new Counter("registrator_deregistrations_total", "Service deregistrations, by outcome and registry"));
+  readonly registryLatency = this.add(new Histogram("registrator_registry_request_duration_seconds", "Registry request latency, by backend, operation and registry"));
   readonly dockerReconnects = this.add(new Counter("registrator_docker_reconnects_total", "Reconnections to the Docker event stream"));
   readonly eventClientsRejected = this.add(new Counter("registrator_event_stream_rejected_total", "/v1/events clients dropped for not reading (slow) or refused over the limit (over-limit)"));
 
@@ -84,7 +86,7 @@ export class Metrics {
     return f;
   }
 
-  gauge(name: string, help: string, read: () => number): void {
+  gauge(name: string, help: string, read: () => number | Array<[Labels, number]>): void {
     this.add(new Gauge(name, help, read));
   }
 

@@ -38,6 +38,16 @@ export const STATUS_JS = String.raw`"use strict";
     var cell = el("td", "state");
     cell.appendChild(el("span", "pill " + st.cls, st.label));
     if (st.detail) cell.appendChild(el("span", "detail", st.detail));
+    // Several registries: each one's state under the overall one.
+    (s.registries || []).forEach(function (r) {
+      var line = el("span", "detail per-registry");
+      line.dataset.registry = r.registry;
+      var rs = r.lastError ? { cls: "bad", label: "failing", detail: r.lastError } : r.registered ? { cls: "ok", label: "registered", detail: "" } : { cls: "idle", label: "pending", detail: "" };
+      line.appendChild(el("span", "mono", r.registry + " "));
+      line.appendChild(el("span", "pill " + rs.cls, rs.label));
+      if (rs.detail) line.appendChild(el("span", "", " " + rs.detail));
+      cell.appendChild(line);
+    });
     tr.appendChild(cell);
     return tr;
   }
@@ -71,7 +81,10 @@ export const STATUS_JS = String.raw`"use strict";
       ["Endpoint", st.docker.endpoint],
       ["API version", st.docker.apiVersion],
     ]);
-    card("registry", st.registry.ready, "ready", "not ready", st.registry.reason, [["Backend", st.registry.backend]]);
+    var regFacts = st.registries
+      ? st.registries.map(function (r) { return [r.name, r.ready ? "ready" : "not ready: " + (r.reason || "")]; })
+      : [["Backend", st.registry.backend]];
+    card("registry", st.registry.ready, "ready", "not ready", st.registry.reason, regFacts);
     var n = st.services;
     byId("counts").textContent = n.total + (n.total === 1 ? " service: " : " services: ") + n.registered + " registered, " + n.failing + " failing, " + n.outOfTraffic + " not in traffic";
   }

@@ -1,5 +1,14 @@
 import type { ServiceStatus } from "../bridge/types.ts";
 
+/** Whether Docker and the registries can be reached, and why not. */
+export interface Readiness {
+  docker: { ok: boolean; reason: string };
+  /** Every registry together: ok when each is; the reason names those that are not (when several). */
+  registry: { ok: boolean; reason: string };
+  /** Each registry by name, in the order of the command line. */
+  registries?: Array<{ name: string; ok: boolean; reason: string }>;
+}
+
 /** Facts about this registrator that do not change while it runs (or change rarely). */
 export interface About {
   version: string;
@@ -7,12 +16,8 @@ export interface About {
   runtime: string;
   docker: { endpoint: string; apiVersion: string };
   registry: { backend: string };
-}
-
-/** Whether registrator reaches Docker and its registry (`/v1/status`, the health endpoints). */
-export interface Readiness {
-  docker: { ok: boolean; reason: string };
-  registry: { ok: boolean; reason: string };
+  /** Each registry's name and backend, when there are several. */
+  registries?: Array<{ name: string; backend: string }>;
 }
 
 /** One service as `/v1/services` shows it. */
@@ -31,6 +36,21 @@ export function serviceJson(s: ServiceStatus) {
     ...(s.outOfTraffic ? { outOfTraffic: s.outOfTraffic } : {}),
     // Which rule chose the address, port and name (SERVICE_IP, -ip → …, -default-name compose, …).
     ...(s.service.why ? { why: s.service.why } : {}),
+    // One registry: the fields above are its state; several: each one's, by name.
+    ...(s.registries && s.registries.length > 1 ? { registries: s.registries } : {}),
+  };
+}
+
+/** `/ready`'s body: ready, the reason when not, and with several registries each one's state. */
+export function readyJson(r: Readiness) {
+  const ok = r.docker.ok && r.registry.ok;
+  const several = r.registries && r.registries.length > 1;
+  const registryReason = several ? `registries: ${r.registry.reason}` : `registry: ${r.registry.reason}`;
+  const reasons = [r.docker.ok ? "" : `docker: ${r.docker.reason}`, r.registry.ok ? "" : registryReason].filter(Boolean);
+  return {
+    ready: ok,
+    ...(ok ? {} : { reason: reasons.join("; ") }),
+    ...(r.registries ? { registries: Object.fromEntries(r.registries.map((x) => [x.name, { ready: x.ok, ...(x.ok ? {} : { reason: x.reason }) }])) } : {}),
   };
 }
 
@@ -48,6 +68,16 @@ export function statusJson(about: About | undefined, r: Readiness, services: Ser
       ready: r.registry.ok,
       ...(r.registry.ok ? {} : { reason: r.registry.reason }),
     },
+    ...(r.registries && r.registries.length > 1
+      ? {
+          registries: r.registries.map((x) => ({
+            name: x.name,
+            ...(about?.registries ? { backend: about.registries.find((a) => a.name === x.name)?.backend } : {}),
+            ready: x.ok,
+            ...(x.ok ? {} : { reason: x.reason }),
+          })),
+        }
+      : {}),
     services: {
       total: services.length,
       registered: services.filter((s) => s.registered).length,

@@ -54,6 +54,8 @@ describe("Go flag syntax", () => {
 
   test("no URI means the embedded registry", () => {
     expect(load([]).uri).toBe("local://");
+    expect(load([]).uris).toEqual(["local://"]);
+    expect(load(["etcd://127.0.0.1:2379", "local://"]).uris).toEqual(["etcd://127.0.0.1:2379", "local://"]);
   });
 });
 
@@ -86,7 +88,9 @@ describe("validation: one clear line", () => {
     [["-bogus", "etcd://"], /Unknown flag "-bogus"/],
     [["-ip"], /-ip" needs a value/],
     [["-internal=maybe", "etcd://"], /-internal: expected true or false/],
-    [["etcd://", "consul://"], /Unexpected argument "consul:\/\/"/],
+    [["etcd://", "-ip", "10.0.0.5"], /Unexpected "-ip" after the registry URI "etcd:\/\/": flags go before/],
+    [["etcd://x:2379", "local://", "etcd://x:2379/"], /Registry URI "etcd:\/\/x:2379\/" is given twice/],
+    [["local://", "LOCAL://"], /given twice/],
   ])("%j", (argv, pattern) => fails(argv, pattern));
 
   test("valid ttl pair passes", () => {
