@@ -13,6 +13,12 @@
 // plus one pure derivation of a container with 2,000 ports × 2,000 labels.
 //
 //   bun bench/scale.ts [--sizes 100,1000,10000] [--probes 30] [--registry local|etcd] [--runtime compiled|bun]
+//                      [--registries 1|2|both]
+//
+// --registries 2 adds a second registry beside --registry (etcd beside local://, local:// beside
+// etcd), written by its own writer from the same containers: "all registered" then means in both.
+// `both` runs every size with one and with two registries, alternately, and prints them side by
+// side with the ratio (issue 16: two registries stay within 1.2× of one).
 //
 // Prints figures, targets and met / NOT met; asserts nothing; stops what it started.
 import { jsonLines, loadavg, percentile } from "./common.ts";
@@ -40,6 +46,8 @@ const SPAWN_TIMEOUT_MS = Number(opt("spawn-timeout", "300")) * 1000;
 const PREFIX = "/scale";
 const CLK_TCK = 100;
 const SETTLE_MS = 2000;
+const REGISTRIES = opt("registries", "1");
+if (!["1", "2", "both"].includes(REGISTRIES)) throw new Error(`Invalid --registries "${REGISTRIES}": expected 1, 2 or both`);
 
 if (REGISTRY !== "local" && REGISTRY !== "etcd") throw new Error(`Invalid --registry "${REGISTRY}": expected local or etcd`);
 
@@ -101,6 +109,26 @@ async function followEvents(http: number, signal: AbortSignal): Promise<{ regist
   });
   await ready;
   return said;
+}
+
+/**
+ * The fewest services any registry holds, by the daemon's own /metrics gauge (one line per
+ * registry): with two registries, "all registered" is in both.
+ */
+function countInEvery(http: number, signal: AbortSignal): { count(): number; stop(): void } {
+  let fewest = 0;
+  let on = true;
+  (async () => {
+    while (!signal.aborted && on) {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${http}/metrics`, { signal })).text();
+        const counts = [...text.matchAll(/^registrator_services_registered(?:\{[^}]*\})? (\d+)/gm)].map((m) => Number(m[1]));
+        if (counts.length) fewest = Math.min(...counts);
+      } catch {}
+      await Bun.sleep(10);
+    }
+  })();
+  return { count: () => fewest, stop: () => void (on = false) };
 }
 
 /** Embedded registry: the count from /metrics, probes by a blocking query on their service. */
@@ -208,9 +236,10 @@ interface Round {
   lost: string[];
 }
 
-async function round(n: number, runtime: RegistratorRuntime): Promise<Round> {
+async function round(n: number, runtime: RegistratorRuntime, registries: 1 | 2): Promise<Round> {
   const engine: Engine = startEngine(join(tempDir("regbench-engine-"), "docker.sock"));
-  const etcd = REGISTRY === "etcd" ? await startEtcd({ name: `scale-${n}` }) : undefined;
+  // The second registry is the other kind: etcd beside local://, local:// beside etcd.
+  const etcd = REGISTRY === "etcd" || registries === 2 ? await startEtcd({ name: `scale-${n}` }) : undefined;
   const abort = new AbortController();
   let reg: Proc | undefined;
   try {
@@ -218,28 +247,33 @@ async function round(n: number, runtime: RegistratorRuntime): Promise<Round> {
       engine.add({ name: `bg-${i}`, ports: { 80: 20000 + (i % 40000) }, env: [`SERVICE_NAME=bg-${i % 100}`, `SERVICE_TAGS=scale,n${i % 7}`] });
     }
     const http = await freePort();
-    const registry = etcd ? `etcd://${etcd.endpoint}${PREFIX}` : "local://";
+    const etcdUri = `etcd://${etcd?.endpoint}${PREFIX}`;
+    const uris = REGISTRY === "etcd" ? [etcdUri] : ["local://"];
+    if (registries === 2) uris.push(REGISTRY === "etcd" ? "local://" : etcdUri);
     let observer: Observer;
-    if (etcd) {
-      const o = observeEtcd(etcd, abort.signal);
+    if (REGISTRY === "etcd") {
+      const o = observeEtcd(etcd!, abort.signal);
       await o.ready;
       observer = o;
     } else {
       observer = observeLocal(http, abort.signal);
     }
     const t0 = performance.now();
-    reg = await startRegistrator(["-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, registry], {
+    const every = registries === 2 ? countInEvery(http, abort.signal) : undefined;
+    reg = await startRegistrator(["-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, ...uris], {
       dockerHost: engine.host, runtime, env: { HOME: tempDir("regbench-home-") },
     });
     const pid = reg.pid;
     if (n === 0) {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/ready`)).ok, { timeout: 30_000, interval: 10, message: "registrator /ready" });
     } else {
-      await waitFor(() => observer.count() >= n, { timeout: SPAWN_TIMEOUT_MS, interval: 5, message: `${n} services registered` });
+      const count = () => Math.min(observer.count(), every?.count() ?? Infinity);
+      await waitFor(() => count() >= n, { timeout: SPAWN_TIMEOUT_MS, interval: 5, message: `${n} services registered` });
     }
     const spawnMs = performance.now() - t0;
     const spawnCpu = cpuSeconds(pid);
     observer.stopCounting();
+    every?.stop();
 
     const out: Round = { n, spawnMs, spawnCpu, start: [], startSaid: [], stopSaid: [], stopFromDie: [], stopFromKill: [], eventCpuMs: NaN, rssKb: 0, hwmKb: 0, lost: [] };
     /** count probe containers, one at a time: start, wait for onStart, stop, wait for onStop, remove. */
@@ -306,6 +340,9 @@ async function round(n: number, runtime: RegistratorRuntime): Promise<Round> {
   }
 }
 
+/** The rounds of one setting (one or two registries), N = 0 first. */
+type Rounds = Round[];
+
 /** One container with `ports` published ports and as many SERVICE_<port>_NAME labels. */
 function bigContainer(ports: number): ContainerInspect {
   const exposed: Record<string, object> = {};
@@ -347,18 +384,57 @@ async function main(): Promise<void> {
   // First, in a fresh process: after the rounds the bench's own heap (10,000 containers' worth of
   // emulated engine) would be measured along.
   const derive = deriveBench(2000);
-  const rounds: Round[] = [];
+  const settings: Array<1 | 2> = REGISTRIES === "both" ? [1, 2] : [Number(REGISTRIES) as 1 | 2];
+  const bySetting = new Map<1 | 2, Rounds>(settings.map((k) => [k, []]));
+  // Alternately per size, so both settings see the machine in the same state.
   for (const n of [0, ...SIZES.filter((s) => s > 0)]) {
-    const r = await round(n, runtime);
-    rounds.push(r);
-    if (n) console.error(`N=${n}: all registered in ${(r.spawnMs / 1000).toFixed(2)} s; start p50 ${percentile(r.start, 50).toFixed(2)} ms`);
+    for (const k of settings) {
+      const r = await round(n, runtime, k);
+      bySetting.get(k)!.push(r);
+      if (n) console.error(`N=${n}, ${k} registr${k === 1 ? "y" : "ies"}: all registered in ${(r.spawnMs / 1000).toFixed(2)} s; start p50 ${percentile(r.start, 50).toFixed(2)} ms`);
+    }
   }
+  for (const k of settings) report(bySetting.get(k)!, runtime, derive, load0, k);
+  if (settings.length === 2) sideBySide(bySetting.get(1)!, bySetting.get(2)!);
+}
 
+/** One registry vs two, same run: the figures issue 16 holds within 1.2×. */
+function sideBySide(one: Rounds, two: Rounds): void {
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+  const second = REGISTRY === "etcd" ? "local://" : "etcd";
+  console.log(`
+one registry (${REGISTRY === "etcd" ? "etcd" : "local://"}) vs two (+ ${second}), same run; ratio = two / one, target ≤ 1.2×`);
+  const rows: string[][] = [["containers", "figure", "one", "two", "ratio", ""]];
+  const idle1 = one.find((r) => r.n === 0)!;
+  const idle2 = two.find((r) => r.n === 0)!;
+  for (const r1 of one.filter((r) => r.n > 0)) {
+    const r2 = two.find((r) => r.n === r1.n);
+    if (!r2) continue;
+    const figures: Array<[string, number, number, string]> = [
+      ["spawn → all registered", r1.spawnMs / 1000, r2.spawnMs / 1000, "s"],
+      ["start → daemon's event p50", percentile(r1.startSaid, 50), percentile(r2.startSaid, 50), "ms"],
+      ["stop → daemon's event p50", percentile(r1.stopSaid, 50), percentile(r2.stopSaid, 50), "ms"],
+      [`start → in ${REGISTRY === "etcd" ? "etcd" : "catalog"} p50`, percentile(r1.start, 50), percentile(r2.start, 50), "ms"],
+      [`stop (die) → out p50`, percentile(r1.stopFromDie, 50), percentile(r2.stopFromDie, 50), "ms"],
+      ["CPU per event", r1.eventCpuMs, r2.eventCpuMs, "ms"],
+      ["RSS per service", ((r1.rssKb - idle1.rssKb) * 1024) / r1.n / 1024, ((r2.rssKb - idle2.rssKb) * 1024) / r2.n / 1024, "KiB"],
+    ];
+    for (const [what, a, b, unit] of figures) {
+      const ratio = b / a;
+      rows.push([r1.n.toLocaleString("en-US"), what, `${f(a)} ${unit}`, `${f(b)} ${unit}`, `${f(ratio)}×`, Number.isFinite(ratio) ? (ratio <= 1.2 ? "met" : "NOT met") : "–"]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+}
+
+function report(rounds: Rounds, runtime: RegistratorRuntime, derive: { ms: number; services: number }, load0: string, registries: 1 | 2): void {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
   const who = typeof runtime === "string" ? `${runtime} src/cli.ts` : `compiled ${runtime.binary}`;
   console.log(`\nregistrator at scale — SIMULATION: an emulated Docker Engine API (bench/engine.ts) on a unix socket, no real containers`);
   console.log(`${cpus().length} CPUs, ${cpus()[0]?.model ?? "unknown CPU"}; load average ${load0} at start, ${loadavg()} at end`);
-  console.log(`registrator: ${who}; registry ${REGISTRY === "etcd" ? "etcd v3 (watched)" : "local:// (embedded, read via its catalog API)"}; ${PROBES} probes per size\n`);
+  const also = registries === 2 ? `, and beside it ${REGISTRY === "etcd" ? "local://" : "etcd"} (all registered: in both)` : "";
+  console.log(`registrator: ${who}; registry ${REGISTRY === "etcd" ? "etcd v3 (watched)" : "local:// (embedded, read via its catalog API)"}${also}; ${PROBES} probes per size\n`);
   const idle = rounds.find((r) => r.n === 0)!;
   const sized = rounds.filter((r) => r.n > 0);
   const where = REGISTRY === "etcd" ? "etcd" : "catalog";

@@ -17,7 +17,7 @@ const args: ArgsDef = Object.fromEntries([
       ? { type: "boolean", description: f.description }
       : { type: "string", description: f.description, valueHint: f.hint, ...(f.default === "" ? {} : { default: String(f.default) }) },
   ]),
-  ["registry", { type: "positional", required: false, description: "Registry URI (default local://, the embedded registry)", valueHint: "uri" }],
+  ["registry", { type: "positional", required: false, description: "Registry URIs, one or more (default local://, the embedded registry)", valueHint: "uri …" }],
 ]);
 
 const servicesCmd = defineCommand({
@@ -30,7 +30,7 @@ const main = defineCommand({
     name: "registrator",
     version: VERSION,
     description:
-      "Registers Docker containers' ports in Consul, Consul KV, etcd, SkyDNS 2/CoreDNS or ZooKeeper. Usage: registrator [options] [registry-uri]. Every flag can also be set as REGISTRATOR_<FLAG>.",
+      "Registers Docker containers' ports in Consul, Consul KV, etcd, SkyDNS 2/CoreDNS or ZooKeeper. Usage: registrator [options] [registry-uri …] (several URIs: each registry written on its own). Every flag can also be set as REGISTRATOR_<FLAG>.",
   },
   args,
   subCommands: { services: servicesCmd },

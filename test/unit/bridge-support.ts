@@ -138,14 +138,21 @@ export class DrainingRegistry extends FlakyRegistry {
   }
 }
 
-export function setup(opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs" | "collect" | "confirmDieAfterMs">> & { registry?: FlakyRegistry } = {}) {
+export function setup(
+  opts: Partial<Pick<BridgeOptions, "deregister" | "cleanup" | "deregisterOnStop" | "stopGraceMs" | "collect" | "confirmDieAfterMs">> & {
+    registry?: FlakyRegistry;
+    /** More registries written beside `registry` (each by its own writer), by name. */
+    more?: Record<string, FlakyRegistry>;
+  } = {},
+) {
   const docker = new FakeDocker();
   const registry = opts.registry ?? new FlakyRegistry();
+  const more = Object.entries(opts.more ?? {});
   const log = memoryLogger();
   const changes: BridgeChange[] = [];
   const bridge = new Bridge({
     docker,
-    registry,
+    ...(more.length ? { registries: [{ name: "first", adapter: registry }, ...more.map(([name, adapter]) => ({ name, adapter }))] } : { registry }),
     derive,
     hostname: "host",
     deregister: opts.deregister ?? "always",
