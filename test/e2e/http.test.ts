@@ -86,8 +86,11 @@ describe("HTTP API", () => {
     expect(Number(family("registrator_registrations_total")?.metrics.find((m) => m.labels?.outcome === "success")?.value)).toBeGreaterThanOrEqual(1);
     expect(family("registrator_registry_request_duration_seconds")?.type).toBe("HISTOGRAM");
     // This parser folds a histogram's series into one and drops their labels, so read those raw.
-    expect(text).toMatch(/^registrator_registry_request_duration_seconds_count\{backend="etcd",operation="register"\} [1-9]/m);
+    // One registry: the same names, with the registry label added (its backend's name).
+    expect(text).toMatch(/^registrator_registry_request_duration_seconds_count\{backend="etcd",operation="register",registry="etcd"\} [1-9]/m);
+    expect(text).toMatch(/^registrator_registrations_total\{outcome="success",registry="etcd"\} [1-9]/m);
     expect(Number(family("registrator_services_registered")?.metrics[0]?.value)).toBeGreaterThanOrEqual(1);
+    expect(family("registrator_services_registered")?.metrics[0]?.labels).toEqual({ registry: "etcd" });
     expect(family("registrator_queue_depth")).toBeDefined();
     expect(family("registrator_docker_reconnects_total")).toBeDefined();
 

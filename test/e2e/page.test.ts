@@ -116,6 +116,17 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
       { service: testService({ id: "h:api:80", name: "api" }), containerId: "c1", registered: true },
       { service: testService({ id: "h:db:5432", name: "db", origin: { containerName: "db1" } }), containerId: "c2", registered: false, lastError: `Cannot register "db" in consul: 500 ${evil}` },
       { service: testService({ id: "h:web:8080", name: evil }), containerId: "c3", registered: true, outOfTraffic: "unhealthy" },
+      // Several registries: each one's state under the row's own.
+      {
+        service: testService({ id: "h:two:81", name: "two", origin: { containerName: "two1" } }),
+        containerId: "c4",
+        registered: false,
+        lastError: "request timed out",
+        registries: [
+          { registry: "etcd", registered: false, lastError: "request timed out" },
+          { registry: "local", registered: true },
+        ],
+      },
     ];
     const bridge = { status: () => statuses, registered: () => [] } as unknown as Bridge;
     const changes = new Set<(c: BridgeChange) => void>();
@@ -133,6 +144,8 @@ describe.skipIf(!!skip)("status page in headless Chromium", () => {
     expect(await rowOf(page, "h:api:80")).toMatchObject({ state: "registered" });
     expect(await rowOf(page, "h:db:5432")).toMatchObject({ state: "failing", cells: ["db", "h:db:5432", "10.0.0.2:8080", "db1", `failingCannot register "db" in consul: 500 ${evil}`] });
     expect(await rowOf(page, "h:web:8080")).toMatchObject({ state: "not in traffic", cells: [evil, "h:web:8080", "10.0.0.2:8080", "web1", "not in trafficunhealthy"] });
+    expect((await rowOf(page, "h:two:81"))?.cells.at(-1)).toBe("failingrequest timed outetcd failing request timed outlocal registered");
+    expect(await page.evaluate(`[...document.querySelectorAll("#rows tr[data-id='h:two:81'] .per-registry")].map((e) => e.dataset.registry).join()`)).toBe("etcd,local");
     expect(await page.evaluate(`document.querySelectorAll("#rows img").length`)).toBe(0);
     expect(await page.evaluate(`window.__pwned === undefined`)).toBe(true);
     const docker = await page.evaluate<string>(`document.getElementById("docker").textContent`);

@@ -66,6 +66,9 @@ test("says why a service is not in traffic: Docker health starting, paused; held
   // etcd cannot hold an unhealthy entry: held back.
   const etcd = await rowsFor(["etcd://127.0.0.1:1"]);
   expect(etcd(starting)).toEqual({ health: "auto", registered: false, reason: "starting" });
+  // Several registries: whether each would hold it.
+  const both = await rowsFor(["etcd://127.0.0.1:1", "local://"]);
+  expect(both(starting)).toEqual({ health: "auto", registered: false, reason: "starting", registries: { etcd: { registered: false }, local: { registered: true } } });
   // -health ignore: as gliderlabs/registrator.
   const ignore = await rowsFor(["-health", "ignore"]);
   expect(ignore(starting)).toEqual({ health: "ignore", registered: true });
