@@ -17,6 +17,8 @@ test.each([
   [["-health", "sometimes", "etcd://"], /-health: expected one of auto, require, ignore/],
   [["-deregister-on-stop=later", "etcd://"], /-deregister-on-stop: expected true or false/],
   [["-network", "-internal", "etcd://"], /-network: expected a Docker network name/],
+  [["etcd://127.0.0.1:2379/s", "local://", "etcd://127.0.0.1:2379/s"], /Registry URI "etcd:\/\/127.0.0.1:2379\/s" is given twice/],
+  [["etcd://", "local://", "-ip", "10.0.0.5"], /flags go before the registry URIs/],
 ])("registrator %j exits 2 with one line, before connecting anywhere", async (args, pattern) => {
   // A Docker socket that does not exist: reaching for it would show up as a different error.
   const p = spawn(registratorCommand(args), { env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
