@@ -13,10 +13,13 @@
 // plus one pure derivation of a container with 2,000 ports × 2,000 labels.
 //
 //   bun bench/scale.ts [--sizes 100,1000,10000] [--probes 30] [--registry local|etcd] [--runtime compiled|bun]
-//                      [--registries 1|2|both]
+//                      [--registries 1|2|both] [--second etcd|local]
 //
-// --registries 2 adds a second registry beside --registry (etcd beside local://, local:// beside
-// etcd), written by its own writer from the same containers: "all registered" then means in both.
+// --registries 2 adds a second registry beside --registry, written by its own writer from the same
+// containers: "all registered" then means in both. --second says which: etcd (default; a real
+// server with its own CPU and network round trips, beside local://) or local (a second embedded
+// registry, `local://second`: registrator's own cost of a second writer, nothing else). Beside
+// --registry etcd the second is always local://.
 // `both` runs every size with one and with two registries, alternately, and prints them side by
 // side with the ratio (issue 16: two registries stay within 1.2× of one).
 //
@@ -47,6 +50,10 @@ const PREFIX = "/scale";
 const CLK_TCK = 100;
 const SETTLE_MS = 2000;
 const REGISTRIES = opt("registries", "1");
+const SECOND = REGISTRY === "etcd" ? "local" : opt("second", "etcd");
+if (SECOND !== "etcd" && SECOND !== "local") throw new Error(`Invalid --second "${SECOND}": expected etcd or local`);
+/** The second registry's URI when it is embedded (a URI other than the first's "local://"). */
+const SECOND_LOCAL = REGISTRY === "etcd" ? "local://" : "local://second";
 if (!["1", "2", "both"].includes(REGISTRIES)) throw new Error(`Invalid --registries "${REGISTRIES}": expected 1, 2 or both`);
 
 if (REGISTRY !== "local" && REGISTRY !== "etcd") throw new Error(`Invalid --registry "${REGISTRY}": expected local or etcd`);
@@ -239,7 +246,7 @@ interface Round {
 async function round(n: number, runtime: RegistratorRuntime, registries: 1 | 2): Promise<Round> {
   const engine: Engine = startEngine(join(tempDir("regbench-engine-"), "docker.sock"));
   // The second registry is the other kind: etcd beside local://, local:// beside etcd.
-  const etcd = REGISTRY === "etcd" || registries === 2 ? await startEtcd({ name: `scale-${n}` }) : undefined;
+  const etcd = REGISTRY === "etcd" || (registries === 2 && SECOND === "etcd") ? await startEtcd({ name: `scale-${n}` }) : undefined;
   const abort = new AbortController();
   let reg: Proc | undefined;
   try {
@@ -249,7 +256,7 @@ async function round(n: number, runtime: RegistratorRuntime, registries: 1 | 2):
     const http = await freePort();
     const etcdUri = `etcd://${etcd?.endpoint}${PREFIX}`;
     const uris = REGISTRY === "etcd" ? [etcdUri] : ["local://"];
-    if (registries === 2) uris.push(REGISTRY === "etcd" ? "local://" : etcdUri);
+    if (registries === 2) uris.push(SECOND === "etcd" ? etcdUri : SECOND_LOCAL);
     let observer: Observer;
     if (REGISTRY === "etcd") {
       const o = observeEtcd(etcd!, abort.signal);
@@ -401,7 +408,7 @@ async function main(): Promise<void> {
 /** One registry vs two, same run: the figures issue 16 holds within 1.2×. */
 function sideBySide(one: Rounds, two: Rounds): void {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
-  const second = REGISTRY === "etcd" ? "local://" : "etcd";
+  const second = SECOND === "etcd" ? "etcd" : SECOND_LOCAL;
   console.log(`
 one registry (${REGISTRY === "etcd" ? "etcd" : "local://"}) vs two (+ ${second}), same run; ratio = two / one, target ≤ 1.2×`);
   const rows: string[][] = [["containers", "figure", "one", "two", "ratio", ""]];
@@ -433,7 +440,7 @@ function report(rounds: Rounds, runtime: RegistratorRuntime, derive: { ms: numbe
   const who = typeof runtime === "string" ? `${runtime} src/cli.ts` : `compiled ${runtime.binary}`;
   console.log(`\nregistrator at scale — SIMULATION: an emulated Docker Engine API (bench/engine.ts) on a unix socket, no real containers`);
   console.log(`${cpus().length} CPUs, ${cpus()[0]?.model ?? "unknown CPU"}; load average ${load0} at start, ${loadavg()} at end`);
-  const also = registries === 2 ? `, and beside it ${REGISTRY === "etcd" ? "local://" : "etcd"} (all registered: in both)` : "";
+  const also = registries === 2 ? `, and beside it ${SECOND === "etcd" ? "etcd" : SECOND_LOCAL} (all registered: in both)` : "";
   console.log(`registrator: ${who}; registry ${REGISTRY === "etcd" ? "etcd v3 (watched)" : "local:// (embedded, read via its catalog API)"}${also}; ${PROBES} probes per size\n`);
   const idle = rounds.find((r) => r.n === 0)!;
   const sized = rounds.filter((r) => r.n > 0);
