@@ -1,5 +1,6 @@
 import { z } from "./zod.ts";
 import { ConfigError } from "./errors.ts";
+import { type ContainerFilter, parseFilter } from "./services/filter.ts";
 
 /**
  * Every flag registrator accepts, in one table: it drives the Go-style parser, the
@@ -7,8 +8,9 @@ import { ConfigError } from "./errors.ts";
  */
 export interface FlagSpec {
   name: string;
-  kind: "bool" | "string" | "int";
-  default: string | number | boolean;
+  /** "list": repeatable, every occurrence kept in order (an array). */
+  kind: "bool" | "string" | "int" | "list";
+  default: string | number | boolean | readonly string[];
   description: string;
   /** Printed in help as the value placeholder. */
   hint?: string;
@@ -36,6 +38,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "deregister-on-stop", kind: "bool", default: true, description: "Take a container's services out of traffic as soon as it is told to stop (Consul: maintenance mode); =false: at its exit" },
   { name: "default-name", kind: "string", default: "image", hint: "image|container|compose", description: "Where a service's name comes from without SERVICE_NAME: the image, the container name, or Compose's service label (else the image)" },
   { name: "network", kind: "string", default: "", hint: "name", description: "Docker network whose container IP is registered when the container's own IP is (-internal, user-defined networks)" },
+  { name: "filter", kind: "list", default: [], hint: "expr", description: "Register only containers matching it; repeatable, all must match: label=K, label=K=V, label!=K, label!=K=V, name=REGEX, network=NAME, image=REGEX" },
   { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it" },
   { name: "http-allowed-hosts", kind: "string", default: "", hint: "a,b", description: "Host names the HTTP API answers besides localhost/127.0.0.1/[::1] (guard against DNS rebinding; with a non-loopback -http and no list, any)" },
   { name: "log-format", kind: "string", default: "text", hint: "text|json", description: "Log format" },
@@ -45,7 +48,7 @@ export const FLAGS: readonly FlagSpec[] = [
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name.toLowerCase(), f]));
 
-export type RawFlags = Record<string, string | boolean>;
+export type RawFlags = Record<string, string | boolean | string[]>;
 
 /** Go `flag` package syntax: -f v, -f=v, --f v, --f=v, bare -bool, -bool=false; stops at the first non-flag or `--`. */
 export function parseGoFlags(argv: string[]): { flags: RawFlags; rest: string[] } {
@@ -69,14 +72,21 @@ export function parseGoFlags(argv: string[]): { flags: RawFlags; rest: string[] 
     if (spec === null) throw new ConfigError(`Unknown flag "-${key}": run "registrator --help" for the list of flags`);
     if (spec.kind === "bool") {
       flags[spec.name] = eq >= 0 ? body.slice(eq + 1) : true;
-    } else if (eq >= 0) {
-      flags[spec.name] = body.slice(eq + 1);
+      continue;
+    }
+    let v: string;
+    if (eq >= 0) {
+      v = body.slice(eq + 1);
     } else {
-      const v = argv[i + 1];
-      if (v === undefined) throw new ConfigError(`Flag "-${spec.name}" needs a value (${spec.hint ?? "value"})`);
-      flags[spec.name] = v;
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError(`Flag "-${spec.name}" needs a value (${spec.hint ?? "value"})`);
+      v = next;
       i++;
     }
+    if (spec.kind === "list") {
+      const prev = flags[spec.name];
+      flags[spec.name] = Array.isArray(prev) ? [...prev, v] : [v];
+    } else flags[spec.name] = v;
   }
   return { flags, rest: argv.slice(i) };
 }
@@ -88,7 +98,8 @@ export function flagsFromEnv(env: Record<string, string | undefined>): RawFlags 
     const plain = "REGISTRATOR_" + spec.name.toUpperCase().replace(/-/g, "_");
     const snake = "REGISTRATOR_" + spec.name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace(/-/g, "_");
     const v = env[plain] ?? env[snake];
-    if (v !== undefined) out[spec.name] = v;
+    // A repeatable flag from one variable: one value per line (a regular expression may hold commas or spaces).
+    if (v !== undefined) out[spec.name] = spec.kind === "list" ? v.split("\n").filter((l) => l.trim() !== "") : v;
   }
   return out;
 }
@@ -147,6 +158,20 @@ const dockerNetwork = z.pipe(
   }),
 );
 
+/** -filter: every expression parsed now, so a bad one exits 2 naming the flag. */
+const filters = z.pipe(
+  z.union([z.array(z.string()), z.string()]),
+  z.transform((v: string[] | string, ctx) => {
+    const out: ContainerFilter[] = [];
+    for (const expr of typeof v === "string" ? [v] : v) {
+      const f = parseFilter(expr);
+      if ("error" in f) return invalid(ctx, expr, `Invalid value for flag -filter: ${f.error}`);
+      out.push(f);
+    }
+    return out;
+  }),
+);
+
 const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
 
@@ -171,6 +196,7 @@ export const ConfigSchema = z
     "deregister-on-stop": bool("deregister-on-stop"),
     "default-name": oneOf("default-name", ["image", "container", "compose"] as const),
     network: dockerNetwork,
+    filter: filters,
     http: strWhere((s) => s === "" || parseHostPort(s) !== null, 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable'),
     "http-allowed-hosts": strWhere(
       (s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())),

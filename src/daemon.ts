@@ -74,6 +74,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
       network: config.network || undefined,
       defaultName: config["default-name"],
       imageTag,
+      filters: config.filter,
     });
   return { hostname, registries, docker, derive, hostIp: defaultHostIp ?? "127.0.0.1" };
 }

@@ -15,7 +15,7 @@ const args: ArgsDef = Object.fromEntries([
     f.name,
     f.kind === "bool"
       ? { type: "boolean", description: f.description }
-      : { type: "string", description: f.description, valueHint: f.hint, ...(f.default === "" ? {} : { default: String(f.default) }) },
+      : { type: "string", description: f.description, valueHint: f.hint, ...(f.default === "" || Array.isArray(f.default) ? {} : { default: String(f.default) }) },
   ]),
   ["registry", { type: "positional", required: false, description: "Registry URIs, one or more (default local://, the embedded registry)", valueHint: "uri …" }],
 ]);

@@ -5,6 +5,7 @@ import type { ContainerInspect } from "../docker/schema.ts";
 import type { HealthMode, Protocol, Service, ServiceWhy } from "../types.ts";
 import { type IpFamily, addressOnNetwork, containerAddress, imageIdOf, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
 import { deriveChecks } from "./checks.ts";
+import { type ContainerFilter, failingFilter } from "./filter.ts";
 import { SAFE_IDENTITY_RULE, unsafeReason } from "./identity.ts";
 import { attributes, containerMetadata, type Metadata, parseBool, parseTags, uniqueNonEmpty } from "./metadata.ts";
 
@@ -36,6 +37,8 @@ export interface DeriveOptions {
   imageTag?: string | null;
   /** How -ip was given, for provenance: `<hostIpSource> → <address>` (default "-ip"; e.g. "-ip eth0"). */
   hostIpSource?: string;
+  /** -filter: a container failing any of them yields no services, only an `ignored` entry naming it. */
+  filters?: readonly ContainerFilter[];
 }
 
 /** `-default-name` (parity "Addresses, ports, names and the host, per container"). */
@@ -137,6 +140,11 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   const res: DeriveResult = { services: [], ignored: [], warnings: [], notes: [] };
   const name = c.Name.replace(/^\//, "");
   const who = `container "${name}"`;
+  const out = opts.filters?.length ? failingFilter(c, opts.filters) : undefined;
+  if (out) {
+    res.ignored.push({ port: "-", reason: `left out by -filter ${out.expr}` });
+    return res;
+  }
   // Parsed once per container; ports without their own keys share one Metadata, and with it
   // their attributes and tags, so the work grows with ports + keys, not ports × keys.
   const metadata = containerMetadata(c);

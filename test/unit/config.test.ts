@@ -148,3 +148,29 @@ describe("-default-name", () => {
   test("anything else exits with one line naming the valid values", () =>
     fails(["-default-name", "label", "etcd://"], /^Invalid value "label" for flag -default-name: expected one of image, container, compose$/));
 });
+
+describe("-filter (repeatable)", () => {
+  test("absent: no filters", () => {
+    expect(load([]).filter).toEqual([]);
+  });
+
+  test("every occurrence is kept, in order, in every flag syntax", () => {
+    const c = load(["-filter", "label=tier=web", "--filter=name=api", "-filter=image=^nginx", "consul://"]);
+    expect(c.filter.map((f) => f.expr)).toEqual(["label=tier=web", "name=api", "image=^nginx"]);
+    expect(c.uri).toBe("consul://");
+  });
+
+  test("REGISTRATOR_FILTER: one expression per line; the flag wins", () => {
+    expect(load([], { REGISTRATOR_FILTER: "label=a\nnetwork=backend\n" }).filter.map((f) => f.expr)).toEqual(["label=a", "network=backend"]);
+    expect(load(["-filter", "label=b"], { REGISTRATOR_FILTER: "label=a" }).filter.map((f) => f.expr)).toEqual(["label=b"]);
+  });
+
+  test.each([
+    [["-filter", "tier=web"], /^Invalid value for flag -filter: "tier=web" is not a filter: expected label=KEY/],
+    [["-filter", "label=a", "-filter", "name=("], /^Invalid value for flag -filter: "\(" is not a valid regular expression/],
+    [["-filter", "network="], /^Invalid value for flag -filter: .*names no network/],
+    [["-filter"], /Flag "-filter" needs a value/],
+  ])("%j exits 2 naming the flag", (argv, message) => {
+    fails(argv, message);
+  });
+});
