@@ -148,6 +148,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   // Parsed once per container; ports without their own keys share one Metadata, and with it
   // their attributes and tags, so the work grows with ports + keys, not ports × keys.
   const metadata = containerMetadata(c);
+  for (const p of metadata.problems) res.warnings.push(`Ignored ${p.key}=${JSON.stringify(p.value)} of ${who}: ${p.reason}`);
   /** A port's Metadata, built once (it is read to qualify the port and again to derive it). */
   const mds = new Map<string, Metadata>();
   const mdOf = (p: PortEntry): Metadata => {

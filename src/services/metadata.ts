@@ -11,13 +11,17 @@
 //      per-port key for that protocol only (#244: TCP and UDP on one port with different names).
 // After `SERVICE_<digits>_`, a leading `TCP_` or `UDP_` is always the protocol; nowhere else is it:
 // `SERVICE_UDP_X` is the global key `udp_x`, and `SERVICE_53_UDP` (nothing after) the per-port key `udp`.
+//   Between 1 and 2, port ranges: `SERVICE_<from>-<to>_<key>` (and `SERVICE_<from>-<to>_<proto>_<key>`)
+//   apply to every exposed port from..to. The more specific wins: the single port over any range, a
+//   narrower range over a wider one (equal widths: the one starting higher, so the outcome never
+//   depends on key order); within one port or range the per-protocol key wins as above.
 
 import type { ContainerInspect } from "../docker/schema.ts";
 
 export interface Metadata {
   /** Lower-cased key (without prefix and port) → raw value as written. */
   meta: Record<string, string>;
-  /** Keys whose value came from a per-port form: `SERVICE_<port>_<key>` or `SERVICE_<port>_<proto>_<key>`. */
+  /** Keys whose value came from a per-port form: `SERVICE_<port>_<key>`, `SERVICE_<port>_<proto>_<key>` or a range. */
   fromPort: Set<string>;
   /** Lower-cased key → the key as the user wrote it (for warnings), e.g. `SERVICE_80_NAME`. */
   source: Record<string, string>;
@@ -26,6 +30,8 @@ export interface Metadata {
 const PREFIX = "SERVICE_";
 const PER_PORT = /^(\d+)_(.+)$/s;
 const PER_PROTO = /^(tcp|udp)_(.+)$/s;
+const RANGE = /^(\d+)-(\d+)_(.+)$/s;
+const MAX_PORT = 65535;
 
 /** `K=V` entries of Config.Env, then Config.Labels in key order; later entries override earlier ones. */
 function rawEntries(c: ContainerInspect): Array<[string, string]> {
@@ -51,20 +57,39 @@ interface PortEntries {
   udp?: Entries;
 }
 
+/** The keys of a port range `SERVICE_<from>-<to>_…`. */
+interface RangeEntries extends PortEntries {
+  from: number;
+  to: number;
+}
+
+/** Files `rest` (the key after the port or range) as a per-protocol or any-protocol key. */
+function addPortKey(own: PortEntries, rest: string, v: string, k: string): void {
+  const pm = PER_PROTO.exec(rest);
+  if (pm) (own[pm[1] as "tcp" | "udp"] ??= Object.create(null))[pm[2]!] = [v, k];
+  else own.any[rest] = [v, k];
+}
+
+export interface ContainerMetadata {
+  forPort(exposedPort: string | number, protocol?: string): Metadata;
+  /** A container-level key (`SERVICE_<key>`, never a per-port or range form): its value and the key as written. */
+  global(key: string): { value: string; source: string } | undefined;
+  /** Keys that cannot apply to any port (an empty or out-of-bounds range), as warnings to give once. */
+  problems: Array<{ key: string; value: string; reason: string }>;
+}
+
 /**
  * A container's SERVICE_* metadata, parsed once: `forPort(p, proto)` gives what applies to port p
  * with that protocol (tcp when not given). Work is linear in the container's keys plus, per port,
- * that port's own keys; ports without their own keys share one Metadata object (callers must not
- * mutate what they get).
+ * that port's own keys and the ranges that hold it; ports without their own keys share one Metadata
+ * object per set of ranges (callers must not mutate what they get).
  */
-export function containerMetadata(c: ContainerInspect): {
-  forPort(exposedPort: string | number, protocol?: string): Metadata;
-  /** A container-level key (`SERVICE_<key>`, never a per-port form): its value and the key as written. */
-  global(key: string): { value: string; source: string } | undefined;
-} {
+export function containerMetadata(c: ContainerInspect): ContainerMetadata {
   // Keys are container-controlled (SERVICE___PROTO__, SERVICE_CONSTRUCTOR): objects without a prototype.
   const global: Entries = Object.create(null);
   const perPort = new Map<string, PortEntries>();
+  const ranges = new Map<string, RangeEntries>();
+  const problems: ContainerMetadata["problems"] = [];
   for (const [k, v] of rawEntries(c)) {
     if (!k.startsWith(PREFIX) || k.length === PREFIX.length) continue;
     const key = k.slice(PREFIX.length).toLowerCase();
@@ -73,13 +98,28 @@ export function containerMetadata(c: ContainerInspect): {
       if (!m[2]) continue;
       let own = perPort.get(m[1]!);
       if (!own) perPort.set(m[1]!, (own = { any: Object.create(null) }));
-      const pm = PER_PROTO.exec(m[2]);
-      if (pm) (own[pm[1] as "tcp" | "udp"] ??= Object.create(null))[pm[2]!] = [v, k];
-      else own.any[m[2]] = [v, k];
-    } else {
-      global[key] = [v, k];
+      addPortKey(own, m[2], v, k);
+      continue;
     }
+    const r = RANGE.exec(key);
+    if (r) {
+      const from = Number(r[1]);
+      const to = Number(r[2]);
+      if (from < 1 || to > MAX_PORT || from > to) {
+        problems.push({ key: k, value: v, reason: `the port range ${r[1]}-${r[2]} holds no port (expected <from>-<to> with 1 <= from <= to <= ${MAX_PORT})` });
+        continue;
+      }
+      const id = `${from}-${to}`;
+      let own = ranges.get(id);
+      if (!own) ranges.set(id, (own = { from, to, any: Object.create(null) }));
+      addPortKey(own, r[3]!, v, k);
+      continue;
+    }
+    global[key] = [v, k];
   }
+  // Applied in this order, later winning: widest first; equal widths, the lower start first.
+  const ordered = [...ranges.values()].sort((a, b) => b.to - b.from - (a.to - a.from) || a.from - b.from);
+  const byRanges = new Map<string, Metadata>();
   let shared: Metadata | undefined;
   const build = (...layers: Array<Entries | undefined>): Metadata => {
     const meta: Record<string, string> = Object.create(null);
@@ -103,10 +143,20 @@ export function containerMetadata(c: ContainerInspect): {
       const e = global[key];
       return e ? { value: e[0], source: e[1] } : undefined;
     },
+    problems,
     forPort(exposedPort, protocol = "tcp") {
+      const proto = protocol === "tcp" || protocol === "udp" ? protocol : undefined;
       const own = perPort.get(String(exposedPort));
-      if (own) return build(own.any, protocol === "tcp" || protocol === "udp" ? own[protocol] : undefined);
-      return (shared ??= build());
+      const n = Number(exposedPort);
+      const hits = ordered.length ? ordered.filter((r) => r.from <= n && n <= r.to) : ordered;
+      const layers: Array<Entries | undefined> = [];
+      for (const r of hits) layers.push(r.any, proto && r[proto]);
+      if (own) return build(...layers, own.any, proto && own[proto]);
+      if (hits.length === 0) return (shared ??= build());
+      const key = `${proto}|${hits.map((r) => `${r.from}-${r.to}`).join(",")}`;
+      let md = byRanges.get(key);
+      if (!md) byRanges.set(key, (md = build(...layers)));
+      return md;
     },
   };
 }

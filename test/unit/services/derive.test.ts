@@ -451,3 +451,28 @@ describe("IPv6 (SERVICE_IP_FAMILY)", () => {
     ]);
   });
 });
+
+describe("port ranges", () => {
+  test("SERVICE_<from>-<to>_NAME names every port in the range; the single port's key wins; others keep the group name", () => {
+    const c = container({
+      image: "app:1",
+      env: { "SERVICE_8000-8002_NAME": "worker", SERVICE_8002_NAME: "admin", "SERVICE_8000-8002_TAGS": "pool" },
+      exposed: ["8000/tcp", "8001/tcp", "8002/tcp", "9000/tcp"],
+    });
+    const r = derive(c, { internal: true });
+    expect(r.services.map((s) => [s.id, s.name, s.tags])).toEqual([
+      ["host1:web1:8000", "worker", ["pool"]],
+      ["host1:web1:8001", "worker", ["pool"]],
+      ["host1:web1:8002", "admin", ["pool"]],
+      ["host1:web1:9000", "app-9000", []],
+    ]);
+    expect(r.warnings).toEqual([]);
+  });
+
+  test("a range that holds no port: one warning naming the key, the ports register without it", () => {
+    const c = container({ image: "app:1", env: { "SERVICE_9-1_NAME": "x" }, exposed: ["5/tcp"] });
+    const r = derive(c, { internal: true });
+    expect(r.services.map((s) => s.name)).toEqual(["app"]);
+    expect(r.warnings).toEqual([`Ignored SERVICE_9-1_NAME="x" of container "web1": the port range 9-1 holds no port (expected <from>-<to> with 1 <= from <= to <= 65535)`]);
+  });
+});

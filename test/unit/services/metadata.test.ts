@@ -123,3 +123,65 @@ describe("per-protocol keys", () => {
     expect(attributes({ health: "ignore", network: "a", ip_family: "ipv6", region: "eu" })).toEqual({ region: "eu" });
   });
 });
+
+describe("port ranges: SERVICE_<from>-<to>_<key>", () => {
+  const env = {
+    SERVICE_NAME: "g",
+    "SERVICE_8000-8099_NAME": "wide",
+    "SERVICE_8000-8099_REGION": "eu",
+    "SERVICE_8000-8009_NAME": "narrow",
+    SERVICE_8005_NAME: "single",
+    "SERVICE_8000-8099_UDP_NAME": "wide-udp",
+    "SERVICE_8050-8059_TAGS": "a",
+    "SERVICE_8055-8064_TAGS": "b",
+    "SERVICE_1-65535_TIER": "all",
+  } as Record<string, string>;
+  const md = containerMetadata(container({ env }));
+  const cases: Array<{ port: number; proto?: string; meta: Record<string, string>; source?: string }> = [
+    { port: 80, meta: { name: "g", tier: "all" } },
+    { port: 8000, meta: { name: "narrow", region: "eu", tier: "all" }, source: "SERVICE_8000-8009_NAME" },
+    { port: 8009, meta: { name: "narrow", region: "eu", tier: "all" } },
+    { port: 8010, meta: { name: "wide", region: "eu", tier: "all" }, source: "SERVICE_8000-8099_NAME" },
+    { port: 8099, meta: { name: "wide", region: "eu", tier: "all" } },
+    { port: 8100, meta: { name: "g", tier: "all" } },
+    { port: 8005, meta: { name: "single", region: "eu", tier: "all" }, source: "SERVICE_8005_NAME" },
+    // per protocol within the wide range: beats the wide range's any-protocol key, not the narrower range
+    { port: 8020, proto: "udp", meta: { name: "wide-udp", region: "eu", tier: "all" } },
+    { port: 8001, proto: "udp", meta: { name: "narrow", region: "eu", tier: "all" } },
+    // equal widths overlapping: the one starting higher wins, whatever the key order
+    { port: 8052, meta: { name: "wide", region: "eu", tier: "all", tags: "a" } },
+    { port: 8057, meta: { name: "wide", region: "eu", tier: "all", tags: "b" } },
+    { port: 8062, meta: { name: "wide", region: "eu", tier: "all", tags: "b" } },
+  ];
+  test.each(cases)("port $port/$proto", ({ port, proto, meta, source }) => {
+    const m = md.forPort(port, proto);
+    expect({ ...m.meta }).toEqual(meta);
+    if (source) expect(m.source.name).toBe(source);
+  });
+
+  test("range keys count as per-port keys (the name is not suffixed with the port)", () => {
+    expect([...md.forPort(8010).fromPort].sort()).toEqual(["name", "region", "tier"]);
+  });
+
+  test("ports in the same ranges share one Metadata; other ranges do not", () => {
+    expect(md.forPort(8011)).toBe(md.forPort(8012));
+    expect(md.forPort(8011)).not.toBe(md.forPort(8001));
+    expect(md.forPort(8011, "udp")).not.toBe(md.forPort(8011, "tcp"));
+  });
+
+  test("a label range beats an env range of the same span like any key", () => {
+    const m = containerMetadata(container({ env: { "SERVICE_10-20_NAME": "env" }, labels: { "SERVICE_10-20_NAME": "label" } }));
+    expect(m.forPort(15).meta.name).toBe("label");
+  });
+
+  test.each(["SERVICE_20-10_NAME", "SERVICE_0-10_NAME", "SERVICE_10-65536_NAME"])("%s holds no port: a problem, applied nowhere", (key) => {
+    const m = containerMetadata(container({ env: { [key]: "x" } }));
+    expect(m.problems).toEqual([{ key, value: "x", reason: expect.stringMatching(/holds no port \(expected <from>-<to> with 1 <= from <= to <= 65535\)/) }]);
+    expect({ ...m.forPort(10).meta }).toEqual({});
+    expect({ ...m.forPort(15).meta }).toEqual({});
+  });
+
+  test("not a range: SERVICE_A-B_NAME stays a global attribute", () => {
+    expect({ ...containerMetadata(container({ env: { "SERVICE_A-B_NAME": "x" } })).forPort(80).meta }).toEqual({ "a-b_name": "x" });
+  });
+});
