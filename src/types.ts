@@ -24,12 +24,27 @@ export interface HealthMirror {
 
 /** A backend-neutral health check derived from container metadata (see services/checks.ts). */
 export interface CheckDef {
-  kind: "http" | "https" | "tcp" | "grpc" | "ttl" | "script" | "cmd";
-  /** http(s): full URL; tcp: "ip:port" ("[v6]:port"); grpc: "ip:port" or "ip:port/service". */
+  kind: "http" | "https" | "tcp" | "grpc" | "ttl" | "script" | "cmd" | "udp" | "h2ping" | "docker";
+  /** http(s): full URL; tcp, udp, h2ping: "ip:port" ("[v6]:port"); grpc: "ip:port" or "ip:port/service". */
   target?: string;
-  /** script: ["/bin/sh","-c",cmd]; cmd: ["check-cmd", <12-char id>, <exposed port>, <cmd>]. */
+  /** script and docker: ["/bin/sh","-c",cmd]; cmd: ["check-cmd", <12-char id>, <exposed port>, <cmd>]. */
   args?: string[];
+  /** docker: the container the command runs in (`docker exec`), its full ID. */
+  containerId?: string;
   method?: string;
+  /** http(s): request headers, each with one or more values. */
+  headers?: Record<string, string[]>;
+  /** http(s): request body. */
+  body?: string;
+  /** https, grpc, h2ping: the name the TLS certificate is verified against (SNI). */
+  tlsServerName?: string;
+  /** h2ping: speak TLS (Consul's default) or cleartext HTTP/2. */
+  h2pingUseTLS?: boolean;
+  /** Bytes of probe output the agent keeps. */
+  outputMaxSize?: number;
+  /** Consecutive successes before the check turns passing, failures before it turns critical. */
+  successBeforePassing?: number;
+  failuresBeforeCritical?: number;
   interval?: string;
   timeout?: string;
   ttl?: string;
@@ -37,6 +52,12 @@ export interface CheckDef {
   grpcUseTLS?: boolean;
   initialStatus?: "passing" | "warning" | "critical";
   deregisterAfter?: string;
+}
+
+/** DNS/load-balancing weight while the service's checks are passing, and while one is warning. */
+export interface ServiceWeights {
+  passing: number;
+  warning: number;
 }
 
 export interface ServiceOrigin {
@@ -62,6 +83,8 @@ export interface Service {
   attrs: Record<string, string>;
   checks: CheckDef[];
   enableTagOverride: boolean;
+  /** SERVICE_WEIGHT_PASSING / SERVICE_WEIGHT_WARNING (Consul `Weights`); absent when neither is set. */
+  weights?: ServiceWeights;
   /** Health policy resolved for this port; absent means "auto". */
   health?: HealthMode;
   /**

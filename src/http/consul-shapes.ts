@@ -2,7 +2,7 @@
 // (api.CatalogService, api.ServiceEntry, api.HealthCheck, api.AgentService, api.Node).
 // Objects keyed by container-controlled strings are built without a prototype.
 
-import { mirrorCheck } from "../registries/consul-checks.ts";
+import { consulWeights, mirrorCheck } from "../registries/consul-checks.ts";
 import type { LocalEntry } from "../registries/local.ts";
 import { sha256Hex } from "../sha256.ts";
 import type { Service } from "../types.ts";
@@ -74,7 +74,8 @@ function serviceTaggedAddresses(s: Service): Record<string, { Address: string; P
 }
 
 const meta = (s: Service) => record(Object.entries(s.attrs));
-const weights = { Passing: 1, Warning: 1 };
+/** SERVICE_WEIGHT_PASSING / _WARNING, else the agent's default 1/1: the same rule as the consul backend's. */
+const weights = (s: Service) => consulWeights(s);
 
 /** The node's identity: the first fields of api.Node and of a catalog entry (structs.ServiceNode). */
 function nodeIdentity(node: ConsulNode) {
@@ -113,7 +114,7 @@ export function catalogServiceShape(e: LocalEntry, node: ConsulNode): Record<str
     ServiceTags: s.tags,
     ServiceAddress: s.ip,
     ServiceTaggedAddresses: serviceTaggedAddresses(s),
-    ServiceWeights: weights,
+    ServiceWeights: weights(s),
     ServiceMeta: meta(s),
     ServicePort: s.port,
     ServiceSocketPath: "",
@@ -137,7 +138,7 @@ export function nodeServiceShape(e: LocalEntry): Record<string, unknown> {
     TaggedAddresses: serviceTaggedAddresses(s),
     Meta: meta(s),
     Port: s.port,
-    Weights: weights,
+    Weights: weights(s),
     EnableTagOverride: s.enableTagOverride,
     Proxy: { Mode: "", MeshGateway: {}, Expose: {} },
     Connect: {},
@@ -158,7 +159,7 @@ export function agentServiceShape(e: LocalEntry, node: ConsulNode): Record<strin
     Port: s.port,
     Address: s.ip,
     TaggedAddresses: serviceTaggedAddresses(s),
-    Weights: weights,
+    Weights: weights(s),
     EnableTagOverride: s.enableTagOverride,
     Datacenter: node.datacenter,
   };

@@ -15,6 +15,17 @@ export interface ConsulCheck {
   GRPC?: string;
   GRPCUseTLS?: boolean;
   Args?: string[];
+  Header?: Record<string, string[]>;
+  Body?: string;
+  TLSServerName?: string;
+  UDP?: string;
+  H2PING?: string;
+  H2PingUseTLS?: boolean;
+  DockerContainerID?: string;
+  Shell?: string;
+  OutputMaxSize?: number;
+  SuccessBeforePassing?: number;
+  FailuresBeforeCritical?: number;
   TTL?: string;
   Interval?: string;
   Timeout?: string;
@@ -47,8 +58,9 @@ function duration(field: string, value: string | undefined, positive: boolean): 
   return undefined;
 }
 
+/** Checks whose command the agent runs (Consul's ScriptArgs): gated by -allow-script-checks. */
 function isScript(def: CheckDef): boolean {
-  return def.kind === "script" || def.kind === "cmd";
+  return def.kind === "script" || def.kind === "cmd" || def.kind === "docker";
 }
 
 /** One neutral check → the agent's shape, or the reason it cannot be sent. */
@@ -69,6 +81,8 @@ export function toConsulCheck(def: CheckDef, allowScriptChecks: boolean): Consul
       if (!def.target) return { problem: `${def.kind} check has no URL` };
       c.HTTP = def.target;
       if (def.method) c.Method = def.method;
+      if (def.headers && Object.keys(def.headers).length > 0) c.Header = Object.fromEntries(Object.entries(def.headers).map(([k, v]) => [k, [...v]]));
+      if (def.body) c.Body = def.body;
       if (def.tlsSkipVerify) c.TLSSkipVerify = true;
       break;
     case "tcp":
@@ -80,6 +94,24 @@ export function toConsulCheck(def: CheckDef, allowScriptChecks: boolean): Consul
       c.GRPC = def.target;
       if (def.grpcUseTLS) c.GRPCUseTLS = true;
       if (def.tlsSkipVerify) c.TLSSkipVerify = true;
+      break;
+    case "udp":
+      if (!def.target) return { problem: "udp check has no address" };
+      c.UDP = def.target;
+      break;
+    case "h2ping":
+      if (!def.target) return { problem: "h2ping check has no address" };
+      c.H2PING = def.target;
+      // Sent either way: the agent takes an absent H2PingUseTLS as true.
+      c.H2PingUseTLS = def.h2pingUseTLS !== false;
+      if (def.tlsSkipVerify) c.TLSSkipVerify = true;
+      break;
+    case "docker":
+      if (!def.args || def.args.length === 0) return { problem: "docker check has no command" };
+      if (!def.containerId) return { problem: "docker check has no container" };
+      c.DockerContainerID = def.containerId;
+      c.Shell = def.args[0];
+      c.Args = [...def.args];
       break;
     case "ttl":
       if (!def.ttl) return { problem: "ttl check has no TTL" };
@@ -93,6 +125,17 @@ export function toConsulCheck(def: CheckDef, allowScriptChecks: boolean): Consul
     default:
       return { problem: `unknown check kind "${(def as CheckDef).kind}"` };
   }
+  if (def.tlsServerName) c.TLSServerName = def.tlsServerName;
+  const count = (field: string, v: number | undefined, min: number): string | undefined =>
+    v === undefined || (Number.isSafeInteger(v) && v >= min) ? undefined : `${field} ${v} must be a whole number, ${min} or more`;
+  const bad =
+    count("OutputMaxSize", def.outputMaxSize, 1) ??
+    count("SuccessBeforePassing", def.successBeforePassing, 0) ??
+    count("FailuresBeforeCritical", def.failuresBeforeCritical, 0);
+  if (bad) return { problem: bad };
+  if (def.outputMaxSize !== undefined) c.OutputMaxSize = def.outputMaxSize;
+  if (def.successBeforePassing !== undefined) c.SuccessBeforePassing = def.successBeforePassing;
+  if (def.failuresBeforeCritical !== undefined) c.FailuresBeforeCritical = def.failuresBeforeCritical;
   if (def.kind !== "ttl") c.Interval = interval;
   if (def.timeout && def.kind !== "ttl") c.Timeout = def.timeout;
   if (def.initialStatus) c.Status = def.initialStatus;
@@ -189,4 +232,9 @@ export function consulMeta(attrs: Record<string, string>): { meta: Record<string
     }
   }
   return { meta, dropped };
+}
+
+/** Consul's Weights for a service (absent: the agent's default, 1 and 1). */
+export function consulWeights(service: Service): { Passing: number; Warning: number } {
+  return { Passing: service.weights?.passing ?? 1, Warning: service.weights?.warning ?? 1 };
 }

@@ -7,6 +7,7 @@ import {
   type Dropped,
   MIRROR_REFRESH_SECONDS,
   consulMeta,
+  consulWeights,
   heartbeatCheck,
   heartbeatCheckId,
   mirrorCheck,
@@ -44,11 +45,19 @@ export function parseConsulUri(uri: string, ctx: Pick<AdapterContext, "env" | "l
  * (Consul's agent/local/state.go), and writing ours back every -consul-sync would undo the override
  * the container asked for.
  */
-function normalized(id: string, name: string, address: string, port: number, tags: string[], meta: Record<string, string>, eto: boolean) {
+function normalized(id: string, name: string, address: string, port: number, tags: string[], meta: Record<string, string>, eto: boolean, weights: Weights) {
   const sortedMeta = Object.keys(meta)
     .sort()
     .map((k) => [k, meta[k]]);
-  return JSON.stringify({ id, name, address, port, tags: eto ? null : tags, meta: sortedMeta, eto });
+  return JSON.stringify({ id, name, address, port, tags: eto ? null : tags, meta: sortedMeta, eto, weights: [weights.Passing, weights.Warning] });
+}
+
+type Weights = { Passing: number; Warning: number };
+
+/** The Weights the agent lists (it fills in 1/1 when none were registered). */
+function listedWeights(v: unknown): Weights {
+  const w = v && typeof v === "object" ? (v as Record<string, unknown>) : {};
+  return { Passing: typeof w.Passing === "number" ? w.Passing : 1, Warning: typeof w.Warning === "number" ? w.Warning : 1 };
 }
 
 /** Refuse IDs that would change the meaning of a URL path (`..` is normalized away even when encoded). */
@@ -71,6 +80,7 @@ interface AgentService {
   Port?: unknown;
   Address?: unknown;
   EnableTagOverride?: unknown;
+  Weights?: unknown;
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
@@ -116,6 +126,7 @@ export class ConsulAdapter implements RegistryAdapter {
     body.Port = service.port;
     body.Meta = meta;
     body.EnableTagOverride = service.enableTagOverride;
+    if (service.weights) body.Weights = consulWeights(service);
     if (checks.length > 0) body.Checks = checks;
     return { body, dropped };
   }
@@ -278,7 +289,7 @@ export class ConsulAdapter implements RegistryAdapter {
         ip,
         port,
         protocol: id.endsWith(":udp") || tags.includes("udp") ? "udp" : "tcp",
-        fingerprint: normalized(id, name, ip, port, tags, stringMap(raw.Meta), eto),
+        fingerprint: normalized(id, name, ip, port, tags, stringMap(raw.Meta), eto, listedWeights(raw.Weights)),
       });
     }
     return out;
@@ -287,7 +298,7 @@ export class ConsulAdapter implements RegistryAdapter {
   /** Same as `list()` reports once `service` is registered (checks are not part of it: the agent does not list them). */
   fingerprint(service: Service): string {
     const { meta } = consulMeta(service.attrs);
-    return normalized(service.id, service.name, service.ip, service.port, service.tags, meta, service.enableTagOverride);
+    return normalized(service.id, service.name, service.ip, service.port, service.tags, meta, service.enableTagOverride, consulWeights(service));
   }
 
   async close(): Promise<void> {}

@@ -41,6 +41,8 @@ export function skydnsLayout(domain: string, ttl: number, warn: (msg: string) =>
         const raw = s.attrs[attr];
         const n = srvNumber(raw);
         if (n !== undefined) record[attr] = n;
+        // Without SERVICE_WEIGHT, the weight the service asks for while passing (SERVICE_WEIGHT_PASSING).
+        else if (attr === "weight" && raw === undefined && s.weights) record.weight = s.weights.passing;
         else if (raw !== undefined && !warned.has(`${s.id}\0${attr}`)) {
           warned.add(`${s.id}\0${attr}`);
           warn(`skydns2: ignoring ${attr} "${raw}" of "${s.id}": expected an integer from 0 to 65535`);

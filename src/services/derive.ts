@@ -2,7 +2,7 @@
 // Rules: parity.md "Container metadata", "Service identity and address", "Precise rules".
 
 import type { ContainerInspect } from "../docker/schema.ts";
-import type { HealthMode, Protocol, Service, ServiceWhy } from "../types.ts";
+import type { HealthMode, Protocol, Service, ServiceWeights, ServiceWhy } from "../types.ts";
 import { type IpFamily, addressOnNetwork, containerAddress, imageIdOf, imageName, ipFromLabel, isIp, isUserDefinedNetwork, isWildcardIp } from "./address.ts";
 import { deriveChecks } from "./checks.ts";
 import { type ContainerFilter, failingFilter } from "./filter.ts";
@@ -49,6 +49,9 @@ export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
 
 export const HEALTH_MODES: readonly HealthMode[] = ["auto", "require", "ignore"];
 const IP_FAMILIES: readonly IpFamily[] = ["ipv4", "ipv6"];
+/** Consul's Weights bounds (structs.ValidateWeights) and its default for each. */
+const MAX_WEIGHT = 65535;
+const DEFAULT_WEIGHT = 1;
 
 export interface DeriveResult {
   services: Service[];
@@ -216,11 +219,27 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
   };
   /** Ports skipped because their network (or IP family) gives no address: one warning per cause. */
   const unattached = new Map<string, string[]>();
-  const perMeta = new WeakMap<Metadata, { attrs: Record<string, string>; tags: string[] }>();
+  const perMeta = new WeakMap<Metadata, { attrs: Record<string, string>; tags: string[]; weights?: ServiceWeights }>();
   const shared = (md: Metadata) => {
     let v = perMeta.get(md);
-    if (!v) perMeta.set(md, (v = { attrs: attributes(md.meta), tags: parseTags(md.meta.tags) }));
+    if (!v) perMeta.set(md, (v = { attrs: attributes(md.meta), tags: parseTags(md.meta.tags), weights: weights(md) }));
     return v;
+  };
+  /** SERVICE_WEIGHT_PASSING / _WARNING as Consul validates Weights; a bad one is dropped with a warning. */
+  const weights = (md: Metadata): ServiceWeights | undefined => {
+    const one = (key: "weight_passing" | "weight_warning", min: number): number | undefined => {
+      const raw = md.meta[key];
+      if (raw === undefined || raw.trim() === "") return undefined;
+      const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (n >= min && n <= MAX_WEIGHT) return n;
+      const written = md.source[key] ?? `SERVICE_${key.toUpperCase()}`;
+      warnOnce(written, `Ignored ${written}="${raw}" of ${who}: expected a whole number from ${min} to ${MAX_WEIGHT}; Consul's default ${DEFAULT_WEIGHT} applies`);
+      return undefined;
+    };
+    const passing = one("weight_passing", 1);
+    const warning = one("weight_warning", 0);
+    if (passing === undefined && warning === undefined) return undefined;
+    return { passing: passing ?? DEFAULT_WEIGHT, warning: warning ?? DEFAULT_WEIGHT };
   };
 
   for (const p of qualifying) {
@@ -303,6 +322,7 @@ export function deriveServices(c: ContainerInspect, opts: DeriveOptions): Derive
       attrs: shared(md).attrs,
       checks: checks.checks,
       enableTagOverride: parseBool(meta.enable_tag_override),
+      ...(shared(md).weights ? { weights: shared(md).weights } : {}),
       health: choice(md, "health", HEALTH_MODES, opts.health ?? "auto", `the -health default "${opts.health ?? "auto"}" applies`) ?? "auto",
       origin: { containerId: c.Id, containerName: name, exposedPort: p.port, hostPort, hostIp: p.binding?.HostIp ?? "" },
       why: provenance(resolved.why, portWhy(p.from, internal), nameWhy),

@@ -167,11 +167,13 @@ export function serviceMetadata(c: ContainerInspect, exposedPort: string | numbe
 }
 
 /**
- * The keys that are not attributes: parity's name, id, tags, ignore, and registrator's own
- * controls health, network, ip_family, ip, internal and expose (they steer registration, they do
- * not describe the service).
+ * The keys that are not attributes: parity's name, id, tags, ignore, registrator's own controls
+ * health, network, ip_family, ip, internal and expose (they steer registration, they do not
+ * describe the service), and weight_passing / weight_warning, which become the service's weights.
  */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set(["name", "id", "tags", "ignore", "health", "network", "ip_family", "ip", "internal", "expose"]);
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([
+  "name", "id", "tags", "ignore", "health", "network", "ip_family", "ip", "internal", "expose", "weight_passing", "weight_warning",
+]);
 
 /** Every non-reserved key with its raw value (Consul Meta validation is the adapter's job). */
 export function attributes(meta: Record<string, string>): Record<string, string> {

@@ -51,6 +51,9 @@ describe("consul agent adapter", () => {
     ["script", { kind: "script", args: ["/bin/sh", "-c", "nc -z 10.0.0.2 8080"], interval: "30s" }, { Type: "script", Interval: "30s" }],
     ["cmd", { kind: "cmd", args: ["check-cmd", "0123456789ab", "80", "true"], interval: "30s" }, { Type: "script", Interval: "30s" }],
     ["http with status and deregister", { kind: "http", target: "http://10.0.0.2:8080/", initialStatus: "warning", deregisterAfter: "5m" }, { Type: "http", Status: "warning" }],
+    ["udp", { kind: "udp", target: "10.0.0.2:8080", interval: "10s" }, { Type: "udp", Interval: "10s" }],
+    ["h2ping", { kind: "h2ping", target: "10.0.0.2:8080", h2pingUseTLS: false, interval: "10s" }, { Type: "h2ping", Interval: "10s" }],
+    ["docker", { kind: "docker", args: ["/bin/sh", "-c", "pgrep x"], containerId: "f".repeat(64), interval: "30s" }, { Type: "docker", Interval: "30s" }],
   ];
 
   test.each(kinds)("%s check: register, list, deregister", async (_name, check, expected) => {
@@ -79,6 +82,39 @@ describe("consul agent adapter", () => {
     expect(emu.checks()[`service:${s.id}`]).toBeUndefined();
     await a.deregister(s); // already gone: 404 counts as done
     expect(emu.requests.at(-1)).toMatchObject({ path: `/v1/agent/service/deregister/${encodeURIComponent(s.id)}`, status: 404 });
+  });
+
+  test("the new check fields and Weights go in the register body exactly as Consul names them", async () => {
+    emu.clearLog();
+    const { a } = adapter({ allowScriptChecks: true });
+    const s = svc({
+      id: "host1:fields:80",
+      weights: { passing: 10, warning: 2 },
+      checks: [
+        { kind: "https", target: "https://10.0.0.2:8080/h", method: "POST", headers: { "X-Probe": ["a", "b"], Accept: ["*/*"] }, body: "{}", tlsServerName: "api.example.com", interval: "10s" },
+        { kind: "udp", target: "10.0.0.2:8080", outputMaxSize: 100, successBeforePassing: 2, failuresBeforeCritical: 3, interval: "5s" },
+        { kind: "h2ping", target: "10.0.0.2:8080", h2pingUseTLS: true, interval: "10s" },
+        { kind: "docker", args: ["/bin/sh", "-c", "true"], containerId: "c".repeat(64), interval: "30s" },
+      ],
+    });
+    await a.register(s);
+    expect(badRequests(emu)).toEqual([]);
+    const req = emu.requests.find((r) => r.path === "/v1/agent/service/register");
+    const body = JSON.parse(req!.body) as Record<string, unknown>;
+    expect(body.Weights).toEqual({ Passing: 10, Warning: 2 });
+    expect(body.Checks).toEqual([
+      { HTTP: "https://10.0.0.2:8080/h", Method: "POST", Header: { "X-Probe": ["a", "b"], Accept: ["*/*"] }, Body: "{}", TLSServerName: "api.example.com", Interval: "10s" },
+      { UDP: "10.0.0.2:8080", OutputMaxSize: 100, SuccessBeforePassing: 2, FailuresBeforeCritical: 3, Interval: "5s" },
+      { H2PING: "10.0.0.2:8080", H2PingUseTLS: true, Interval: "10s" },
+      { DockerContainerID: "c".repeat(64), Shell: "/bin/sh", Args: ["/bin/sh", "-c", "true"], Interval: "30s" },
+    ]);
+    expect(emu.services()[s.id]?.Weights).toEqual({ Passing: 10, Warning: 2 });
+    const types = [1, 2, 3, 4].map((n) => emu.checks()[`service:${s.id}:${n}`]?.Type);
+    expect(types).toEqual(["http", "udp", "h2ping", "docker"]);
+    // Weights are part of what anti-entropy compares: listed and expected agree.
+    expect((await a.list!()).find((l) => l.id === s.id)?.fingerprint).toBe(a.fingerprint!(s));
+    expect(a.fingerprint!({ ...s, weights: undefined })).not.toBe(a.fingerprint!(s));
+    await a.deregister(s);
   });
 
   test("several checks; re-registering replaces the old checks", async () => {

@@ -131,6 +131,14 @@ describe("blocking queries", () => {
 });
 
 describe("shapes and filters", () => {
+  test("SERVICE_WEIGHT_PASSING / _WARNING are served as Weights / ServiceWeights", async () => {
+    const { registry, get } = api();
+    await registry.register(svc("w1", "weighted", { weights: { passing: 10, warning: 0 } }));
+    expect((await get("/v1/catalog/service/weighted")).json()[0].ServiceWeights).toEqual({ Passing: 10, Warning: 0 });
+    expect((await get("/v1/agent/services")).json().w1.Weights).toEqual({ Passing: 10, Warning: 0 });
+    expect((await get("/v1/health/service/weighted")).json()[0].Service.Weights).toEqual({ Passing: 10, Warning: 0 });
+  });
+
   test("catalog and health entries in Consul's shapes with this node", async () => {
     const { registry, get } = api();
     await registry.register(svc("a1", "web", { tags: ["Blue", "v1"], attrs: { version: "2" } }));

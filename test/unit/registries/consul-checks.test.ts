@@ -18,7 +18,7 @@ const service = (over: ServiceOverrides = {}) => testService({ id: "host1:web:80
 
 // Every key the agent accepts in a check (protocols.md 2.2); anything else is a 400.
 const AGENT_CHECK_KEYS = new Set(
-  "CheckID Name Status Notes Args HTTP Header Method Body TCP GRPC GRPCUseTLS TLSServerName TLSSkipVerify Interval Timeout TTL DeregisterCriticalServiceAfter".split(
+  "CheckID Name Status Notes Args HTTP Header Method Body TCP UDP GRPC GRPCUseTLS H2PING H2PingUseTLS DockerContainerID Shell TLSServerName TLSSkipVerify Interval Timeout TTL SuccessBeforePassing FailuresBeforeCritical OutputMaxSize DeregisterCriticalServiceAfter".split(
     " ",
   ),
 );
@@ -52,10 +52,40 @@ describe("check conversion", () => {
       { kind: "http", target: "http://x:1/", initialStatus: "passing", deregisterAfter: "5m" },
       { HTTP: "http://x:1/", Interval: "10s", Status: "passing", DeregisterCriticalServiceAfter: "5m" },
     ],
+    [
+      { kind: "http", target: "http://x:1/", method: "POST", headers: { "X-Probe": ["a", "b"], Accept: ["*/*"] }, body: "{}" },
+      { HTTP: "http://x:1/", Method: "POST", Header: { "X-Probe": ["a", "b"], Accept: ["*/*"] }, Body: "{}", Interval: "10s" },
+    ],
+    [
+      { kind: "https", target: "https://x:1/", tlsServerName: "api.example.com" },
+      { HTTP: "https://x:1/", TLSServerName: "api.example.com", Interval: "10s" },
+    ],
+    [{ kind: "udp", target: "10.0.0.2:53", interval: "5s" }, { UDP: "10.0.0.2:53", Interval: "5s" }],
+    [{ kind: "h2ping", target: "10.0.0.2:443", h2pingUseTLS: true }, { H2PING: "10.0.0.2:443", H2PingUseTLS: true, Interval: "10s" }],
+    [{ kind: "h2ping", target: "10.0.0.2:80", h2pingUseTLS: false }, { H2PING: "10.0.0.2:80", H2PingUseTLS: false, Interval: "10s" }],
+    [
+      { kind: "docker", args: ["/bin/sh", "-c", "pgrep x"], containerId: "f".repeat(64) },
+      { DockerContainerID: "f".repeat(64), Shell: "/bin/sh", Args: ["/bin/sh", "-c", "pgrep x"], Interval: "10s" },
+    ],
+    [
+      { kind: "tcp", target: "1.2.3.4:80", outputMaxSize: 512, successBeforePassing: 3, failuresBeforeCritical: 0 },
+      { TCP: "1.2.3.4:80", OutputMaxSize: 512, SuccessBeforePassing: 3, FailuresBeforeCritical: 0, Interval: "10s" },
+    ],
   ])("%p", (def, expected) => {
     const c = toConsulCheck(def, true);
     expect(c).toEqual(expected);
     for (const k of Object.keys(c)) expect(AGENT_CHECK_KEYS.has(k)).toBe(true);
+  });
+
+  test("docker checks are script checks: only with -allow-script-checks", () => {
+    const r = toConsulChecks([{ kind: "docker", args: ["/bin/sh", "-c", "x"], containerId: "c" }], false);
+    expect(r.checks).toEqual([]);
+    expect(r.dropped).toEqual([{ key: "check 1 (docker)", reason: "docker checks are only forwarded with -allow-script-checks" }]);
+  });
+
+  test("a count Consul would refuse drops that check", () => {
+    expect(toConsulCheck({ kind: "tcp", target: "1.2.3.4:80", outputMaxSize: -1 }, true)).toEqual({ problem: "OutputMaxSize -1 must be a whole number, 1 or more" });
+    expect(toConsulCheck({ kind: "tcp", target: "1.2.3.4:80", failuresBeforeCritical: 1.5 }, true)).toEqual({ problem: "FailuresBeforeCritical 1.5 must be a whole number, 0 or more" });
   });
 
   test("a TTL check never carries an Interval (the agent refuses both)", () => {

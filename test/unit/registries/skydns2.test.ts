@@ -74,6 +74,9 @@ describe("skydns2 records", () => {
       weight: 0,
       registrator: "web1",
     });
+    // SERVICE_WEIGHT_PASSING stands in for a missing SERVICE_WEIGHT, never over it
+    expect(JSON.parse(l.value(service({ weights: { passing: 7, warning: 1 } }))).weight).toBe(7);
+    expect(JSON.parse(l.value(service({ attrs: { weight: "3" }, weights: { passing: 7, warning: 1 } }))).weight).toBe(3);
     for (const bad of ["x", "-1", "1.5", "70000", ""]) {
       expect(JSON.parse(l.value(service({ id: `w-${bad}`, attrs: { priority: bad } }))).priority).toBeUndefined();
     }

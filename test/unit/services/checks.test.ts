@@ -175,7 +175,7 @@ describe("numbered extra checks", () => {
     const r = run({ check_2_interval: "5s" });
     expect(r.checks).toEqual([]);
     expect(r.warnings).toEqual([
-      'Ignored SERVICE_CHECK_2_INTERVAL of container "web1": no check kind is set in its group (one of CHECK_2_HTTP, CHECK_2_HTTPS, CHECK_2_CMD, CHECK_2_SCRIPT, CHECK_2_TTL, CHECK_2_TCP, CHECK_2_GRPC)',
+      'Ignored SERVICE_CHECK_2_INTERVAL of container "web1": no check kind is set in its group (one of CHECK_2_HTTP, CHECK_2_HTTPS, CHECK_2_CMD, CHECK_2_SCRIPT, CHECK_2_TTL, CHECK_2_TCP, CHECK_2_GRPC, CHECK_2_UDP, CHECK_2_H2PING, CHECK_2_DOCKER)',
     ]);
   });
   test("a numbered kind switched off is no check and no warning", () => {
@@ -194,5 +194,89 @@ describe("IPv6 targets are bracketed", () => {
   test("hostPort", () => {
     expect(hostPort("1.2.3.4", 80)).toBe("1.2.3.4:80");
     expect(hostPort("::1", "80")).toBe("[::1]:80");
+  });
+});
+
+describe("the rest of what the Consul agent accepts", () => {
+  const cases: Array<{ name: string; meta: Record<string, string>; source?: Record<string, string>; allow?: boolean; want: CheckDef[] }> = [
+    {
+      name: "several headers, repeated values, the name as written",
+      meta: { check_http: "/h", "check_http_header_x-probe": "a, b", check_http_header_authorization: "Bearer t" },
+      source: { "check_http_header_x-probe": "SERVICE_CHECK_HTTP_HEADER_X-Probe", check_http_header_authorization: "SERVICE_80_CHECK_HTTP_HEADER_Authorization" },
+      want: [{ kind: "http", target: "http://10.0.0.5:8080/h", headers: { Authorization: ["Bearer t"], "X-Probe": ["a", "b"] }, interval: "10s" }],
+    },
+    {
+      name: "https with a body and a TLS server name",
+      meta: { check_https: "/h", check_http_method: "POST", check_https_method: "POST", check_http_body: '{"ping": 1}', check_tls_server_name: "api.example.com" },
+      want: [{ kind: "https", target: "https://10.0.0.5:8080/h", method: "POST", body: '{"ping": 1}', tlsServerName: "api.example.com", interval: "10s" }],
+    },
+    { name: "udp", meta: { check_udp: "true" }, want: [{ kind: "udp", target: "10.0.0.5:8080", interval: "10s" }] },
+    { name: "udp=false is no check", meta: { check_udp: "false" }, want: [] },
+    { name: "h2ping: TLS unless told otherwise (Consul's default)", meta: { check_h2ping: "true" }, want: [{ kind: "h2ping", target: "10.0.0.5:8080", h2pingUseTLS: true, interval: "10s" }] },
+    {
+      name: "h2ping cleartext",
+      meta: { check_h2ping: "1", check_h2ping_use_tls: "false" },
+      want: [{ kind: "h2ping", target: "10.0.0.5:8080", h2pingUseTLS: false, interval: "10s" }],
+    },
+    {
+      name: "h2ping with server name and skip verify",
+      meta: { check_h2ping: "1", check_tls_server_name: "h2.example", check_tls_skip_verify: "true" },
+      want: [{ kind: "h2ping", target: "10.0.0.5:8080", h2pingUseTLS: true, tlsSkipVerify: true, tlsServerName: "h2.example", interval: "10s" }],
+    },
+    {
+      name: "docker: the command in this container",
+      meta: { check_docker: "pgrep nginx", check_interval: "30s" },
+      allow: true,
+      want: [{ kind: "docker", args: ["/bin/sh", "-c", "pgrep nginx"], containerId: ID, interval: "30s" }],
+    },
+    {
+      name: "output size and thresholds on any kind",
+      meta: { check_tcp: "true", check_output_max_size: "1024", check_success_before_passing: "2", check_failures_before_critical: "0" },
+      want: [{ kind: "tcp", target: "10.0.0.5:8080", outputMaxSize: 1024, successBeforePassing: 2, failuresBeforeCritical: 0, interval: "10s" }],
+    },
+    {
+      name: "numbered groups have their own headers",
+      meta: { check_http: "/a", check_http_header_x: "1", check_2_http: "/b", check_2_http_header_y: "2" },
+      want: [
+        { kind: "http", target: "http://10.0.0.5:8080/a", headers: { x: ["1"] }, interval: "10s" },
+        { kind: "http", target: "http://10.0.0.5:8080/b", headers: { y: ["2"] }, interval: "10s" },
+      ],
+    },
+    { name: "headers and body do not apply to tcp", meta: { check_tcp: "1", check_http_header_x: "1", check_http_body: "b" }, want: [{ kind: "tcp", target: "10.0.0.5:8080", interval: "10s" }] },
+    { name: "kinds order: udp after grpc", meta: { check_grpc: "1", check_udp: "1" }, want: [{ kind: "grpc", target: "10.0.0.5:8080", interval: "10s" }] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const r = run(c.meta, { allowScriptChecks: c.allow ?? false, source: c.source });
+      expect(JSON.parse(JSON.stringify(r.checks))).toEqual(c.want);
+      expect(r.warnings).toEqual([]);
+    });
+  }
+
+  test("docker checks are script-gated: dropped with a warning, the next kind is used", () => {
+    const r = run({ check_docker: "true", check_ttl: "30s" });
+    expect(r.checks).toEqual([{ kind: "ttl", ttl: "30s" }]);
+    const d = run({ check_docker: "pgrep x" });
+    expect(d.checks).toEqual([]);
+    expect(d.warnings).toEqual([
+      'Dropped the docker check SERVICE_CHECK_DOCKER of container "web1": script checks are disabled (start registrator with -allow-script-checks to forward them)',
+    ]);
+  });
+
+  const bad: Array<[string, Record<string, string>, string]> = [
+    ["a header name that is no token", { check_http: "/h", "check_http_header_x probe": "1" }, 'Dropped the http check of container "web1": SERVICE_CHECK_HTTP_HEADER_X PROBE "x probe" is not an HTTP header name'],
+    ["an empty header value", { check_http: "/h", check_http_header_x: " , " }, 'Dropped the http check of container "web1": SERVICE_CHECK_HTTP_HEADER_X " , " is not a header value'],
+    ["a header value with a newline", { check_http: "/h", check_http_header_x: "a\r\nInjected: 1" }, "is not a header value"],
+    ["a TLS server name with a slash", { check_https: "/h", check_tls_server_name: "a/b" }, 'SERVICE_CHECK_TLS_SERVER_NAME "a/b" is not a host name'],
+    ["a negative output size", { check_tcp: "1", check_output_max_size: "-1" }, 'SERVICE_CHECK_OUTPUT_MAX_SIZE "-1" is not a whole number from 1 to 2147483647'],
+    ["output size 0", { check_tcp: "1", check_output_max_size: "0" }, "is not a whole number from 1"],
+    ["a fractional threshold", { check_tcp: "1", check_success_before_passing: "1.5" }, 'SERVICE_CHECK_SUCCESS_BEFORE_PASSING "1.5" is not a whole number from 0'],
+    ["a word for a threshold", { check_udp: "1", check_failures_before_critical: "three" }, 'Dropped the udp check of container "web1": SERVICE_CHECK_FAILURES_BEFORE_CRITICAL "three"'],
+  ];
+  test.each(bad)("%s drops that check with one warning", (_name, meta, warning) => {
+    const r = run(meta);
+    expect(r.checks).toEqual([]);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain(warning);
   });
 });

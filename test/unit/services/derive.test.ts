@@ -476,3 +476,33 @@ describe("port ranges", () => {
     expect(r.warnings).toEqual([`Ignored SERVICE_9-1_NAME="x" of container "web1": the port range 9-1 holds no port (expected <from>-<to> with 1 <= from <= to <= 65535)`]);
   });
 });
+
+describe("SERVICE_WEIGHT_PASSING / SERVICE_WEIGHT_WARNING", () => {
+  const weights = (env: Record<string, string>) => {
+    const r = derive(web({ env }));
+    return { weights: r.services[0]?.weights, attrs: r.services[0]?.attrs, warnings: r.warnings };
+  };
+  test.each<[Record<string, string>, { passing: number; warning: number } | undefined]>([
+    [{}, undefined],
+    [{ SERVICE_WEIGHT_PASSING: "10", SERVICE_WEIGHT_WARNING: "0" }, { passing: 10, warning: 0 }],
+    [{ SERVICE_WEIGHT_PASSING: "10" }, { passing: 10, warning: 1 }],
+    [{ SERVICE_WEIGHT_WARNING: "5" }, { passing: 1, warning: 5 }],
+    [{ SERVICE_80_WEIGHT_PASSING: "65535" }, { passing: 65535, warning: 1 }],
+  ])("%j → %j, not attributes", (env, want) => {
+    const r = weights(env);
+    expect(r.weights).toEqual(want);
+    expect(r.attrs).toEqual({});
+    expect(r.warnings).toEqual([]);
+  });
+  test.each([
+    [{ SERVICE_WEIGHT_PASSING: "0", SERVICE_WEIGHT_WARNING: "2" }, { passing: 1, warning: 2 }, 'Ignored SERVICE_WEIGHT_PASSING="0" of container "web1": expected a whole number from 1 to 65535'],
+    [{ SERVICE_WEIGHT_PASSING: "65536" }, undefined, 'SERVICE_WEIGHT_PASSING="65536"'],
+    [{ SERVICE_WEIGHT_WARNING: "-1" }, undefined, 'Ignored SERVICE_WEIGHT_WARNING="-1" of container "web1": expected a whole number from 0 to 65535'],
+    [{ SERVICE_WEIGHT_WARNING: "x", SERVICE_WEIGHT_PASSING: "3" }, { passing: 3, warning: 1 }, 'SERVICE_WEIGHT_WARNING="x"'],
+  ])("%j: the bad one is dropped with one warning", (env, want, warning) => {
+    const r = weights(env);
+    expect(r.weights).toEqual(want);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain(warning);
+  });
+});
