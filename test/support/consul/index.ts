@@ -9,7 +9,9 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
 import { freePort } from "../proc.ts";
+import { Acl } from "./acl.ts";
 import { type RecordedRequest, buildApp } from "./app.ts";
+import { type ExternalNode, ExternalCatalog, externalCatalogRoutes } from "./external.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
 import { type EmulatorOptions, EmulatorOptionsSchema } from "./options.ts";
 import { type NodeInfo, agentService, healthCheck } from "./render.ts";
@@ -54,6 +56,8 @@ export interface ConsulEmulator {
    * Returns whether the agent's view changed.
    */
   overrideTags(serviceId: string, tags: string[]): boolean;
+  /** A node registered through PUT /v1/catalog/register (no agent), with its services and checks by ID. */
+  catalogNode(name: string): ExternalNode | undefined;
   /** Current Raft index (what X-Consul-Index reports for the busiest table). */
   index(): number;
   clearLog(): void;
@@ -70,6 +74,8 @@ export async function startConsulEmulator(options: EmulatorOptions = {}): Promis
   const faults = new Faults();
   const log: RecordedRequest[] = [];
   const app = buildApp({ opts, state, node, faults, log });
+  const external = new ExternalCatalog(state, opts.datacenter);
+  externalCatalogRoutes(app, { catalog: external, acl: new Acl(opts.token), state });
 
   const listen = (port: number): Server => {
     const fetch = (req: Request) => app.fetch(req);
@@ -115,6 +121,7 @@ export async function startConsulEmulator(options: EmulatorOptions = {}): Promis
     async restart(o = {}) {
       await close();
       state.reset();
+      external.reset();
       if (o.downMs) await new Promise((r) => setTimeout(r, o.downMs));
       server = listen(port);
     },
@@ -140,6 +147,7 @@ export async function startConsulEmulator(options: EmulatorOptions = {}): Promis
       state.notify();
       return true;
     },
+    catalogNode: (name) => external.nodes.get(name),
     index: () => state.index,
     clearLog: () => void log.splice(0, log.length),
     fetch(path, init = {}) {
