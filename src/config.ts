@@ -31,7 +31,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "cleanup", kind: "bool", default: false, description: "At startup and each resync, remove this host's services whose container is gone" },
   { name: "retry-attempts", kind: "int", default: 0, hint: "n", description: "Retries of the first registry ping (-1 = forever)" },
   { name: "retry-interval", kind: "int", default: 2000, hint: "ms", description: "Milliseconds between those retries" },
-  { name: "consul-sync", kind: "int", default: 30, hint: "s", description: "Consul anti-entropy: every N seconds re-register what the agent lost (0 = off)" },
+  { name: "consul-sync", kind: "int", default: 30, hint: "s", description: "Consul anti-entropy: every N seconds re-register what the agent (consul-catalog: the catalog) lost (0 = off)" },
   { name: "allow-script-checks", kind: "bool", default: false, description: "Forward SERVICE_CHECK_SCRIPT / CHECK_CMD checks to Consul (off: dropped with a warning)" },
   { name: "deregister-on-exit", kind: "bool", default: false, description: "On SIGTERM/SIGINT deregister every service of this host before exiting" },
   { name: "health", kind: "string", default: "auto", hint: "auto|require|ignore", description: "Docker HEALTHCHECK policy: auto = Consul mirrors health in a check, other backends register only healthy; require = only healthy; ignore = register whatever the health" },

@@ -33,6 +33,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
   // Started first, awaited last (resolveHostIp never rejects).
   const lookup = config.ip ? undefined : resolveHostIp(hostname);
   const tags = compileTags(config.tags);
+  let defaultHostIp = config.ip || undefined;
   const ctx: AdapterContext = {
     fetch: globalThis.fetch,
     runtime: rt,
@@ -42,6 +43,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
     ttl: config.ttl,
     ttlRefresh: config["ttl-refresh"],
     allowScriptChecks: config["allow-script-checks"],
+    nodeAddress: () => defaultHostIp,
   };
   const adapters = [];
   for (const uri of config.uris) adapters.push(await createAdapter(uri, ctx));
@@ -53,7 +55,6 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
   }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
   const docker = new DockerClient(endpoint);
   await meanwhile?.(registries);
-  let defaultHostIp = config.ip || undefined;
   if (lookup) {
     const { ip, why } = await lookup;
     defaultHostIp = ip;
@@ -210,7 +211,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
         pinging = false;
       }
     });
-    if (w.registry.backend === "consul") every(config["consul-sync"], () => w.reconcile({ cleanup: false }));
+    // Consul anti-entropy: what the agent (or, without one, the catalog) lost is written again.
+    if (w.registry.backend === "consul" || w.registry.backend === "consul-catalog") every(config["consul-sync"], () => w.reconcile({ cleanup: false }));
     every(config["ttl-refresh"], () => w.refreshTtl());
     // Docker health mirror checks with a TTL (Consul) are set again well within it.
     every(w.registry.healthRefreshSeconds ?? 0, () => w.refreshHealth());

@@ -8,7 +8,7 @@ import { trafficDecision } from "./services/traffic.ts";
 import type { HealthMode, OutOfTrafficReason, ServiceWhy } from "./types.ts";
 
 /** Backends that keep a service registered with a critical check instead of withholding it. */
-const MIRRORING_SCHEMES = new Set(["consul", "consul-tls", "consul-unix", "local"]);
+const MIRRORING_SCHEMES = new Set(["consul", "consul-tls", "consul-unix", "consul-catalog", "local"]);
 
 export function mirrorsHealthFor(uri: string): boolean {
   return MIRRORING_SCHEMES.has(/^([a-z0-9+.-]+):/i.exec(uri)?.[1]?.toLowerCase() ?? "local");

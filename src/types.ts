@@ -145,10 +145,15 @@ export interface AdapterContext {
   ttlRefresh: number;
   /** -allow-script-checks */
   allowScriptChecks: boolean;
+  /**
+   * This host's address (-ip, else the one resolved at startup) once known: the node address of
+   * backends that register this host itself (consul-catalog://).
+   */
+  nodeAddress?: () => string | undefined;
 }
 
 export interface RegistryAdapter {
-  /** Backend name for logs and metrics: "etcd", "consul", "consulkv", "skydns2", "zookeeper", "local". */
+  /** Backend name for logs and metrics: "etcd", "consul", "consul-catalog", "consulkv", "skydns2", "zookeeper", "local". */
   readonly backend: string;
   /** Cheap liveness check of the registry. Throws RegistryError when unreachable. */
   ping(): Promise<void>;

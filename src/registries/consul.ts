@@ -60,6 +60,20 @@ function listedWeights(v: unknown): Weights {
   return { Passing: typeof w.Passing === "number" ? w.Passing : 1, Warning: typeof w.Warning === "number" ? w.Warning : 1 };
 }
 
+/**
+ * The fingerprint of a service as registrator would write it (`of`) and as Consul lists it back
+ * (`listed`, from `/v1/agent/services` or `/v1/catalog/node-services`): equal when in sync.
+ */
+export const consulFingerprint = {
+  of(service: Service): string {
+    const { meta } = consulMeta(service.attrs);
+    return normalized(service.id, service.name, service.ip, service.port, service.tags, meta, service.enableTagOverride, consulWeights(service));
+  },
+  listed(id: string, name: string, ip: string, port: number, tags: string[], meta: unknown, eto: boolean, weights: unknown): string {
+    return normalized(id, name, ip, port, tags, stringMap(meta), eto, listedWeights(weights));
+  },
+};
+
 /** Refuse IDs that would change the meaning of a URL path (`..` is normalized away even when encoded). */
 function checkId(id: string, action: string): void {
   if (id === "" || id === "." || id === "..") {
@@ -289,7 +303,7 @@ export class ConsulAdapter implements RegistryAdapter {
         ip,
         port,
         protocol: id.endsWith(":udp") || tags.includes("udp") ? "udp" : "tcp",
-        fingerprint: normalized(id, name, ip, port, tags, stringMap(raw.Meta), eto, listedWeights(raw.Weights)),
+        fingerprint: consulFingerprint.listed(id, name, ip, port, tags, raw.Meta, eto, raw.Weights),
       });
     }
     return out;
@@ -297,8 +311,7 @@ export class ConsulAdapter implements RegistryAdapter {
 
   /** Same as `list()` reports once `service` is registered (checks are not part of it: the agent does not list them). */
   fingerprint(service: Service): string {
-    const { meta } = consulMeta(service.attrs);
-    return normalized(service.id, service.name, service.ip, service.port, service.tags, meta, service.enableTagOverride, consulWeights(service));
+    return consulFingerprint.of(service);
   }
 
   async close(): Promise<void> {}

@@ -7,6 +7,7 @@ const SCHEMES: Record<string, () => Promise<AdapterFactory>> = {
   consul: async () => (await import("./consul.ts")).consulFactory,
   "consul-tls": async () => (await import("./consul.ts")).consulFactory,
   "consul-unix": async () => (await import("./consul.ts")).consulFactory,
+  "consul-catalog": async () => (await import("./consul-catalog.ts")).consulCatalogFactory,
   consulkv: async () => (await import("./consulkv.ts")).consulKvFactory,
   "consulkv-unix": async () => (await import("./consulkv.ts")).consulKvFactory,
   etcd: async () => (await import("./etcd.ts")).etcdFactory,
