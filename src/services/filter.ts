@@ -11,12 +11,12 @@ export interface ContainerFilter {
 
 export const FILTER_SYNTAX = "label=KEY, label=KEY=VALUE, label!=KEY, label!=KEY=VALUE, name=REGEX, network=NAME or image=REGEX";
 
-function regex(field: string, source: string): RegExp | string {
-  if (source === "") return `${field}= needs a regular expression`;
+function regex(expr: string, field: string, source: string): RegExp | string {
+  if (source === "") return `"${expr}": ${field}= needs a regular expression, e.g. ${field}=^web`;
   try {
     return new RegExp(source);
   } catch (e) {
-    return `${JSON.stringify(source)} is not a valid regular expression (${e instanceof Error ? e.message : String(e)})`;
+    return `"${expr}": ${JSON.stringify(source)} is not a valid regular expression (${e instanceof Error ? e.message : String(e)})`;
   }
 }
 
@@ -39,12 +39,12 @@ export function parseFilter(expr: string): ContainerFilter | { error: string } {
       return { expr, test: op === "label=" ? has : (c) => !has(c) };
     }
     case "name=": {
-      const re = regex("name", arg);
+      const re = regex(expr, "name", arg);
       if (typeof re === "string") return { error: re };
       return { expr, test: (c) => re.test(c.Name.replace(/^\//, "")) };
     }
     case "image=": {
-      const re = regex("image", arg);
+      const re = regex(expr, "image", arg);
       if (typeof re === "string") return { error: re };
       return { expr, test: (c) => re.test(c.Config.Image ?? "") };
     }

@@ -167,7 +167,7 @@ describe("-filter (repeatable)", () => {
 
   test.each([
     [["-filter", "tier=web"], /^Invalid value for flag -filter: "tier=web" is not a filter: expected label=KEY/],
-    [["-filter", "label=a", "-filter", "name=("], /^Invalid value for flag -filter: "\(" is not a valid regular expression/],
+    [["-filter", "label=a", "-filter", "name=("], /^Invalid value for flag -filter: "name=\(": "\(" is not a valid regular expression/],
     [["-filter", "network="], /^Invalid value for flag -filter: .*names no network/],
     [["-filter"], /Flag "-filter" needs a value/],
   ])("%j exits 2 naming the flag", (argv, message) => {
