@@ -175,11 +175,18 @@ export const RESERVED_KEYS: ReadonlySet<string> = new Set([
   "name", "id", "tags", "ignore", "health", "network", "ip_family", "ip", "internal", "expose", "weight_passing", "weight_warning",
 ]);
 
+/**
+ * Check request headers (`CHECK_HTTP_HEADER_<Name>`, `CHECK_<n>_HTTP_HEADER_<Name>`) are not
+ * attributes either: they often carry credentials (Authorization), and attributes are published
+ * (Consul Meta, ZooKeeper Attrs) for anyone who can read the catalog.
+ */
+const CHECK_HEADER_KEY = /^check_(?:\d+_)?http_header_/;
+
 /** Every non-reserved key with its raw value (Consul Meta validation is the adapter's job). */
 export function attributes(meta: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const k of Object.keys(meta).sort()) {
-    if (!RESERVED_KEYS.has(k)) out[k] = meta[k] ?? "";
+    if (!RESERVED_KEYS.has(k) && !CHECK_HEADER_KEY.test(k)) out[k] = meta[k] ?? "";
   }
   return out;
 }

@@ -48,6 +48,11 @@ describe("serviceMetadata", () => {
 });
 
 describe("attributes", () => {
+  test("check request headers are not published as attributes (they may hold credentials)", () => {
+    const a = attributes({ check_http: "/h", check_http_header_authorization: "Bearer t", check_2_http_header_x: "1", region: "eu" });
+    expect({ ...a }).toEqual({ check_http: "/h", region: "eu" });
+  });
+
   test("every key but name, id, tags, ignore, sorted", () => {
     const a = attributes({ name: "n", id: "i", tags: "t", ignore: "", check_http: "/h", enable_tag_override: "1", region: "eu" });
     expect(a).toEqual({ check_http: "/h", enable_tag_override: "1", region: "eu" });
