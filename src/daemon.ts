@@ -18,6 +18,7 @@ import { createLogger } from "./log.ts";
 import { createAdapter } from "./registries/index.ts";
 import { LocalRegistry } from "./registries/local.ts";
 import { registryNames } from "./registries/names.ts";
+import { retry } from "./retry.ts";
 import type { Runtime, Server } from "./runtime/types.ts";
 import { deriveServices } from "./services/derive.ts";
 import { compileTags } from "./services/template.ts";
@@ -81,18 +82,13 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
 }
 
 async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config: Config, log: Logger): Promise<void> {
-  const attempts = config["retry-attempts"];
-  for (let i = 0; ; i++) {
-    try {
-      await registry.ping();
-      return;
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      if (attempts !== -1 && i >= attempts) throw e;
-      log.warn(`Registry ${name} not reachable: ${errorMessage(e)}; retrying in ${config["retry-interval"]} ms`);
-      await new Promise((r) => setTimeout(r, config["retry-interval"]));
-    }
-  }
+  // A fixed interval, as registrator's -retry-interval promises; a bad URI or setting never heals.
+  return retry(() => registry.ping(), {
+    retries: config["retry-attempts"],
+    delay: config["retry-interval"],
+    fatal: (e) => e instanceof ConfigError,
+    onRetry: (e, _attempt, ms) => log.warn(`Registry ${name} not reachable: ${errorMessage(e)}; retrying in ${ms} ms`),
+  });
 }
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */

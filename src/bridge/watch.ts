@@ -1,6 +1,7 @@
 import type { DockerClient } from "../docker/client.ts";
 import type { DockerEvent } from "../docker/schema.ts";
 import { errorMessage } from "../errors.ts";
+import { Backoff, sleep } from "../retry.ts";
 import type { Logger } from "../types.ts";
 import type { Bridge } from "./bridge.ts";
 import type { ContainerEvent } from "./events.ts";
@@ -39,7 +40,8 @@ export async function watchDocker(
   hooks: WatchHooks = {},
 ): Promise<void> {
   let lastNano: bigint | undefined;
-  let backoff = 250;
+  // Quick while Docker restarts, capped so a long outage is probed every few seconds.
+  const backoff = new Backoff({ minMs: 250, maxMs: 5000 });
   let synced = false;
   let connectedOnce = false;
   while (!signal.aborted) {
@@ -54,13 +56,13 @@ export async function watchDocker(
       else log.info(`Connected to Docker at ${docker.endpoint.address} (API ${version || "unversioned"})`);
       connectedOnce = true;
       hooks.onConnected?.(version);
-      backoff = 250;
+      backoff.reset();
     } catch (e) {
       if (signal.aborted) return;
       hooks.onDisconnected?.(errorMessage(e));
-      log.warn(`Docker unavailable: ${errorMessage(e)}; retrying in ${backoff} ms`);
-      await sleep(backoff, signal);
-      backoff = Math.min(backoff * 2, 5000);
+      const delay = backoff.next();
+      log.warn(`Docker unavailable: ${errorMessage(e)}; retrying in ${delay} ms`);
+      await sleep(delay, signal);
       continue;
     }
     const resync = bridge
@@ -90,14 +92,4 @@ export async function watchDocker(
     }
     await resync;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -3,6 +3,7 @@
 // while the server still has it, and a new session (reported through onSession) once it expired.
 
 import * as net from "node:net";
+import { Backoff, sleep } from "../../retry.ts";
 import type { Logger } from "../../types.ts";
 import { FrameReader } from "./frames.ts";
 import { JuteReader, type JuteWriter } from "./jute.ts";
@@ -225,7 +226,8 @@ export class ZkClient {
   // --- connection -------------------------------------------------------------------------------
 
   private async run(): Promise<void> {
-    let failedRounds = 0;
+    // A server restart is usually over in well under a second; a longer outage is probed every 2 s.
+    const backoff = new Backoff({ minMs: 200, maxMs: 2000 });
     while (!this.closed()) {
       const hosts = this.opts.hosts;
       let refusedHandshakes = 0;
@@ -234,7 +236,7 @@ export class ZkClient {
         this.hostIndex++;
         const outcome = await this.session(host);
         if (outcome === "served" || outcome === "expired") {
-          failedRounds = 0;
+          backoff.reset();
           n = -1; // start a fresh round from the next host
           continue;
         }
@@ -248,14 +250,9 @@ export class ZkClient {
         this.lastZxid = 0n;
         continue;
       }
-      failedRounds++;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(100 * 2 ** Math.min(failedRounds, 5), 2000));
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      const wake = new AbortController();
+      this.wake = () => wake.abort();
+      await sleep(backoff.next(), wake.signal);
       this.wake = undefined;
     }
   }
