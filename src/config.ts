@@ -1,5 +1,6 @@
 import { z } from "./zod.ts";
 import { ConfigError } from "./errors.ts";
+import { isHostPortError, parseHostPort } from "./hostport.ts";
 import { type ContainerFilter, parseFilter } from "./services/filter.ts";
 
 /**
@@ -197,7 +198,7 @@ export const ConfigSchema = z
     "default-name": oneOf("default-name", ["image", "container", "compose"] as const),
     network: dockerNetwork,
     filter: filters,
-    http: strWhere((s) => s === "" || parseHostPort(s) !== null, 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable'),
+    http: strWhere((s) => s === "" || listenAddress(s) !== null, 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable'),
     "http-allowed-hosts": strWhere(
       (s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())),
       "Invalid value for flag -http-allowed-hosts: expected host names or addresses separated by commas, such as registrator.example,10.0.0.5",
@@ -233,12 +234,10 @@ export interface Config extends Flags {
   httpExplicit: boolean;
 }
 
-export function parseHostPort(s: string): { hostname: string; port: number } | null {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-  if (!m) return null;
-  const port = Number(m[3]);
-  if (port > 65535) return null;
-  return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
+/** `-http`'s host:port as a listener takes it: no host is 127.0.0.1, port 0 is any free port; null when invalid. */
+export function listenAddress(s: string): { hostname: string; port: number } | null {
+  const r = parseHostPort(s, { defaultHost: "127.0.0.1", minPort: 0 });
+  return isHostPortError(r) ? null : { hostname: r.host, port: r.port };
 }
 
 /** The registries after the flags: each written to on its own; none means local://. */

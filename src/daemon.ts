@@ -3,7 +3,7 @@ import { Bridge } from "./bridge/bridge.ts";
 import type { BridgeChange, NamedRegistry } from "./bridge/types.ts";
 import { watchDocker } from "./bridge/watch.ts";
 import type { Config } from "./config.ts";
-import { parseHostPort } from "./config.ts";
+import { listenAddress } from "./config.ts";
 import { DockerClient, resolveDockerEndpoint, endpointFor } from "./docker/client.ts";
 import type { ContainerInspect } from "./docker/schema.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
@@ -143,7 +143,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // The first sync leaves garbage in proportion to the containers (their inspects): returned now,
   // at 10,000 containers about 18 MiB of resident memory (bench/scale.ts).
   void synced.then(() => rt.settled?.());
-  const httpAddr = config.http === "" ? undefined : parseHostPort(config.http)!;
+  const httpAddr = config.http === "" ? undefined : listenAddress(config.http)!;
   const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
   const events = new EventStreams({ onDropped: () => metrics.eventClientsRejected.inc({ reason: "slow" }), onRefused: () => metrics.eventClientsRejected.inc({ reason: "over-limit" }) });
   metrics.gauge("registrator_event_stream_clients", "Clients connected to /v1/events", () => events.size);
@@ -254,7 +254,7 @@ async function startHttp(
   app: () => { fetch: (req: Request, env: HttpEnv) => Response | Promise<Response> },
 ): Promise<Server | undefined> {
   if (config.http === "") return undefined;
-  const addr = parseHostPort(config.http)!;
+  const addr = listenAddress(config.http)!;
   const a = app();
   try {
     // Idle keep-alive connections close after a while; blocking queries and event streams do not.

@@ -1,4 +1,4 @@
-import { redactSecrets } from "./errors.ts";
+import { REDACTED, redactSecrets } from "./errors.ts";
 import type { Logger } from "./types.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -17,7 +17,7 @@ export interface LogOptions {
 
 function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
-  for (const [k, v] of Object.entries(fields)) out[k] = SECRET.test(k) ? "[redacted]" : typeof v === "string" ? redactSecrets(v) : v;
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET.test(k) ? REDACTED : typeof v === "string" ? redactSecrets(v) : v;
   return out;
 }
 

@@ -201,4 +201,25 @@ export interface RegistryAdapter {
   close(opts?: { deregisterAll?: boolean }): Promise<void>;
 }
 
-export type AdapterFactory = (uri: string, ctx: AdapterContext) => RegistryAdapter;
+/** The registry URI as registries/uri.ts reads it once, before the adapter for its scheme is built. */
+export interface RegistryUri {
+  /** The URI as given (trimmed); redact it before it reaches a message. */
+  text: string;
+  /** Lower-cased. */
+  scheme: string;
+  /** What follows `//` up to the path, userinfo included; undefined when there is no `//` (`consul:`). */
+  authority: string | undefined;
+  /** The part of the authority before its last `@`, when there is one. */
+  userinfo: string | undefined;
+  /** The authority without its userinfo: `h1:p1,h2:p2` ("" when none). */
+  hosts: string;
+  /** As written (percent escapes kept), "" when none. */
+  path: string;
+  /** After `?` ("" when none). */
+  query: string;
+  params: URLSearchParams;
+  /** After `#`, undefined when there is none. */
+  fragment: string | undefined;
+}
+
+export type AdapterFactory = (uri: RegistryUri, ctx: AdapterContext) => RegistryAdapter;

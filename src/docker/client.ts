@@ -1,4 +1,5 @@
 import { DockerError, errorMessage, redactSecrets } from "../errors.ts";
+import { isHostPortError, joinHostPort, parseHostPort, splitUri } from "../hostport.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { type ContainerInspect, ContainerList, type ContainerSummary, DockerEvent, ImageInspect, validInspect } from "./schema.ts";
 
@@ -39,7 +40,6 @@ export async function resolveDockerEndpoint(rt: Runtime): Promise<DockerEndpoint
 }
 
 const DOCKER_HOST_FORMS = "unix:///path/to/docker.sock, tcp://host:port or https://host:port";
-const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?\/?$/;
 
 function invalidHost(host: string, why: string): DockerError {
   return new DockerError(`Invalid DOCKER_HOST ${JSON.stringify(redactSecrets(host))}: ${why}; expected ${DOCKER_HOST_FORMS}`);
@@ -60,19 +60,21 @@ export async function endpointFor(host: string, rt: Runtime): Promise<DockerEndp
     if (!path.startsWith("/")) throw invalidHost(host, "a unix socket needs an absolute path");
     return { baseUrl: "http://localhost", fetch: rt.fetchUnix(path), address: host };
   }
-  const scheme = /^([a-z]+):\/\//.exec(host)?.[1];
-  if (scheme !== "tcp" && scheme !== "http" && scheme !== "https") {
+  const u = splitUri(host);
+  const scheme = u?.authority === undefined ? undefined : u.scheme;
+  if (!u || (scheme !== "tcp" && scheme !== "http" && scheme !== "https")) {
     throw invalidHost(host, scheme ? `scheme "${scheme}" is not supported` : "no scheme");
   }
-  const rest = host.slice(scheme.length + 3);
-  if (rest.includes("@")) throw invalidHost(host, "credentials in the address are not supported");
-  const m = HOST_PORT.exec(rest);
-  if (!m) throw invalidHost(host, "expected host[:port] with nothing after it");
+  if (u.userinfo !== undefined) throw invalidHost(host, "credentials in the address are not supported");
   const verifyText = rt.env("DOCKER_TLS_VERIFY") ?? "";
   const tls = scheme === "https" || (verifyText !== "" && verifyText !== "0");
-  const port = m[2] === undefined ? (tls ? 2376 : 2375) : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidHost(host, `port "${m[2]}" is not a number from 1 to 65535`);
-  const hostPort = `${m[1]}:${port}`;
+  const hp = parseHostPort(u.hosts, { defaultPort: tls ? 2376 : 2375 });
+  const trailing = (u.path !== "" && u.path !== "/") || u.query !== "" || u.fragment !== undefined || /[?#]/.test(host);
+  if (trailing || (isHostPortError(hp) && (hp.error === "host" || !/^\d+$/.test(hp.portText)))) {
+    throw invalidHost(host, "expected host[:port] with nothing after it");
+  }
+  if (isHostPortError(hp)) throw invalidHost(host, `port "${hp.error === "port" ? hp.portText : ""}" is not a number from 1 to 65535`);
+  const hostPort = joinHostPort(hp.host, hp.port);
   if (!tls) return { baseUrl: `http://${hostPort}`, fetch: globalThis.fetch, address: host };
   const home = rt.env("HOME");
   const dir = rt.env("DOCKER_CERT_PATH") || (home ? `${home}/.docker` : undefined);

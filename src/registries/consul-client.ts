@@ -2,8 +2,10 @@
 // Everything configurable is validated synchronously (ConfigError); files are read on first use.
 
 import { ConfigError, RegistryError, errorMessage, redactSecrets } from "../errors.ts";
+import { isHostPortError, joinHostPort, parseHostPort, splitUri } from "../hostport.ts";
 import type { TlsOptions } from "../runtime/types.ts";
-import type { AdapterContext, Logger } from "../types.ts";
+import type { AdapterContext, Logger, RegistryUri } from "../types.ts";
+import { redactUri, uriError } from "./uri.ts";
 
 export type ConsulEndpoint =
   | { kind: "http" | "https"; host: string; port: number; prefix: string }
@@ -29,25 +31,17 @@ export const DEFAULT_HTTPS_PORT = 8501;
 export const REQUEST_TIMEOUT_MS = 10_000;
 export const ACL_HINT = "check CONSUL_HTTP_TOKEN / the token's service:write policy";
 
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?\])$/;
-
 /**
- * `host`, `host:port`, `[v6]`, `[v6]:port` → {host, port}; the host keeps its brackets.
+ * `host`, `host:port`, `[v6]`, `[v6]:port` → {host, port} (IPv6 without brackets).
  * `what` names the source in the error, e.g. `registry URI "consul://x:y"`.
  */
-export function parseHostPort(s: string, defaultPort: number, what: string): { host: string; port: number } {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(s);
-  const host = m?.[1] ?? "";
-  const portText = m?.[2];
-  if (!m || !HOST_RE.test(host)) {
+function consulHostPort(s: string, defaultPort: number, what: string): { host: string; port: number } {
+  const r = parseHostPort(s, { defaultPort });
+  if (!isHostPortError(r)) return r;
+  if (r.error === "host" || /\D/.test(r.portText)) {
     throw new ConfigError(`Invalid ${what}: expected host:port (e.g. 127.0.0.1:8500 or [::1]:8500)`);
   }
-  if (portText === undefined) return { host, port: defaultPort };
-  const port = Number(portText);
-  if (portText === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError(`Invalid ${what}: port must be a number from 1 to 65535`);
-  }
-  return { host, port };
+  throw new ConfigError(`Invalid ${what}: port must be a number from 1 to 65535`);
 }
 
 function cleanPrefix(p: string): string {
@@ -57,7 +51,9 @@ function cleanPrefix(p: string): string {
 
 /** CONSUL_HTTP_ADDR: `host:port`, `http://…`, `https://…`, `unix:///path`; a path after the host is a URL prefix. */
 export function parseConsulAddr(addr: string, ssl: boolean, what = `CONSUL_HTTP_ADDR "${addr}"`): ConsulEndpoint {
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(addr)?.[1]?.toLowerCase();
+  // Without a scheme the whole text is host:port[/prefix] (`consul:8500` is not scheme "consul").
+  const parts = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(addr) ? splitUri(addr) : splitUri(`none://${addr}`);
+  const scheme = parts?.scheme === "none" ? undefined : parts?.scheme;
   if (scheme === "unix") {
     const socketPath = addr.slice("unix://".length);
     if (!socketPath.startsWith("/")) {
@@ -68,14 +64,12 @@ export function parseConsulAddr(addr: string, ssl: boolean, what = `CONSUL_HTTP_
   if (scheme !== undefined && scheme !== "http" && scheme !== "https") {
     throw new ConfigError(`Invalid ${what}: scheme must be http://, https:// or unix://`);
   }
-  const rest = scheme ? addr.slice(scheme.length + 3) : addr;
-  const slash = rest.indexOf("/");
-  const authority = slash < 0 ? rest : rest.slice(0, slash);
-  const prefix = cleanPrefix(slash < 0 ? "" : rest.slice(slash).replace(/[?#].*$/, ""));
+  const authority = parts?.authority ?? addr;
+  const prefix = cleanPrefix(parts?.path ?? "");
   const kind = scheme === "https" || (scheme === undefined && ssl) ? "https" : "http";
   // With an explicit scheme a missing port follows URL rules (80/443), as the Consul CLI does.
   const defaultPort = scheme ? (kind === "https" ? 443 : 80) : kind === "https" ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT;
-  const { host, port } = parseHostPort(authority, defaultPort, what);
+  const { host, port } = consulHostPort(authority, defaultPort, what);
   return { kind, host, port, prefix };
 }
 
@@ -141,7 +135,7 @@ export function readConsulSettings(
 }
 
 export function describeEndpoint(e: ConsulEndpoint): string {
-  return e.kind === "unix" ? `unix://${e.socketPath}` : `${e.kind}://${e.host}:${e.port}${e.prefix}`;
+  return e.kind === "unix" ? `unix://${e.socketPath}` : `${e.kind}://${joinHostPort(e.host, e.port)}${e.prefix}`;
 }
 
 export interface ConsulResponse {
@@ -177,7 +171,7 @@ export class ConsulClient {
     readonly timeoutMs = REQUEST_TIMEOUT_MS,
   ) {
     const e = settings.endpoint;
-    this.base = (e.kind === "unix" ? "http://localhost" : `${e.kind}://${e.host}:${e.port}`) + e.prefix;
+    this.base = (e.kind === "unix" ? "http://localhost" : `${e.kind}://${joinHostPort(e.host, e.port)}`) + e.prefix;
     if (settings.token) this.secrets.push(settings.token);
     if (settings.basicAuth) {
       // The pair, the password alone and the header value the pair becomes (an echoed `Basic …`).
@@ -193,10 +187,7 @@ export class ConsulClient {
 
   /** Removes the token (and basic-auth secret) from any text before it reaches a message or log. */
   redact(text: string): string {
-    let out = text;
-    // Longest first, so the pair is replaced whole before its password part.
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) if (s.length >= 4) out = out.split(s).join("[redacted]");
-    return redactSecrets(out);
+    return redactSecrets(text, this.secrets);
   }
 
   private async readFile(name: string, path: string): Promise<string> {
@@ -308,49 +299,21 @@ export function jsonBody(failure: string, res: ConsulResponse): unknown {
   }
 }
 
-/** `scheme://authority/path?query` → parts; `authority` is undefined for `scheme:` with nothing after. */
-export function splitUri(uri: string): { scheme: string; authority: string | undefined; path: string; query: string } {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(uri);
-  if (!m) throw new ConfigError(`Invalid registry URI "${uri}": expected scheme://host:port`);
-  const scheme = (m[1] ?? "").toLowerCase();
-  let rest = m[2] ?? "";
-  const q = rest.search(/[?#]/);
-  const query = q < 0 ? "" : rest.slice(q + 1).replace(/#.*$/, "");
-  if (q >= 0) rest = rest.slice(0, q);
-  if (rest === "") return { scheme, authority: undefined, path: "", query };
-  if (!rest.startsWith("//")) {
-    throw new ConfigError(`Invalid registry URI "${uri}": expected ${scheme}://host:port`);
-  }
-  rest = rest.slice(2);
-  const slash = rest.indexOf("/");
-  return {
-    scheme,
-    authority: slash < 0 ? rest : rest.slice(0, slash),
-    path: slash < 0 ? "" : rest.slice(slash),
-    query,
-  };
-}
-
 /**
  * The endpoint of a `consul[kv]://[host[:port]]` URI: its host when given, else CONSUL_HTTP_ADDR, else
  * 127.0.0.1 on 8500 (8501 with TLS). `tls` forces https (consul-tls://).
  */
-export function tcpEndpoint(
-  uri: string,
-  authority: string | undefined,
-  tls: boolean,
-  fromEnv: ConsulEndpoint | undefined,
-  ssl: boolean,
-): ConsulEndpoint {
+export function tcpEndpoint(uri: RegistryUri, tls: boolean, fromEnv: ConsulEndpoint | undefined, ssl: boolean): ConsulEndpoint {
   const https = tls || ssl;
+  const authority = uri.authority;
   if (authority !== undefined && authority !== "") {
-    const { host, port } = parseHostPort(authority, https ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT, `registry URI "${uri}"`);
+    const { host, port } = consulHostPort(authority, https ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT, `registry URI "${redactUri(uri.text)}"`);
     return { kind: https ? "https" : "http", host, port, prefix: "" };
   }
   if (fromEnv) {
     if (!tls) return fromEnv;
     if (fromEnv.kind === "unix") {
-      throw new ConfigError(`Invalid registry URI "${uri}": consul-tls cannot use the unix socket in CONSUL_HTTP_ADDR; name a host (consul-tls://host:8501)`);
+      throw uriError(uri, "consul-tls cannot use the unix socket in CONSUL_HTTP_ADDR; name a host (consul-tls://host:8501)");
     }
     return { ...fromEnv, kind: "https" };
   }

@@ -1,7 +1,7 @@
 // Consul agent backend: consul://h:p, consul-tls://h:p, consul-unix:///path/to/sock.
 
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
-import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
 import {
   type ConsulCheck,
   type Dropped,
@@ -14,7 +14,8 @@ import {
   mirrorCheckId,
   toConsulChecks,
 } from "./consul-checks.ts";
-import { ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { ConsulClient, type ConsulSettings, jsonBody, readConsulSettings, quote, tcpEndpoint } from "./consul-client.ts";
+import { uriError } from "./uri.ts";
 
 /** The agent's answer when a check has Args but enable_script_checks is off (agent.go). */
 const SCRIPTS_DISABLED = /Scripts are disabled on this agent/i;
@@ -22,21 +23,16 @@ const SCRIPTS_DISABLED = /Scripts are disabled on this agent/i;
 const SCHEMES = "consul://host:port, consul-tls://host:port or consul-unix:///path/to/consul.sock";
 
 /** Validates a consul URI plus the CONSUL_* environment; throws ConfigError. */
-export function parseConsulUri(uri: string, ctx: Pick<AdapterContext, "env" | "log">): ConsulSettings {
-  const { scheme, authority, path } = splitUri(uri);
+export function parseConsulUri(uri: RegistryUri, ctx: Pick<AdapterContext, "env" | "log">): ConsulSettings {
+  const { scheme, authority, path } = uri;
   if (scheme === "consul-unix") {
-    if (authority || !path.startsWith("/") || path === "/") {
-      throw new ConfigError(`Invalid registry URI "${uri}": expected consul-unix:///absolute/path/to/consul.sock`);
-    }
+    if (authority || !path.startsWith("/") || path === "/") throw uriError(uri, "expected consul-unix:///absolute/path/to/consul.sock");
     return readConsulSettings(ctx.env, () => ({ kind: "unix", socketPath: path, prefix: "" }), ctx.log);
   }
-  if (scheme !== "consul" && scheme !== "consul-tls") {
-    throw new ConfigError(`Invalid registry URI "${uri}": expected ${SCHEMES}`);
-  }
-  if (path !== "" && path !== "/") {
-    throw new ConfigError(`Invalid registry URI "${uri}": the consul backend takes no path (${SCHEMES})`);
-  }
-  return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, authority, scheme === "consul-tls", fromEnv, ssl), ctx.log);
+  if (scheme !== "consul" && scheme !== "consul-tls") throw uriError(uri, `expected ${SCHEMES}`);
+  if (authority === undefined && path !== "") throw uriError(uri, `expected ${scheme}://host:port`);
+  if (path !== "" && path !== "/") throw uriError(uri, `the consul backend takes no path (${SCHEMES})`);
+  return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, scheme === "consul-tls", fromEnv, ssl), ctx.log);
 }
 
 /**
@@ -318,5 +314,5 @@ export class ConsulAdapter implements RegistryAdapter {
 }
 
 /** consul://h:p (default 127.0.0.1:8500 or CONSUL_HTTP_ADDR), consul-tls://h:p, consul-unix:///path/to/sock. */
-export const consulFactory: AdapterFactory = (uri: string, ctx: AdapterContext): RegistryAdapter =>
+export const consulFactory: AdapterFactory = (uri: RegistryUri, ctx: AdapterContext): RegistryAdapter =>
   new ConsulAdapter(new ConsulClient(parseConsulUri(uri, ctx), ctx), ctx);

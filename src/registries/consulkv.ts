@@ -2,8 +2,10 @@
 // consulkv://h:p/prefix, consulkv:///prefix (CONSUL_HTTP_ADDR or 127.0.0.1:8500), consulkv-unix:///path/sock:/prefix.
 
 import { ConfigError, RegistryError } from "../errors.ts";
-import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
+import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
+import { joinHostPort } from "../hostport.ts";
+import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, tcpEndpoint } from "./consul-client.ts";
+import { uriError } from "./uri.ts";
 
 const FORMS = "consulkv://host:port/prefix or consulkv-unix:///path/to/consul.sock:/prefix";
 
@@ -18,15 +20,13 @@ export function segmentProblem(s: string): string | undefined {
 }
 
 /** "a/b/" → ["a","b"]; ConfigError when empty or a segment is unsafe. */
-export function parsePrefix(uri: string, raw: string): string[] {
+export function parsePrefix(uri: RegistryUri, raw: string): string[] {
   const trimmed = raw.replace(/^\/+/, "").replace(/\/+$/, "");
-  if (trimmed === "") {
-    throw new ConfigError(`Invalid registry URI "${uri}": a key prefix is required (${FORMS})`);
-  }
+  if (trimmed === "") throw uriError(uri, `a key prefix is required (${FORMS})`);
   const segments = trimmed.split("/");
   for (const s of segments) {
     const problem = segmentProblem(s);
-    if (problem) throw new ConfigError(`Invalid registry URI "${uri}": a prefix segment ${problem} (${FORMS})`);
+    if (problem) throw uriError(uri, `a prefix segment ${problem} (${FORMS})`);
   }
   return segments;
 }
@@ -37,25 +37,26 @@ export interface ConsulKvConfig {
 }
 
 /** Validates a consulkv URI plus the CONSUL_* environment; throws ConfigError. */
-export function parseConsulKvUri(uri: string, ctx: Pick<AdapterContext, "env" | "log">): ConsulKvConfig {
-  const { scheme, authority, path } = splitUri(uri);
+export function parseConsulKvUri(uri: RegistryUri, ctx: Pick<AdapterContext, "env" | "log">): ConsulKvConfig {
+  const { scheme, authority, path } = uri;
   if (scheme === "consulkv-unix") {
     const colon = path.indexOf(":");
     const socketPath = colon < 0 ? path : path.slice(0, colon);
     if (authority || !socketPath.startsWith("/") || socketPath === "/") {
-      throw new ConfigError(`Invalid registry URI "${uri}": expected consulkv-unix:///absolute/path/to/consul.sock:/prefix`);
+      throw uriError(uri, "expected consulkv-unix:///absolute/path/to/consul.sock:/prefix");
     }
     const prefix = parsePrefix(uri, colon < 0 ? "" : path.slice(colon + 1));
     return { settings: readConsulSettings(ctx.env, () => ({ kind: "unix", socketPath, prefix: "" }), ctx.log), prefix };
   }
-  if (scheme !== "consulkv") throw new ConfigError(`Invalid registry URI "${uri}": expected ${FORMS}`);
+  if (scheme !== "consulkv") throw uriError(uri, `expected ${FORMS}`);
+  if (authority === undefined && path !== "") throw uriError(uri, "expected consulkv://host:port/prefix");
   const prefix = parsePrefix(uri, path);
-  return { settings: readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, authority, false, fromEnv, ssl), ctx.log), prefix };
+  return { settings: readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, false, fromEnv, ssl), ctx.log), prefix };
 }
 
 /** `ip:port`, `[v6]:port`. */
 export function kvValue(ip: string, port: number): string {
-  return ip.includes(":") && !ip.startsWith("[") ? `[${ip}]:${port}` : `${ip}:${port}`;
+  return ip.startsWith("[") ? `${ip}:${port}` : joinHostPort(ip, port);
 }
 
 function parseValue(v: string): { ip: string; port: number } | undefined {
@@ -156,7 +157,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
   async close(): Promise<void> {}
 }
 
-export const consulKvFactory: AdapterFactory = (uri: string, ctx: AdapterContext): RegistryAdapter => {
+export const consulKvFactory: AdapterFactory = (uri: RegistryUri, ctx: AdapterContext): RegistryAdapter => {
   const { settings, prefix } = parseConsulKvUri(uri, ctx);
   return new ConsulKvAdapter(new ConsulClient(settings, ctx), prefix, ctx);
 };

@@ -1,119 +1,11 @@
-// Transport shared by the etcd and skydns2 adapters: URI parsing, etcdctl's TLS and auth
+// Transport shared by the etcd and skydns2 adapters: their URI options, etcdctl's TLS and auth
 // conventions (ETCDCTL_*), several endpoints with failover, request timeouts, and the v3 auth token.
-// Also home of the small helpers every key-path backend needs (multi-host URIs, safe segments).
 
 import { Buffer } from "node:buffer";
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
-import type { AdapterContext } from "../types.ts";
-
-// ---------------------------------------------------------------------------------------------
-// Helpers shared with the zookeeper adapter
-
-export interface HostPort {
-  /** Without brackets for IPv6. */
-  host: string;
-  port: number;
-}
-
-export interface RegistryUri {
-  scheme: string;
-  hosts: HostPort[];
-  /** Decoded path, "" or "/a/b" (no trailing slash, no empty segments). */
-  path: string;
-  params: URLSearchParams;
-}
-
-/** The URI for messages, with any password replaced. */
-export function redactUri(uri: string): string {
-  return uri.replace(/^([^:/]+:\/\/)([^@/?#]*)@/, (_m, s: string, userinfo: string) => `${s}${userinfo.split(":")[0]}:***@`);
-}
-
-const HOST_RE = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
-const V6_RE = /^[0-9A-Fa-f:.]+$/;
-// C0, DEL and C1 control characters.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * `scheme://h1:p1,h2:p2/path?opts` → parts; throws ConfigError naming the URI and the valid form.
- * No hosts → `defaults`. The path is percent-decoded and normalized; `.`/`..` segments are refused.
- */
-export function parseRegistryUri(
-  uri: string,
-  o: { schemes: readonly string[]; defaultPort: number; defaultHost: string; form: string; params: readonly string[] },
-): RegistryUri {
-  const shown = `"${redactUri(uri)}"`;
-  const bad = (why: string) => new ConfigError(`Invalid registry URI ${shown}: ${why}; expected ${o.form}`);
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/.exec(uri.trim());
-  if (!m) throw bad("not a URI");
-  const scheme = (m[1] ?? "").toLowerCase();
-  if (!o.schemes.includes(scheme)) throw bad(`scheme must be ${o.schemes.map((s) => `${s}://`).join(" or ")}`);
-  const authority = m[2] ?? "";
-  if (authority.includes("@")) throw bad("credentials do not belong in the URI");
-  if (m[5]) throw bad("a #fragment is not allowed");
-  const hosts: HostPort[] = [];
-  if (authority !== "") {
-    for (const part of authority.split(",")) hosts.push(parseHost(part.trim(), o.defaultPort, bad));
-  }
-  if (hosts.length === 0) hosts.push({ host: o.defaultHost, port: o.defaultPort });
-
-  let path: string;
-  try {
-    path = decodeURIComponent(m[3] ?? "");
-  } catch {
-    throw bad("the path has a malformed %-escape");
-  }
-  if (CONTROL.test(path)) throw bad("the path contains a control character");
-  const segments = path.split("/").filter((s) => s !== "");
-  if (segments.some((s) => s === "." || s === "..")) throw bad(`the path must not contain "." or ".." segments`);
-  path = segments.length ? `/${segments.join("/")}` : "";
-
-  const params = new URLSearchParams(m[4] ?? "");
-  for (const key of params.keys()) {
-    if (!o.params.includes(key)) {
-      throw bad(`unknown option "${key}"${o.params.length ? ` (valid: ${o.params.join(", ")})` : ""}`);
-    }
-  }
-  return { scheme, hosts, path, params };
-}
-
-function parseHost(s: string, defaultPort: number, bad: (why: string) => ConfigError): HostPort {
-  const m = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::([^:]*))?$/.exec(s);
-  const host = m?.[1] ?? m?.[2] ?? "";
-  if (!m || (m[1] !== undefined ? !V6_RE.test(host) : !HOST_RE.test(host))) {
-    throw bad(`"${s}" is not a host or host:port (IPv6 in brackets, e.g. [::1]:2379)`);
-  }
-  if (m[3] === undefined) return { host, port: defaultPort };
-  const port = Number(m[3]);
-  if (!/^\d+$/.test(m[3]) || port < 1 || port > 65535) throw bad(`port "${m[3]}" must be a number from 1 to 65535`);
-  return { host, port };
-}
-
-/** `ip:port`, or `[v6]:port` for an IPv6 address. */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Inverse of joinHostPort; undefined when the text is not host:port. */
-export function splitHostPort(s: string): HostPort | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  const port = Number(m?.[3]);
-  if (!m || port < 1 || port > 65535) return undefined;
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
-/**
- * Defence in depth: a name or ID goes into a key path only when it cannot leave its place.
- * Throws RegistryError for an empty segment, "." or "..", "/" or control characters.
- */
-export function safeSegment(value: string, what: string, backend: string): string {
-  if (value === "" || value === "." || value === ".." || value.includes("/") || CONTROL.test(value)) {
-    throw new RegistryError(
-      `Refusing ${what} ${JSON.stringify(value)} as a key segment in ${backend}: ` +
-        `it must not be empty, "." or "..", or contain "/" or control characters`,
-    );
-  }
-  return value;
-}
+import { type HostPort, joinHostPort } from "../hostport.ts";
+import type { AdapterContext, RegistryUri } from "../types.ts";
+import { keyPathUri, uriError } from "./uri.ts";
 
 // ---------------------------------------------------------------------------------------------
 // etcd connection settings
@@ -139,11 +31,11 @@ export const ETCD_TIMEOUT_MS = 5_000;
 
 /** Reads the URI and ETCDCTL_* synchronously; throws ConfigError on anything invalid. */
 export function etcdSettings(
-  uri: string,
+  uri: RegistryUri,
   env: (name: string) => string | undefined,
   o: { scheme: string; form: string },
 ): EtcdSettings {
-  const u = parseRegistryUri(uri, {
+  const u = keyPathUri(uri, {
     schemes: [o.scheme, `${o.scheme}+https`, `${o.scheme}+http`],
     defaultHost: "127.0.0.1",
     defaultPort: ETCD_DEFAULT_PORT,
@@ -152,7 +44,7 @@ export function etcdSettings(
   });
   const apiText = u.params.get("api") ?? "v3";
   if (apiText !== "v2" && apiText !== "v3") {
-    throw new ConfigError(`Invalid registry URI "${redactUri(uri)}": api must be v2 or v3, not "${apiText}"`);
+    throw uriError(uri, `api must be v2 or v3, not "${apiText}"`);
   }
   const nonEmpty = (name: string) => {
     const v = env(name)?.trim();

@@ -3,7 +3,8 @@
 // differs in its layout (key path and JSON value).
 
 import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
-import type { AdapterContext, ListedService, Logger, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import { joinHostPort, splitHostPort } from "../hostport.ts";
+import type { AdapterContext, ListedService, Logger, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
 import {
   EtcdAuthError,
   EtcdHttp,
@@ -11,12 +12,10 @@ import {
   type KvEntry,
   type KvStore,
   etcdSettings,
-  joinHostPort,
-  safeSegment,
-  splitHostPort,
 } from "./etcd-client.ts";
 import { EtcdV2Store } from "./etcd2.ts";
 import { EtcdV3Store } from "./etcd3.ts";
+import { safeSegment } from "./uri.ts";
 
 /** How a backend lays services out as keys and values. */
 export interface KvLayout {
@@ -156,7 +155,7 @@ export const ETCD_URI_FORM =
   "etcd://host:port[,host:port…]/prefix or etcd+https://…/prefix (default endpoint 127.0.0.1:2379), optionally ?api=v2";
 
 /** `etcd://h:p[,h2:p2…]/prefix[?api=v2]`, `etcd+https://…`; TLS and auth from ETCDCTL_*. */
-export function etcdFactory(uri: string, ctx: AdapterContext, opts: EtcdOptions = {}): RegistryAdapter {
+export function etcdFactory(uri: RegistryUri, ctx: AdapterContext, opts: EtcdOptions = {}): RegistryAdapter {
   const settings = etcdSettings(uri, ctx.env, { scheme: "etcd", form: ETCD_URI_FORM });
   if (opts.timeoutMs) settings.timeoutMs = opts.timeoutMs;
   const { http, store } = etcdStore(settings, ctx);

@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, RegistryAdapter } from "../types.ts";
 import { LocalRegistry } from "./local.ts";
+import { parseRegistryUri, redactUri } from "./uri.ts";
 
 /** URI scheme → the module that builds its adapter (loaded on use; bundled by bun build). */
 const SCHEMES: Record<string, () => Promise<AdapterFactory>> = {
@@ -22,25 +23,20 @@ const SCHEMES: Record<string, () => Promise<AdapterFactory>> = {
 
 export const SUPPORTED_SCHEMES = Object.keys(SCHEMES);
 
-export function uriScheme(uri: string): string {
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(uri);
-  if (!m) {
-    throw new ConfigError(
-      `Invalid registry URI "${uri}": expected <scheme>://<address>[/<path>], e.g. consul://127.0.0.1:8500 or etcd://127.0.0.1:2379/services`,
-    );
-  }
-  return m[1]!.toLowerCase();
-}
-
 /** Builds the adapter for a URI; validates it (ConfigError) before any connection is made. */
 export async function createAdapter(uri: string, ctx: AdapterContext): Promise<RegistryAdapter> {
-  const scheme = uriScheme(uri);
-  const load = SCHEMES[scheme];
+  const u = parseRegistryUri(uri);
+  if (u.authority === undefined) {
+    throw new ConfigError(
+      `Invalid registry URI "${redactUri(uri)}": expected <scheme>://<address>[/<path>], e.g. consul://127.0.0.1:8500 or etcd://127.0.0.1:2379/services`,
+    );
+  }
+  const load = SCHEMES[u.scheme];
   if (!load) {
     throw new ConfigError(
-      `Unknown registry "${scheme}://" in "${uri}": expected one of ${SUPPORTED_SCHEMES.map((s) => s + "://").join(", ")}`,
+      `Unknown registry "${u.scheme}://" in "${redactUri(uri)}": expected one of ${SUPPORTED_SCHEMES.map((s) => s + "://").join(", ")}`,
     );
   }
   const factory = await load();
-  return factory(uri, ctx);
+  return factory(u, ctx);
 }

@@ -3,11 +3,11 @@
 // `{"host","port","ttl","priority"?,"weight"?,"registrator":"<original id>"}`.
 // v3 by default (what CoreDNS reads), v2 with `?api=v2` (the old SkyDNS 2 server).
 
-import { ConfigError } from "../errors.ts";
 import { dnsLabel } from "../services/identity.ts";
-import type { AdapterContext, ListedService, RegistryAdapter, Service } from "../types.ts";
-import { etcdSettings, redactUri, safeSegment } from "./etcd-client.ts";
+import type { AdapterContext, ListedService, RegistryAdapter, RegistryUri, Service } from "../types.ts";
+import { etcdSettings } from "./etcd-client.ts";
 import { type EtcdOptions, KvAdapter, type KvLayout, etcdStore, protocolOf } from "./etcd.ts";
+import { safeSegment, uriError } from "./uri.ts";
 
 export const SKYDNS2_URI_FORM =
   "skydns2://host:port[,host:port…]/domain (e.g. skydns2://127.0.0.1:2379/skydns.local), optionally ?api=v2";
@@ -77,14 +77,12 @@ export function skydnsLayout(domain: string, ttl: number, warn: (msg: string) =>
 }
 
 /** `skydns2://h:p[,h2:p2…]/domain[?api=v2]`, `skydns2+https://…`; TLS and auth from ETCDCTL_*. */
-export function skydns2Factory(uri: string, ctx: AdapterContext, opts: EtcdOptions = {}): RegistryAdapter {
+export function skydns2Factory(uri: RegistryUri, ctx: AdapterContext, opts: EtcdOptions = {}): RegistryAdapter {
   const settings = etcdSettings(uri, ctx.env, { scheme: "skydns2", form: SKYDNS2_URI_FORM });
   const domain = settings.path.replace(/^\//, "").replace(/\.+$/, "").toLowerCase();
   const labels = domain.split(".");
   if (domain === "" || domain.includes("/") || labels.some((l) => !/^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l))) {
-    throw new ConfigError(
-      `Invalid registry URI "${redactUri(uri)}": ${domain === "" ? "the domain is missing" : `"${domain}" is not a DNS domain`}; expected ${SKYDNS2_URI_FORM}`,
-    );
+    throw uriError(uri, `${domain === "" ? "the domain is missing" : `"${domain}" is not a DNS domain`}; expected ${SKYDNS2_URI_FORM}`);
   }
   if (opts.timeoutMs) settings.timeoutMs = opts.timeoutMs;
   const { http, store } = etcdStore(settings, ctx);

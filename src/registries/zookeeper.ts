@@ -4,9 +4,10 @@
 // what it registered and writes it all again when a new session replaces an expired one.
 
 import { isIP } from "node:net";
-import { ConfigError, RegistryError, errorMessage } from "../errors.ts";
-import type { AdapterContext, Logger, RegistryAdapter, Service, ServiceRef } from "../types.ts";
-import { joinHostPort, parseRegistryUri, redactUri, safeSegment } from "./etcd-client.ts";
+import { RegistryError, errorMessage } from "../errors.ts";
+import { joinHostPort } from "../hostport.ts";
+import type { AdapterContext, Logger, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
+import { keyPathUri, safeSegment, uriError } from "./uri.ts";
 import { ZkClient } from "./zk/client.ts";
 import { Err, ZkError } from "./zk/protocol.ts";
 
@@ -295,8 +296,8 @@ export class ZookeeperAdapter implements RegistryAdapter {
 }
 
 /** `zookeeper://h:p[,h2:p2…]/base`. */
-export function zookeeperFactory(uri: string, ctx: AdapterContext, opts: ZookeeperOptions = {}): RegistryAdapter {
-  const u = parseRegistryUri(uri, {
+export function zookeeperFactory(uri: RegistryUri, ctx: AdapterContext, opts: ZookeeperOptions = {}): RegistryAdapter {
+  const u = keyPathUri(uri, {
     schemes: ["zookeeper"],
     defaultHost: "127.0.0.1",
     defaultPort: 2181,
@@ -305,7 +306,7 @@ export function zookeeperFactory(uri: string, ctx: AdapterContext, opts: Zookeep
   });
   if (u.path.split("/")[1] === "zookeeper") {
     // /zookeeper is the server's own subtree and refuses writes.
-    throw new ConfigError(`Invalid registry URI "${redactUri(uri)}": "/zookeeper" is reserved by ZooKeeper; expected ${ZOOKEEPER_URI_FORM}`);
+    throw uriError(uri, `"/zookeeper" is reserved by ZooKeeper; expected ${ZOOKEEPER_URI_FORM}`);
   }
   return new ZookeeperAdapter(u.path, u.hosts, ctx.log, opts);
 }

@@ -1,5 +1,6 @@
 // Consul agent adapter against the strict agent emulator (test/support/consul): every check kind
 // registers without a 400, list/fingerprint agree, TTL heartbeats survive an agent restart, ACLs.
+import { parseRegistryUri } from "../../src/registries/uri.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,7 +35,7 @@ describe("consul agent adapter", () => {
   });
   const adapter = (o: ContextOptions = {}) => {
     const { ctx, log } = adapterContext(o);
-    return { a: consulFactory(`consul://127.0.0.1:${emu.port}`, ctx), log };
+    return { a: consulFactory(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx), log };
   };
 
   test("ping", async () => {
@@ -202,7 +203,7 @@ describe("consul agent adapter", () => {
     const other = await startConsulEmulator();
     try {
       const { ctx, log } = adapterContext({ allowScriptChecks: true });
-      const a = consulFactory(`consul://127.0.0.1:${other.port}`, ctx);
+      const a = consulFactory(parseRegistryUri(`consul://127.0.0.1:${other.port}`), ctx);
       const s = svc({ checks: [{ kind: "script", args: ["/bin/true"] }, { kind: "tcp", target: "10.0.0.2:8080" }] });
       await a.register(s);
       expect(other.requests.filter((r) => r.path.endsWith("/register")).map((r) => r.status)).toEqual([500, 200]);
@@ -215,7 +216,7 @@ describe("consul agent adapter", () => {
 
   test("a slow agent times out", async () => {
     const { ctx } = adapterContext();
-    const settings = parseConsulUri(`consul://127.0.0.1:${emu.port}`, ctx);
+    const settings = parseConsulUri(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx);
     const a = new ConsulAdapter(new ConsulClient(settings, ctx, 150), ctx);
     emu.fail({ delayMs: 3000, paths: /\/register$/ });
     try {
@@ -231,13 +232,13 @@ describe("consul agent adapter", () => {
     const gone = await startConsulEmulator();
     const port = gone.port;
     await gone.stop();
-    const e = await rejection(consulFactory(`consul://127.0.0.1:${port}`, adapterContext().ctx).ping(), RegistryError);
+    const e = await rejection(consulFactory(parseRegistryUri(`consul://127.0.0.1:${port}`), adapterContext().ctx).ping(), RegistryError);
     expect(e.message).toStartWith(`Cannot reach consul at http://127.0.0.1:${port}: `);
   });
 
   test("CONSUL_HTTP_ADDR is used for consul://", async () => {
     const { ctx } = adapterContext({ env: { CONSUL_HTTP_ADDR: emu.address } });
-    const a = consulFactory("consul://", ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), ctx);
     const s = svc({ id: "host1:env:80" });
     await a.register(s);
     expect(emu.services()[s.id]).toBeDefined();
@@ -256,7 +257,7 @@ describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
 
   test("passes the registrator check, and re-registers after an agent restart", async () => {
     const { ctx, log } = adapterContext({ ttl: 30 });
-    const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    const a = consulFactory(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx);
     const s = svc({
       id: "host1:ttl:80",
       attrs: { check_deregister_after: "10m" },
@@ -293,7 +294,7 @@ describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
 
   test("a check that lost its TTL (500 does not have associated TTL) also re-registers", async () => {
     const { ctx } = adapterContext({ ttl: 20 });
-    const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    const a = consulFactory(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx);
     const s = svc({ id: "host1:nottl:80" });
     // Someone registered the service with a non-TTL check under our check ID.
     const res = await emu.fetch("/v1/agent/service/register", {
@@ -315,7 +316,7 @@ describe("consul TTL heartbeat (-ttl / -ttl-refresh)", () => {
 
   test("the heartbeat check holds the TTL and the service's deregister-after", async () => {
     const { ctx } = adapterContext({ ttl: 45 });
-    const a = consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    const a = consulFactory(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx);
     const s = svc({ id: "host1:ttl3:80", attrs: { check_deregister_after: "2m" } });
     emu.clearLog();
     await a.register(s);
@@ -338,7 +339,7 @@ describe("consul ACL token", () => {
   });
   const adapter = (env: Record<string, string>) => {
     const { ctx, log } = adapterContext({ env });
-    return { a: consulFactory(`consul://127.0.0.1:${emu.port}`, ctx), log };
+    return { a: consulFactory(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx), log };
   };
 
   test("the right token registers, lists and deregisters", async () => {
@@ -401,7 +402,7 @@ describe("consul over a unix socket", () => {
   });
 
   test("consul-unix:///path registers, lists and deregisters", async () => {
-    const a: RegistryAdapter = consulFactory(`consul-unix://${sock}`, adapterContext().ctx);
+    const a: RegistryAdapter = consulFactory(parseRegistryUri(`consul-unix://${sock}`), adapterContext().ctx);
     const s = svc({ id: "host1:unix:80", checks: [{ kind: "tcp", target: "10.0.0.2:8080", interval: "10s" }] });
     await a.ping();
     await a.register(s);
@@ -412,7 +413,7 @@ describe("consul over a unix socket", () => {
   });
 
   test("CONSUL_HTTP_ADDR=unix:///path works for consul://", async () => {
-    const a = consulFactory("consul://", adapterContext({ env: { CONSUL_HTTP_ADDR: emu.address } }).ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), adapterContext({ env: { CONSUL_HTTP_ADDR: emu.address } }).ctx);
     await a.ping();
     expect(emu.address).toBe(`unix://${sock}`);
   });
@@ -428,7 +429,7 @@ describe("consul: Docker health mirror and maintenance (-health auto, -deregiste
   });
   const make = () => {
     const { ctx } = adapterContext({});
-    return consulFactory(`consul://127.0.0.1:${emu.port}`, ctx);
+    return consulFactory(parseRegistryUri(`consul://127.0.0.1:${emu.port}`), ctx);
   };
   const passing = async (name: string) => {
     const r = await fetch(`http://127.0.0.1:${emu.port}/v1/health/service/${name}?passing`);

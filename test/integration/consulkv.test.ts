@@ -1,5 +1,6 @@
 // consulkv adapter against the agent emulator: `<prefix>/<name>/<id>` = `ip:port`, list, deregister,
 // unsafe names refused before any write, ACL token, unix socket.
+import { parseRegistryUri } from "../../src/registries/uri.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { RegistryError } from "../../src/errors.ts";
@@ -20,7 +21,7 @@ describe("consulkv", () => {
   afterAll(async () => {
     await emu?.stop();
   });
-  const adapter = (prefix: string) => consulKvFactory(`consulkv://127.0.0.1:${emu.port}${prefix}`, context());
+  const adapter = (prefix: string) => consulKvFactory(parseRegistryUri(`consulkv://127.0.0.1:${emu.port}${prefix}`), context());
 
   test("register writes <prefix>/<name>/<id> = ip:port ([v6]:port); list; deregister is idempotent", async () => {
     const a = adapter("/services/prod");
@@ -112,7 +113,7 @@ describe("consulkv against an agent that validates KV keys", () => {
   });
 
   test("IDs without colons are written; the agent's refusal of a colon is passed on", async () => {
-    const a = consulKvFactory(`consulkv://127.0.0.1:${emu.port}/services`, context());
+    const a = consulKvFactory(parseRegistryUri(`consulkv://127.0.0.1:${emu.port}/services`), context());
     await a.register(svc({ id: "web-1_80" }));
     expect(emu.kv()).toEqual({ "services/web/web-1_80": "10.0.0.2:8080" });
     const e = await rejection(a.register(svc()), RegistryError);
@@ -134,14 +135,14 @@ describe("consulkv with ACLs", () => {
   });
 
   test("the right token writes; a wrong one gets the ACL hint without the token", async () => {
-    const ok = consulKvFactory(`consulkv://127.0.0.1:${emu.port}/services`, context({ CONSUL_HTTP_TOKEN: TOKEN }));
+    const ok = consulKvFactory(parseRegistryUri(`consulkv://127.0.0.1:${emu.port}/services`), context({ CONSUL_HTTP_TOKEN: TOKEN }));
     await ok.register(svc());
     expect(emu.kv()["services/web/host1:web:80"]).toBe("10.0.0.2:8080");
     expect((await ok.list!()).map((l) => l.id)).toEqual(["host1:web:80"]);
 
     const wrong = "bad-kv-token-xyz";
     const ctx = context({ CONSUL_HTTP_TOKEN: wrong });
-    const bad = consulKvFactory(`consulkv://127.0.0.1:${emu.port}/services`, ctx);
+    const bad = consulKvFactory(parseRegistryUri(`consulkv://127.0.0.1:${emu.port}/services`), ctx);
     const e = await rejection(bad.register(svc({ id: "host1:other:80" })), RegistryError);
     expect(e.status).toBe(403);
     expect(e.message).toContain("check CONSUL_HTTP_TOKEN / the token's service:write policy");
@@ -162,7 +163,7 @@ describe("consulkv-unix", () => {
   });
 
   test("consulkv-unix:///path:/prefix registers, lists and deregisters", async () => {
-    const a = consulKvFactory(`consulkv-unix://${sock}:/unix-services`, context());
+    const a = consulKvFactory(parseRegistryUri(`consulkv-unix://${sock}:/unix-services`), context());
     await a.ping();
     await a.register(svc());
     expect(emu.kv()).toEqual({ "unix-services/web/host1:web:80": "10.0.0.2:8080" });

@@ -1,5 +1,6 @@
 // etcd adapter against real etcd 3.4 servers (v3 gateway, v2 keys API, a three-member cluster,
 // TLS, auth), driven directly with hand-built services. Every check reads etcd itself.
+import { parseRegistryUri } from "../../src/registries/uri.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigError, RegistryError } from "../../src/errors.ts";
 import { etcdFactory } from "../../src/registries/etcd.ts";
@@ -20,7 +21,7 @@ describe.skipIf(skip)("etcd v3", () => {
   const open: RegistryAdapter[] = [];
   const adapter = (prefix: string, o: { ttl?: number; env?: Record<string, string> } = {}) => {
     const { ctx, log } = adapterContext(o);
-    const a = etcdFactory(`etcd://${etcd.endpoint}${prefix}`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}${prefix}`), ctx);
     open.push(a);
     return { a, log };
   };
@@ -173,7 +174,7 @@ describe.skipIf(skip)("etcd v3", () => {
 
   test("?api=v2 against a cluster without --enable-v2: the message names the API and the fixes", async () => {
     const { ctx } = adapterContext();
-    const a = etcdFactory(`etcd://${etcd.endpoint}/services?api=v2`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/services?api=v2`), ctx);
     const e = await rejection(a.ping(), RegistryError);
     expect(e.message).toContain("does not serve the v2 keys API");
     expect(e.message).toContain("--enable-v2");
@@ -188,7 +189,7 @@ describe.skipIf(skip)("etcd: no v3 API, nothing listening", () => {
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("404 page not found\n", { status: 404 }) });
     try {
       const { ctx } = adapterContext();
-      const a = etcdFactory(`etcd://127.0.0.1:${server.port}/services`, ctx);
+      const a = etcdFactory(parseRegistryUri(`etcd://127.0.0.1:${server.port}/services`), ctx);
       const e = await rejection(a.ping(), RegistryError);
       expect(e.message).toContain("does not serve the v3 API");
       expect(e.message).toContain("/v3/kv/range");
@@ -201,7 +202,7 @@ describe.skipIf(skip)("etcd: no v3 API, nothing listening", () => {
   test("nothing listening: RegistryError naming the endpoint", async () => {
     const port = await freePort();
     const { ctx } = adapterContext();
-    const a = etcdFactory(`etcd://127.0.0.1:${port}/services`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://127.0.0.1:${port}/services`), ctx);
     const e = await rejection(a.ping(), RegistryError);
     expect(e).not.toBeInstanceOf(ConfigError);
     expect(e.message).toContain(`http://127.0.0.1:${port}`);
@@ -212,7 +213,7 @@ describe.skipIf(skip)("etcd: no v3 API, nothing listening", () => {
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Promise<Response>(() => {}) });
     try {
       const { ctx } = adapterContext();
-      const a = etcdFactory(`etcd://127.0.0.1:${server.port}/services`, ctx, { timeoutMs: 300 });
+      const a = etcdFactory(parseRegistryUri(`etcd://127.0.0.1:${server.port}/services`), ctx, { timeoutMs: 300 });
       // The server never answers: any rejection at all is the timeout's.
       const e = await rejection(a.ping());
       expect(e.message).toContain("timed out");
@@ -233,7 +234,7 @@ describe.skipIf(skip)("etcd v2 keys API (?api=v2)", () => {
 
   test("register with ttl, refresh renews the TTL without rewriting, deregister, list", async () => {
     const { ctx, log } = adapterContext({ ttl: 30 });
-    const a = etcdFactory(`etcd://${etcd.endpoint}/services?api=v2`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/services?api=v2`), ctx);
     await a.ping();
     await a.register(web1);
     await a.register(v6);
@@ -270,7 +271,7 @@ describe.skipIf(skip)("etcd v2 keys API (?api=v2)", () => {
 
   test("TTL really expires on v2 without refresh", async () => {
     const { ctx } = adapterContext({ ttl: 1 });
-    const a = etcdFactory(`etcd://${etcd.endpoint}/short?api=v2`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/short?api=v2`), ctx);
     await a.register(web1);
     expect(await etcd.getV2("/short/web/host1:web1:80")).toMatchObject({ value: "10.0.0.2:8080" });
     await waitFor(async () => (await etcd.getV2("/short/web/host1:web1:80")) === undefined, {
@@ -282,7 +283,7 @@ describe.skipIf(skip)("etcd v2 keys API (?api=v2)", () => {
 
   test("without ttl, keys are permanent and refresh does nothing", async () => {
     const { ctx } = adapterContext();
-    const a = etcdFactory(`etcd://${etcd.endpoint}/perm?api=v2`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/perm?api=v2`), ctx);
     await a.register(web1);
     expect(await etcd.getV2("/perm/web/host1:web1:80")).toEqual({ value: "10.0.0.2:8080" });
     await a.refresh([web1]);
@@ -291,7 +292,7 @@ describe.skipIf(skip)("etcd v2 keys API (?api=v2)", () => {
 
   test("an empty listing is [] and escapes are refused on v2 as well", async () => {
     const { ctx } = adapterContext();
-    const a = etcdFactory(`etcd://${etcd.endpoint}/nothing-here?api=v2`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/nothing-here?api=v2`), ctx);
     expect(await a.list!()).toEqual([]);
     await rejection(a.register({ ...web1, name: ".." }), RegistryError);
     await rejection(a.register({ ...web1, id: "a/../../b" }), RegistryError);
@@ -310,7 +311,7 @@ describe.skipIf(skip)("etcd three-member cluster", () => {
 
   test("the member in use stops: requests fail over to the next endpoint and keep working", async () => {
     const { ctx, log } = adapterContext({ ttl: 20 });
-    const a = etcdFactory(`etcd://${cluster.endpoints}/cluster`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${cluster.endpoints}/cluster`), ctx);
     await a.ping();
     await a.register(web1);
     const m1 = cluster.members[1] as Etcd;
@@ -362,7 +363,7 @@ describe.skipIf(skip)("etcd TLS", () => {
 
   test("etcd+https:// with the right CA and client certificate works", async () => {
     const { ctx } = adapterContext({ env: env(certs.caFile) });
-    const a = etcdFactory(`etcd+https://${etcd.endpoint}/tls`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd+https://${etcd.endpoint}/tls`), ctx);
     await a.ping();
     await a.register(web1);
     expect(await etcd.get("/tls/web/host1:web1:80")).toBe("10.0.0.2:8080");
@@ -371,24 +372,24 @@ describe.skipIf(skip)("etcd TLS", () => {
 
   test("etcd:// with ETCDCTL_CACERT set also speaks TLS", async () => {
     const { ctx } = adapterContext({ env: env(certs.caFile) });
-    const a = etcdFactory(`etcd://${etcd.endpoint}/tls2`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/tls2`), ctx);
     await a.register(web1);
     expect(await etcd.get("/tls2/web/host1:web1:80")).toBe("10.0.0.2:8080");
   });
 
   test("the wrong CA fails with a TLS hint; a missing client certificate fails too", async () => {
     const { ctx } = adapterContext({ env: env(certs.otherCaFile) });
-    const e = await rejection(etcdFactory(`etcd+https://${etcd.endpoint}/tls`, ctx).ping(), RegistryError);
+    const e = await rejection(etcdFactory(parseRegistryUri(`etcd+https://${etcd.endpoint}/tls`), ctx).ping(), RegistryError);
     expect(e.message).toContain("ETCDCTL_CACERT");
     expect(e.message).toContain(`https://${etcd.endpoint}`);
 
     const { ctx: noCert } = adapterContext({ env: { ETCDCTL_CACERT: certs.caFile } });
-    const e2 = await rejection(etcdFactory(`etcd+https://${etcd.endpoint}/tls`, noCert).ping(), RegistryError);
+    const e2 = await rejection(etcdFactory(parseRegistryUri(`etcd+https://${etcd.endpoint}/tls`), noCert).ping(), RegistryError);
   });
 
   test("an unreadable ETCDCTL_CACERT is a ConfigError at ping", async () => {
     const { ctx } = adapterContext({ env: { ETCDCTL_CACERT: "/nonexistent/ca.pem" } });
-    const e = await rejection(etcdFactory(`etcd+https://${etcd.endpoint}/tls`, ctx).ping(), ConfigError);
+    const e = await rejection(etcdFactory(parseRegistryUri(`etcd+https://${etcd.endpoint}/tls`), ctx).ping(), ConfigError);
     expect(e.message).toContain('ETCDCTL_CACERT "/nonexistent/ca.pem"');
   });
 });
@@ -406,7 +407,7 @@ describe.skipIf(skip)("etcd auth", () => {
 
   test("ETCDCTL_USER=user:pass authenticates; the raw token is sent and renewed after a restart", async () => {
     const { ctx, log } = adapterContext({ env: { ETCDCTL_USER: `root:${PASSWORD}` }, ttl: 30 });
-    const a = etcdFactory(`etcd://${etcd.endpoint}/auth`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/auth`), ctx);
     await a.ping();
     await a.register(web1);
     expect(await etcd.get("/auth/web/host1:web1:80")).toBe("10.0.0.2:8080");
@@ -428,7 +429,7 @@ describe.skipIf(skip)("etcd auth", () => {
   test("a wrong password is a ConfigError at ping that never shows the password", async () => {
     const wrong = "wrong-Pa55word-123";
     const { ctx, log } = adapterContext({ env: { ETCDCTL_USER: `root:${wrong}` } });
-    const a = etcdFactory(`etcd://${etcd.endpoint}/auth`, ctx);
+    const a = etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/auth`), ctx);
     const e = await rejection(a.ping(), ConfigError);
     expect(e.message).toContain("authentication failed");
     expect(e.message).toContain('"root"');
@@ -440,9 +441,9 @@ describe.skipIf(skip)("etcd auth", () => {
 
   test("ETCDCTL_USER with ETCDCTL_PASSWORD works too; no user against an auth cluster says to set one", async () => {
     const { ctx } = adapterContext({ env: { ETCDCTL_USER: "root", ETCDCTL_PASSWORD: PASSWORD } });
-    await etcdFactory(`etcd://${etcd.endpoint}/auth`, ctx).ping();
+    await etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/auth`), ctx).ping();
     const { ctx: anon } = adapterContext();
-    const e = await rejection(etcdFactory(`etcd://${etcd.endpoint}/auth`, anon).ping(), RegistryError);
+    const e = await rejection(etcdFactory(parseRegistryUri(`etcd://${etcd.endpoint}/auth`), anon).ping(), RegistryError);
     expect(e.message).toContain("ETCDCTL_USER");
   });
 });

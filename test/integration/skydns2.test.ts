@@ -1,4 +1,5 @@
 // skydns2 adapter against real etcd 3.4: records where CoreDNS (v3) and SkyDNS 2 (v2) read them.
+import { parseRegistryUri } from "../../src/registries/uri.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RegistryError } from "../../src/errors.ts";
 import { skydns2Factory } from "../../src/registries/skydns2.ts";
@@ -25,7 +26,7 @@ describe.skipIf(skip)("skydns2 on etcd v3 (CoreDNS)", () => {
 
   test("/skydns/local/skydns/<name>/<id> holds host, port, ttl and the original ID", async () => {
     const { ctx } = adapterContext();
-    const a = skydns2Factory(`skydns2://${etcd.endpoint}/skydns.local`, ctx);
+    const a = skydns2Factory(parseRegistryUri(`skydns2://${etcd.endpoint}/skydns.local`), ctx);
     await a.ping();
     await a.register(web1);
     const raw = await etcd.get("/skydns/local/skydns/web/web1");
@@ -35,7 +36,7 @@ describe.skipIf(skip)("skydns2 on etcd v3 (CoreDNS)", () => {
 
   test("names and IDs become DNS labels; priority/weight from attrs when numeric; IPv6 host unbracketed", async () => {
     const { ctx, log } = adapterContext();
-    const a = skydns2Factory(`skydns2://${etcd.endpoint}/Skydns.Local.`, ctx);
+    const a = skydns2Factory(parseRegistryUri(`skydns2://${etcd.endpoint}/Skydns.Local.`), ctx);
     for (const s of [long, weighted, badAttrs, v6]) await a.register(s);
     const kvs = await etcd.range("/skydns/local/skydns/");
     const byKey = Object.fromEntries(kvs.map((kv) => [kv.key, JSON.parse(kv.value)]));
@@ -53,7 +54,7 @@ describe.skipIf(skip)("skydns2 on etcd v3 (CoreDNS)", () => {
 
   test("list() returns our records with the original IDs and fingerprints; foreign records are skipped", async () => {
     const { ctx } = adapterContext();
-    const a = skydns2Factory(`skydns2://${etcd.endpoint}/list.test`, ctx);
+    const a = skydns2Factory(parseRegistryUri(`skydns2://${etcd.endpoint}/list.test`), ctx);
     await a.register(long);
     await a.register(web1);
     await etcd.put("/skydns/test/list/web/foreign", '{"host":"1.2.3.4","port":1}'); // no registrator marker
@@ -80,7 +81,7 @@ describe.skipIf(skip)("skydns2 on etcd v3 (CoreDNS)", () => {
 
   test("with -ttl: the ttl field follows it, keys share one lease, refresh keeps them", async () => {
     const { ctx } = adapterContext({ ttl: 2 });
-    const a = skydns2Factory(`skydns2://${etcd.endpoint}/ttl.local`, ctx);
+    const a = skydns2Factory(parseRegistryUri(`skydns2://${etcd.endpoint}/ttl.local`), ctx);
     await a.register(web1);
     await a.register(weighted);
     const kvs = await etcd.range("/skydns/local/ttl/");
@@ -96,7 +97,7 @@ describe.skipIf(skip)("skydns2 on etcd v3 (CoreDNS)", () => {
 
   test("deregister removes the record; unsafe names are refused", async () => {
     const { ctx } = adapterContext();
-    const a = skydns2Factory(`skydns2://${etcd.endpoint}/skydns.local`, ctx);
+    const a = skydns2Factory(parseRegistryUri(`skydns2://${etcd.endpoint}/skydns.local`), ctx);
     await a.register(web1);
     await a.deregister(web1);
     await a.deregister(web1);
@@ -119,7 +120,7 @@ describe.skipIf(skip)("skydns2 on etcd v2 (?api=v2, SkyDNS 2)", () => {
 
   test("writes the same record through the v2 keys API, with the TTL on the key", async () => {
     const { ctx } = adapterContext({ ttl: 30 });
-    const a = skydns2Factory(`skydns2://${etcd.endpoint}/skydns.local?api=v2`, ctx);
+    const a = skydns2Factory(parseRegistryUri(`skydns2://${etcd.endpoint}/skydns.local?api=v2`), ctx);
     await a.ping();
     await a.register(web1);
     const node = await etcd.getV2("/skydns/local/skydns/web/web1");

@@ -1,5 +1,6 @@
 // zookeeper adapter and our ZooKeeper wire client against a real ZooKeeper 3.8 server.
 // Ephemeral ownership is read from the server's own `dump` command, not through our client.
+import { parseRegistryUri } from "../../src/registries/uri.ts";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { type Server, type Socket, createServer, connect } from "node:net";
 import { RegistryError } from "../../src/errors.ts";
@@ -55,7 +56,7 @@ describe.skipIf(skip)("zookeeper", () => {
   const adapters: ZookeeperAdapter[] = [];
   const make = (base: string, opts: { sessionTimeoutMs?: number; hosts?: string } = {}) => {
     const { ctx, log } = adapterContext();
-    const a = zookeeperFactory(`zookeeper://${opts.hosts ?? zk.connectString}${base}`, ctx, {
+    const a = zookeeperFactory(parseRegistryUri(`zookeeper://${opts.hosts ?? zk.connectString}${base}`), ctx, {
       sessionTimeoutMs: opts.sessionTimeoutMs ?? 4000,
     }) as ZookeeperAdapter;
     adapters.push(a);
@@ -251,7 +252,7 @@ describe.skipIf(skip)("zookeeper", () => {
   test("nothing reachable: ping fails with a RegistryError naming the hosts", async () => {
     const dead = await freePort();
     const { ctx } = adapterContext();
-    const a = zookeeperFactory(`zookeeper://127.0.0.1:${dead}/x`, ctx, { sessionTimeoutMs: 2000, operationTimeoutMs: 1500 });
+    const a = zookeeperFactory(parseRegistryUri(`zookeeper://127.0.0.1:${dead}/x`), ctx, { sessionTimeoutMs: 2000, operationTimeoutMs: 1500 });
     const e = await rejection(a.ping(), RegistryError);
     expect(e.message).toContain(`127.0.0.1:${dead}`);
     await a.close();

@@ -5,6 +5,7 @@
 // Asserted: nothing throws except a backend's own refusal; no key or URL leaves its prefix (raw,
 // after WHATWG URL parsing, after percent-decoding); no raw control character in keys, URLs or
 // text log lines. The figures are printed (and cited in the README's hostile-input section).
+import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { expect, test } from "bun:test";
 import { Bridge } from "../../../src/bridge/bridge.ts";
 import { type ContainerInspect, validInspect } from "../../../src/docker/schema.ts";
@@ -155,9 +156,9 @@ test(`${CONTAINERS} generated hostile containers through derivation and every ba
   const log = createLogger({ format: "text", write: (l) => lines.push(l) });
   const base = adapterContext({ allowScriptChecks: true, ttl: 30 }).ctx;
   const ctx = { ...base, log };
-  const consul = consulFactory("consul://127.0.0.1:8500", ctx) as ConsulAdapter;
-  const kv = consulKvFactory("consulkv://127.0.0.1:8500/hostile/kv", ctx) as ConsulKvAdapter;
-  const zk = zookeeperFactory("zookeeper://127.0.0.1:2181/hostile/zk", ctx) as ZookeeperAdapter;
+  const consul = consulFactory(parseRegistryUri("consul://127.0.0.1:8500"), ctx) as ConsulAdapter;
+  const kv = consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/hostile/kv"), ctx) as ConsulKvAdapter;
+  const zk = zookeeperFactory(parseRegistryUri("zookeeper://127.0.0.1:2181/hostile/zk"), ctx) as ZookeeperAdapter;
   const etcd = etcdLayout("/hostile/etcd");
   const sky = skydnsLayout("skydns.local", 0, (m) => log.warn(m));
   const tags = compileTags('{{ index .Config.Labels "x" }},{{ .Config.Hostname }},v-{{ strSlice .Name 0 20 }},{{ replace .Name "" "~" 3 }}');
@@ -277,9 +278,9 @@ test("the same containers through the bridge (sync, derive, write, remove): noth
   const lines: string[] = [];
   const log = createLogger({ format: "text", write: (l) => lines.push(l) });
   const ctx = { ...adapterContext({ allowScriptChecks: true }).ctx, log };
-  const consul = consulFactory("consul://127.0.0.1:8500", ctx) as ConsulAdapter;
-  const kv = consulKvFactory("consulkv://127.0.0.1:8500/hostile/kv", ctx) as ConsulKvAdapter;
-  const zk = zookeeperFactory("zookeeper://127.0.0.1:2181/hostile/zk", ctx) as ZookeeperAdapter;
+  const consul = consulFactory(parseRegistryUri("consul://127.0.0.1:8500"), ctx) as ConsulAdapter;
+  const kv = consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/hostile/kv"), ctx) as ConsulKvAdapter;
+  const zk = zookeeperFactory(parseRegistryUri("zookeeper://127.0.0.1:2181/hostile/zk"), ctx) as ZookeeperAdapter;
   const etcd = etcdLayout("/hostile/etcd");
   const held = new Map<string, ServiceRef>();
   const problems: string[] = [];

@@ -1,3 +1,4 @@
+import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { describe, expect, test } from "bun:test";
 import { ConfigError, RegistryError } from "../../../src/errors.ts";
 import type { Runtime, TlsOptions } from "../../../src/runtime/types.ts";
@@ -67,7 +68,7 @@ const service = (over: ServiceOverrides = {}) =>
 describe("consul adapter", () => {
   test("register sends only agent fields, with replace-existing-checks", async () => {
     const f = fakeCtx();
-    const a = consulFactory("consul://127.0.0.1:8500", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://127.0.0.1:8500"), f.ctx);
     await a.register(service());
     const r = f.seen[0]!;
     expect(r.method).toBe("PUT");
@@ -94,19 +95,19 @@ describe("consul adapter", () => {
 
   test("no Checks key without checks; script checks only with allowScriptChecks", async () => {
     const f = fakeCtx();
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await a.register(service({ checks: [{ kind: "script", args: ["/bin/sh", "-c", "true"] }] }));
     expect(JSON.parse(f.seen[0]!.body!).Checks).toBeUndefined();
     expect(f.log.lines.some((l) => l.level === "warn" && l.msg.includes("-allow-script-checks"))).toBe(true);
 
     const g = fakeCtx({ allowScriptChecks: true });
-    await consulFactory("consul://", g.ctx).register(service({ checks: [{ kind: "script", args: ["/bin/sh", "-c", "true"] }] }));
+    await consulFactory(parseRegistryUri("consul://"), g.ctx).register(service({ checks: [{ kind: "script", args: ["/bin/sh", "-c", "true"] }] }));
     expect(JSON.parse(g.seen[0]!.body!).Checks).toEqual([{ Args: ["/bin/sh", "-c", "true"], Interval: "10s" }]);
   });
 
   test("-ttl adds the registrator heartbeat check", async () => {
     const f = fakeCtx({ ttl: 30 });
-    await consulFactory("consul://", f.ctx).register(service({ attrs: { check_deregister_after: "2m" } }));
+    await consulFactory(parseRegistryUri("consul://"), f.ctx).register(service({ attrs: { check_deregister_after: "2m" } }));
     const checks = JSON.parse(f.seen[0]!.body!).Checks;
     expect(checks).toHaveLength(2);
     expect(checks[1]).toMatchObject({
@@ -119,11 +120,11 @@ describe("consul adapter", () => {
 
   test("errors carry the status and body", async () => {
     const f = fakeCtx({ handler: () => new Response("Invalid service address", { status: 400 }) });
-    const e = await rejection(consulFactory("consul://", f.ctx).register(service()), RegistryError);
+    const e = await rejection(consulFactory(parseRegistryUri("consul://"), f.ctx).register(service()), RegistryError);
     expect(e.message).toBe('Cannot register "host1:web:80" in consul: 400 Invalid service address');
     expect(e.status).toBe(400);
     f.setHandler(() => new Response("", { status: 500, statusText: "Internal Server Error" }));
-    const e2 = await rejection(consulFactory("consul://", f.ctx).register(service()), RegistryError);
+    const e2 = await rejection(consulFactory(parseRegistryUri("consul://"), f.ctx).register(service()), RegistryError);
     expect(e2.message).toBe('Cannot register "host1:web:80" in consul: 500 Internal Server Error');
   });
 
@@ -133,7 +134,7 @@ describe("consul adapter", () => {
         throw new TypeError("Unable to connect. Is the computer able to access the url?");
       },
     });
-    const e = await rejection(consulFactory("consul://10.9.9.9:1", f.ctx).ping(), RegistryError);
+    const e = await rejection(consulFactory(parseRegistryUri("consul://10.9.9.9:1"), f.ctx).ping(), RegistryError);
     expect(e.message).toContain("Cannot reach consul at http://10.9.9.9:1");
     expect(e.status).toBeUndefined();
   });
@@ -142,7 +143,7 @@ describe("consul adapter", () => {
     const f = fakeCtx({
       handler: (r) => new Promise<Response>((_, reject) => r.signal?.addEventListener("abort", () => reject(r.signal?.reason))),
     });
-    const a = consulFactory("consul://", f.ctx) as unknown as { client: ConsulClient };
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx) as unknown as { client: ConsulClient };
     const client = new ConsulClient(a.client.settings, f.ctx, 50);
     // The handler only ever settles on abort: any rejection at all is the timeout's.
     const e = await rejection(client.request("GET", "/v1/status/leader", "Cannot reach consul"), RegistryError);
@@ -154,7 +155,7 @@ describe("consul adapter", () => {
       env: { CONSUL_HTTP_TOKEN: "sekret-token-1" },
       handler: () => new Response("Permission denied: token sekret-token-1 lacks service:write", { status: 403 }),
     });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     for (let i = 0; i < 3; i++) {
       const e = await rejection(a.register(service()), RegistryError);
       expect(e.status).toBe(403);
@@ -168,7 +169,7 @@ describe("consul adapter", () => {
 
   test("CONSUL_HTTP_TOKEN_FILE is read once, trimmed, and wins", async () => {
     const f = fakeCtx({ env: { CONSUL_HTTP_TOKEN: "env-token", CONSUL_HTTP_TOKEN_FILE: "/tok" }, files: { "/tok": "  file-token\n" } });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await a.ping();
     await a.ping();
     expect(f.seen.map((r) => r.headers["x-consul-token"])).toEqual(["file-token", "file-token"]);
@@ -177,7 +178,7 @@ describe("consul adapter", () => {
 
   test("an unreadable token file is a ConfigError naming the variable", async () => {
     const f = fakeCtx({ env: { CONSUL_HTTP_TOKEN_FILE: "/missing" } });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await expect(a.ping()).rejects.toThrow(ConfigError);
     await expect(a.ping()).rejects.toThrow('Cannot read CONSUL_HTTP_TOKEN_FILE "/missing"');
     expect(f.seen).toHaveLength(0);
@@ -185,7 +186,7 @@ describe("consul adapter", () => {
 
   test("no token, no header", async () => {
     const f = fakeCtx();
-    await consulFactory("consul://", f.ctx).ping();
+    await consulFactory(parseRegistryUri("consul://"), f.ctx).ping();
     expect(f.seen[0]!.headers["x-consul-token"]).toBeUndefined();
     expect(f.seen[0]!.url).toBe("http://127.0.0.1:8500/v1/status/leader");
   });
@@ -200,7 +201,7 @@ describe("consul adapter", () => {
       },
       files: { "/ca": "CA PEM", "/crt": "CERT PEM", "/key": "KEY PEM" },
     });
-    const a = consulFactory("consul-tls://localhost:8501", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul-tls://localhost:8501"), f.ctx);
     await a.ping();
     await a.ping();
     expect(f.tlsOptions).toEqual([{ ca: "CA PEM", cert: "CERT PEM", key: "KEY PEM", serverName: "consul.internal" }]);
@@ -212,37 +213,37 @@ describe("consul adapter", () => {
 
   test("CONSUL_HTTP_SSL_VERIFY=false skips verification; plain https uses the default fetch", async () => {
     const f = fakeCtx({ env: { CONSUL_HTTP_SSL_VERIFY: "false" } });
-    await consulFactory("consul-tls://h:1", f.ctx).ping();
+    await consulFactory(parseRegistryUri("consul-tls://h:1"), f.ctx).ping();
     expect(f.tlsOptions).toEqual([{ insecure: true }]);
     const g = fakeCtx();
-    await consulFactory("consul-tls://h:1", g.ctx).ping();
+    await consulFactory(parseRegistryUri("consul-tls://h:1"), g.ctx).ping();
     expect(g.seen[0]).toMatchObject({ via: "plain", url: "https://h:1/v1/status/leader" });
   });
 
   test("TLS variables do not apply to plain http", async () => {
     const f = fakeCtx({ env: { CONSUL_CACERT: "/ca" } });
-    await consulFactory("consul://h:1", f.ctx).ping();
+    await consulFactory(parseRegistryUri("consul://h:1"), f.ctx).ping();
     expect(f.tlsOptions).toHaveLength(0);
     expect(f.filesRead).toHaveLength(0);
   });
 
   test("unix sockets use runtime.fetchUnix with http://localhost URLs", async () => {
     const f = fakeCtx();
-    await consulFactory("consul-unix:///run/consul.sock", f.ctx).ping();
+    await consulFactory(parseRegistryUri("consul-unix:///run/consul.sock"), f.ctx).ping();
     expect(f.unixPaths).toEqual(["/run/consul.sock"]);
     expect(f.seen[0]).toMatchObject({ via: "unix", url: "http://localhost/v1/status/leader" });
   });
 
   test("CONSUL_HTTP_ADDR prefix and Enterprise namespace", async () => {
     const f = fakeCtx({ env: { CONSUL_HTTP_ADDR: "http://gw:80/consul", CONSUL_NAMESPACE: "team a" } });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await a.register(service());
     expect(f.seen[0]!.url).toBe("http://gw:80/consul/v1/agent/service/register?replace-existing-checks&ns=team+a");
   });
 
   test("deregister encodes the ID; 404 counts as done; '..' is refused", async () => {
     const f = fakeCtx({ handler: () => new Response('Unknown service ID "x"', { status: 404 }) });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await a.deregister({ id: "h:a/b:80", name: "n", ip: "", port: 1, protocol: "tcp" });
     expect(f.seen[0]).toMatchObject({ method: "PUT", url: "http://127.0.0.1:8500/v1/agent/service/deregister/h%3Aa%2Fb%3A80" });
     for (const id of ["", ".", ".."]) {
@@ -257,7 +258,7 @@ describe("consul adapter", () => {
 
   test("ping accepts an empty leader, refuses other statuses", async () => {
     const f = fakeCtx({ handler: () => new Response('""', { status: 200 }) });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await a.ping();
     f.setHandler(() => new Response("Service Unavailable", { status: 503 }));
     expect((await rejection(a.ping(), RegistryError)).message).toBe("Cannot reach consul at http://127.0.0.1:8500: 503 Service Unavailable");
@@ -267,13 +268,13 @@ describe("consul adapter", () => {
 describe("consul refresh", () => {
   test("without -ttl it does nothing", async () => {
     const f = fakeCtx();
-    await consulFactory("consul://", f.ctx).refresh([service()]);
+    await consulFactory(parseRegistryUri("consul://"), f.ctx).refresh([service()]);
     expect(f.seen).toHaveLength(0);
   });
 
   test("passes each heartbeat check", async () => {
     const f = fakeCtx({ ttl: 30 });
-    await consulFactory("consul://", f.ctx).refresh([service(), service({ id: "host1:web:81" })]);
+    await consulFactory(parseRegistryUri("consul://"), f.ctx).refresh([service(), service({ id: "host1:web:81" })]);
     expect(f.seen.map((r) => `${r.method} ${r.url}`).sort()).toEqual([
       "PUT http://127.0.0.1:8500/v1/agent/check/pass/registrator%3Ahost1%3Aweb%3A80",
       "PUT http://127.0.0.1:8500/v1/agent/check/pass/registrator%3Ahost1%3Aweb%3A81",
@@ -289,7 +290,7 @@ describe("consul refresh", () => {
     f.setHandler((r) =>
       r.url.includes("/check/pass/") && passes++ === 0 ? new Response(text, { status }) : new Response("", { status: 200 }),
     );
-    await consulFactory("consul://", f.ctx).refresh([service()]);
+    await consulFactory(parseRegistryUri("consul://"), f.ctx).refresh([service()]);
     // Register again, then pass once more (the agent keeps an existing check's status).
     expect(f.seen.map((r) => r.url.replace("http://127.0.0.1:8500", ""))).toEqual([
       "/v1/agent/check/pass/registrator%3Ahost1%3Aweb%3A80",
@@ -301,7 +302,7 @@ describe("consul refresh", () => {
 
   test("other failures are reported after trying every service", async () => {
     const f = fakeCtx({ ttl: 30, handler: () => new Response("rpc error", { status: 500 }) });
-    const e = await rejection(consulFactory("consul://", f.ctx).refresh([service(), service({ id: "host1:web:81" }), service({ id: "host1:web:82" })]), RegistryError);
+    const e = await rejection(consulFactory(parseRegistryUri("consul://"), f.ctx).refresh([service(), service({ id: "host1:web:81" }), service({ id: "host1:web:82" })]), RegistryError);
     expect(f.seen).toHaveLength(3);
     expect(e.message).toMatch(/^Cannot pass the TTL check of "host1:web:8\d" in consul: 500 rpc error \(and 2 more\)$/);
     expect(e.status).toBe(500);
@@ -311,7 +312,7 @@ describe("consul refresh", () => {
 describe("consul list and fingerprint", () => {
   test("an in-sync agent yields equal fingerprints", async () => {
     const f = fakeCtx();
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     const s = service({ attrs: { zeta: "1", alpha: "2", "bad key": "3" } });
     await a.register(s);
     const sent = JSON.parse(f.seen[0]!.body!);
@@ -347,7 +348,7 @@ describe("consul list and fingerprint", () => {
     ["enableTagOverride", { enableTagOverride: false }],
     ["name", { name: "api" }],
   ])("a different %s changes the fingerprint", (_what, over) => {
-    const a = consulFactory("consul://", fakeCtx().ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), fakeCtx().ctx);
     expect(a.fingerprint!(service(over))).not.toBe(a.fingerprint!(service()));
   });
 
@@ -355,13 +356,13 @@ describe("consul list and fingerprint", () => {
     ["tags", { tags: ["v2"] }],
     ["tag order", { tags: ["prod", "v1"] }],
   ])("without tag override, different %s change the fingerprint", (_what, over) => {
-    const a = consulFactory("consul://", fakeCtx().ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), fakeCtx().ctx);
     expect(a.fingerprint!(service({ ...over, enableTagOverride: false }))).not.toBe(a.fingerprint!(service({ enableTagOverride: false })));
   });
 
   test("with tag override, tags an operator changed in the catalog are not a difference to write back", async () => {
     const f = fakeCtx();
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     const s = service({ enableTagOverride: true, attrs: {} });
     const agent = { ID: s.id, Service: s.name, Tags: ["canary", "set-by-operator"], Meta: {}, Port: s.port, Address: s.ip, EnableTagOverride: true };
     f.setHandler(() => Response.json({ [s.id]: agent }));
@@ -374,13 +375,13 @@ describe("consul list and fingerprint", () => {
   });
 
   test("attrs dropped from Meta do not change the fingerprint", () => {
-    const a = consulFactory("consul://", fakeCtx().ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), fakeCtx().ctx);
     expect(a.fingerprint!(service({ attrs: { version: "1", "x y": "z" } }))).toBe(a.fingerprint!(service({ attrs: { version: "1" } })));
   });
 
   test("list failures are RegistryErrors", async () => {
     const f = fakeCtx({ handler: () => new Response("not json", { status: 200 }) });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     expect((await rejection(a.list!(), RegistryError)).message).toContain("invalid JSON");
     f.setHandler(() => new Response("ACL not found", { status: 403 }));
     expect((await rejection(a.list!(), RegistryError)).message).toContain("check CONSUL_HTTP_TOKEN");
@@ -397,7 +398,7 @@ describe("consul faults that must not loop silently (issue 11)", () => {
       allowScriptChecks: true,
       handler: (r) => (r.body?.includes('"Args"') ? new Response(SCRIPTS_OFF, { status: 500 }) : new Response("", { status: 200 })),
     });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     await a.register(scripted("host1:a:80"));
     await a.register(scripted("host1:b:80"));
     expect(f.seen.map((r) => JSON.parse(r.body!).Checks.length)).toEqual([2, 1, 1]);
@@ -409,7 +410,7 @@ describe("consul faults that must not loop silently (issue 11)", () => {
 
   test("CHECK_DEREGISTER_AFTER: writing an unchanged service again warns once, naming the setting", async () => {
     const f = fakeCtx();
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     const s = service({ checks: [{ kind: "http", target: "http://10.0.0.2:8080/", deregisterAfter: "1m" }] });
     await a.register(s);
     expect(f.log.lines.filter((l) => l.level === "warn" && l.msg.includes("CHECK_DEREGISTER_AFTER"))).toEqual([]);
@@ -432,7 +433,7 @@ describe("consul faults that must not loop silently (issue 11)", () => {
       env: { CONSUL_NAMESPACE: "team", CONSUL_PARTITION: "p1" },
       handler: (r) => (r.url.includes("/v1/agent/services") ? new Response(refused, { status: 400 }) : Response.json("127.0.0.1:8300")),
     });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     const e = await rejection(a.ping(), RegistryError);
     expect(e.message).toBe(`Cannot use CONSUL_NAMESPACE "team" and CONSUL_PARTITION "p1" at http://127.0.0.1:8500: 400 ${refused}`);
     expect(f.seen.map((r) => r.url)).toEqual([
@@ -443,14 +444,14 @@ describe("consul faults that must not loop silently (issue 11)", () => {
     await a.ping();
     // Without either setting the ping stays one cheap request.
     const g = fakeCtx({ handler: () => Response.json("127.0.0.1:8300") });
-    await consulFactory("consul://", g.ctx).ping();
+    await consulFactory(parseRegistryUri("consul://"), g.ctx).ping();
     expect(g.seen).toHaveLength(1);
   });
 
   test("Basic auth: the pair, the password alone and an echoed header value never reach a message", async () => {
     const header = `Basic ${btoa("ops:hunter22")}`;
     const f = fakeCtx({ env: { CONSUL_HTTP_AUTH: "ops:hunter22" }, handler: () => new Response(`denied hunter22 for ops:hunter22 (${header})`, { status: 403 }) });
-    const e = await rejection(consulFactory("consul://", f.ctx).register(service()), RegistryError);
+    const e = await rejection(consulFactory(parseRegistryUri("consul://"), f.ctx).register(service()), RegistryError);
     expect(e.message).not.toContain("hunter22");
     expect(e.message).not.toContain(btoa("ops:hunter22"));
     expect(e.message).toContain("[redacted]");
@@ -460,7 +461,7 @@ describe("consul faults that must not loop silently (issue 11)", () => {
 describe("durations the agent would answer 400 to never reach it (Go's limits)", () => {
   test("CHECK_DEREGISTER_AFTER=9999999999h: the heartbeat is sent without it, with one warning; the service registers", async () => {
     const f = fakeCtx({ ttl: 30 });
-    const a = consulFactory("consul://", f.ctx);
+    const a = consulFactory(parseRegistryUri("consul://"), f.ctx);
     const s = service({ attrs: { check_deregister_after: "9999999999h" }, checks: [{ kind: "tcp", target: "10.0.0.2:8080", deregisterAfter: "2562048h" }] });
     await a.register(s);
     await a.register(s);
@@ -474,7 +475,7 @@ describe("durations the agent would answer 400 to never reach it (Go's limits)",
 
   test("the largest duration Go accepts is sent as it is", async () => {
     const f = fakeCtx({ ttl: 30 });
-    await consulFactory("consul://", f.ctx).register(service({ attrs: { check_deregister_after: "2562047h" }, checks: [] }));
+    await consulFactory(parseRegistryUri("consul://"), f.ctx).register(service({ attrs: { check_deregister_after: "2562047h" }, checks: [] }));
     expect(JSON.parse(f.seen[0]!.body!).Checks[0].DeregisterCriticalServiceAfter).toBe("2562047h");
   });
 });

@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../../../src/errors.ts";
 import { memoryLogger } from "../../../src/log.ts";
-import { parseConsulAddr, parseHostPort, splitUri } from "../../../src/registries/consul-client.ts";
+import { splitUri } from "../../../src/hostport.ts";
+import { parseConsulAddr } from "../../../src/registries/consul-client.ts";
 import { parseConsulUri } from "../../../src/registries/consul.ts";
 import { parseConsulKvUri } from "../../../src/registries/consulkv.ts";
+import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { configError } from "../../support/fixtures.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -16,14 +18,14 @@ describe("consul URIs", () => {
     ["consul://consul.local:8600", { kind: "http", host: "consul.local", port: 8600, prefix: "" }],
     ["consul://consul.local", { kind: "http", host: "consul.local", port: 8500, prefix: "" }],
     ["consul://consul.local:8500/", { kind: "http", host: "consul.local", port: 8500, prefix: "" }],
-    ["consul://[::1]:8500", { kind: "http", host: "[::1]", port: 8500, prefix: "" }],
+    ["consul://[::1]:8500", { kind: "http", host: "::1", port: 8500, prefix: "" }],
     ["CONSUL://10.0.0.1:1", { kind: "http", host: "10.0.0.1", port: 1, prefix: "" }],
     ["consul-tls://consul.local:8501", { kind: "https", host: "consul.local", port: 8501, prefix: "" }],
     ["consul-tls://consul.local", { kind: "https", host: "consul.local", port: 8501, prefix: "" }],
     ["consul-tls://", { kind: "https", host: "127.0.0.1", port: 8501, prefix: "" }],
     ["consul-unix:///var/run/consul.sock", { kind: "unix", socketPath: "/var/run/consul.sock", prefix: "" }],
   ])("%s", (uri, endpoint) => {
-    expect(parseConsulUri(uri, ctx()).endpoint).toEqual(endpoint as never);
+    expect(parseConsulUri(parseRegistryUri(uri), ctx()).endpoint).toEqual(endpoint as never);
   });
 
   test.each([
@@ -39,37 +41,37 @@ describe("consul URIs", () => {
     ["consulx://h:1", /expected consul:\/\/host:port, consul-tls/],
     ["consul:h:1", /expected consul:\/\/host:port/],
   ])("%s is a ConfigError", (uri, re) => {
-    const msg = configError(() => parseConsulUri(uri, ctx())).message;
+    const msg = configError(() => parseConsulUri(parseRegistryUri(uri), ctx())).message;
     expect(msg).toContain(`"${uri}"`);
     expect(msg).toMatch(re);
   });
 
   test("CONSUL_HTTP_ADDR is the default address when the URI has none", () => {
-    expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: "10.1.1.1:8600" })).endpoint).toEqual({
+    expect(parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_ADDR: "10.1.1.1:8600" })).endpoint).toEqual({
       kind: "http",
       host: "10.1.1.1",
       port: 8600,
       prefix: "",
     });
-    expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: "https://c.example" })).endpoint).toEqual({
+    expect(parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_ADDR: "https://c.example" })).endpoint).toEqual({
       kind: "https",
       host: "c.example",
       port: 443,
       prefix: "",
     });
-    expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: "http://c.example:81/consul/" })).endpoint).toEqual({
+    expect(parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_ADDR: "http://c.example:81/consul/" })).endpoint).toEqual({
       kind: "http",
       host: "c.example",
       port: 81,
       prefix: "/consul",
     });
-    expect(parseConsulUri("consul:", ctx({ CONSUL_HTTP_ADDR: "unix:///run/consul.sock" })).endpoint).toEqual({
+    expect(parseConsulUri(parseRegistryUri("consul:"), ctx({ CONSUL_HTTP_ADDR: "unix:///run/consul.sock" })).endpoint).toEqual({
       kind: "unix",
       socketPath: "/run/consul.sock",
       prefix: "",
     });
     // consul-tls forces TLS on the variable's host.
-    expect(parseConsulUri("consul-tls://", ctx({ CONSUL_HTTP_ADDR: "c:8501" })).endpoint).toEqual({
+    expect(parseConsulUri(parseRegistryUri("consul-tls://"), ctx({ CONSUL_HTTP_ADDR: "c:8501" })).endpoint).toEqual({
       kind: "https",
       host: "c",
       port: 8501,
@@ -78,7 +80,7 @@ describe("consul URIs", () => {
   });
 
   test("the URI's host wins over CONSUL_HTTP_ADDR", () => {
-    expect(parseConsulUri("consul://a:1", ctx({ CONSUL_HTTP_ADDR: "b:2" })).endpoint).toEqual({
+    expect(parseConsulUri(parseRegistryUri("consul://a:1"), ctx({ CONSUL_HTTP_ADDR: "b:2" })).endpoint).toEqual({
       kind: "http",
       host: "a",
       port: 1,
@@ -87,9 +89,9 @@ describe("consul URIs", () => {
   });
 
   test("CONSUL_HTTP_SSL=true makes consul:// use https", () => {
-    expect(parseConsulUri("consul://a:1", ctx({ CONSUL_HTTP_SSL: "true" })).endpoint.kind).toBe("https");
-    expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_SSL: "1", CONSUL_HTTP_ADDR: "b:2" })).endpoint.kind).toBe("https");
-    expect(configError(() => parseConsulUri("consul://", ctx({ CONSUL_HTTP_SSL: "yes" }))).message).toContain('CONSUL_HTTP_SSL "yes"');
+    expect(parseConsulUri(parseRegistryUri("consul://a:1"), ctx({ CONSUL_HTTP_SSL: "true" })).endpoint.kind).toBe("https");
+    expect(parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_SSL: "1", CONSUL_HTTP_ADDR: "b:2" })).endpoint.kind).toBe("https");
+    expect(configError(() => parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_SSL: "yes" }))).message).toContain('CONSUL_HTTP_SSL "yes"');
   });
 
   test.each([
@@ -100,16 +102,16 @@ describe("consul URIs", () => {
   ])("bad CONSUL_HTTP_ADDR %p", (addr, re) => {
     if (re === null) {
       // Empty means unset.
-      expect(parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: addr })).endpoint).toMatchObject({ host: "127.0.0.1" });
+      expect(parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_ADDR: addr })).endpoint).toMatchObject({ host: "127.0.0.1" });
       return;
     }
-    const msg = configError(() => parseConsulUri("consul://", ctx({ CONSUL_HTTP_ADDR: addr }))).message;
+    const msg = configError(() => parseConsulUri(parseRegistryUri("consul://"), ctx({ CONSUL_HTTP_ADDR: addr }))).message;
     expect(msg).toContain("CONSUL_HTTP_ADDR");
     expect(msg).toMatch(re);
   });
 
   test("consul-tls cannot use a unix CONSUL_HTTP_ADDR", () => {
-    expect(configError(() => parseConsulUri("consul-tls://", ctx({ CONSUL_HTTP_ADDR: "unix:///x.sock" }))).message).toContain(
+    expect(configError(() => parseConsulUri(parseRegistryUri("consul-tls://"), ctx({ CONSUL_HTTP_ADDR: "unix:///x.sock" }))).message).toContain(
       "consul-tls",
     );
   });
@@ -118,7 +120,7 @@ describe("consul URIs", () => {
 describe("CONSUL_* environment", () => {
   test("token, token file, TLS settings", () => {
     const s = parseConsulUri(
-      "consul-tls://c:8501",
+      parseRegistryUri("consul-tls://c:8501"),
       ctx({
         CONSUL_HTTP_TOKEN: " tok ",
         CONSUL_HTTP_TOKEN_FILE: "/t",
@@ -143,10 +145,10 @@ describe("CONSUL_* environment", () => {
   });
 
   test("verification stays on unless CONSUL_HTTP_SSL_VERIFY is false", () => {
-    expect(parseConsulUri("consul-tls://c", ctx()).insecure).toBe(false);
-    expect(parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "true" })).insecure).toBe(false);
-    expect(parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "0" })).insecure).toBe(true);
-    expect(configError(() => parseConsulUri("consul-tls://c", ctx({ CONSUL_HTTP_SSL_VERIFY: "nope" }))).message).toContain(
+    expect(parseConsulUri(parseRegistryUri("consul-tls://c"), ctx()).insecure).toBe(false);
+    expect(parseConsulUri(parseRegistryUri("consul-tls://c"), ctx({ CONSUL_HTTP_SSL_VERIFY: "true" })).insecure).toBe(false);
+    expect(parseConsulUri(parseRegistryUri("consul-tls://c"), ctx({ CONSUL_HTTP_SSL_VERIFY: "0" })).insecure).toBe(true);
+    expect(configError(() => parseConsulUri(parseRegistryUri("consul-tls://c"), ctx({ CONSUL_HTTP_SSL_VERIFY: "nope" }))).message).toContain(
       "CONSUL_HTTP_SSL_VERIFY",
     );
   });
@@ -155,21 +157,21 @@ describe("CONSUL_* environment", () => {
     [{ CONSUL_CLIENT_CERT: "/c.pem" }, "only CONSUL_CLIENT_CERT"],
     [{ CONSUL_CLIENT_KEY: "/k.pem" }, "only CONSUL_CLIENT_KEY"],
   ])("client certificate and key go together %p", (vars, part) => {
-    const msg = configError(() => parseConsulUri("consul-tls://c", ctx(vars))).message;
+    const msg = configError(() => parseConsulUri(parseRegistryUri("consul-tls://c"), ctx(vars))).message;
     expect(msg).toContain("CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY must be set together");
     expect(msg).toContain(part);
   });
 
   test("the token never appears in a ConfigError", () => {
     const msg = configError(() =>
-      parseConsulUri("consul://h:0", ctx({ CONSUL_HTTP_TOKEN: "s3cr3t-token" })),
+      parseConsulUri(parseRegistryUri("consul://h:0"), ctx({ CONSUL_HTTP_TOKEN: "s3cr3t-token" })),
     ).message;
     expect(msg).not.toContain("s3cr3t-token");
   });
 
   test("CONSUL_CAPATH is warned about, not silently ignored", () => {
     const c = ctx({ CONSUL_CAPATH: "/etc/ssl/consul" });
-    parseConsulUri("consul-tls://c", c);
+    parseConsulUri(parseRegistryUri("consul-tls://c"), c);
     expect(c.log.lines.some((l) => l.level === "warn" && l.msg.includes("CONSUL_CAPATH"))).toBe(true);
   });
 });
@@ -182,13 +184,13 @@ describe("consulkv URIs", () => {
     ["consulkv-unix:///run/consul.sock:/services", { kind: "unix", socketPath: "/run/consul.sock", prefix: "" }, ["services"]],
     ["consulkv-unix:///run/consul.sock:services/x", { kind: "unix", socketPath: "/run/consul.sock", prefix: "" }, ["services", "x"]],
   ])("%s", (uri, endpoint, prefix) => {
-    const r = parseConsulKvUri(uri, ctx());
+    const r = parseConsulKvUri(parseRegistryUri(uri), ctx());
     expect(r.settings.endpoint).toEqual(endpoint as never);
     expect(r.prefix).toEqual(prefix);
   });
 
   test("consulkv:///prefix uses CONSUL_HTTP_ADDR", () => {
-    expect(parseConsulKvUri("consulkv:///p", ctx({ CONSUL_HTTP_ADDR: "https://k:9" })).settings.endpoint).toEqual({
+    expect(parseConsulKvUri(parseRegistryUri("consulkv:///p"), ctx({ CONSUL_HTTP_ADDR: "https://k:9" })).settings.endpoint).toEqual({
       kind: "https",
       host: "k",
       port: 9,
@@ -207,7 +209,7 @@ describe("consulkv URIs", () => {
     ["consulkv-unix://rel.sock:/p", /consulkv-unix:\/\/\/absolute/],
     ["consulkv://c:x/p", /expected host:port/],
   ])("%s is a ConfigError", (uri, re) => {
-    const msg = configError(() => parseConsulKvUri(uri, ctx())).message;
+    const msg = configError(() => parseConsulKvUri(parseRegistryUri(uri), ctx())).message;
     expect(msg).toContain(`"${uri}"`);
     expect(msg).toMatch(re);
   });
@@ -215,12 +217,20 @@ describe("consulkv URIs", () => {
 
 describe("helpers", () => {
   test("splitUri", () => {
-    expect(splitUri("consul://h:1/p?x=1#f")).toEqual({ scheme: "consul", authority: "h:1", path: "/p", query: "x=1" });
-    expect(splitUri("consul:")).toEqual({ scheme: "consul", authority: undefined, path: "", query: "" });
+    expect(splitUri("consul://u:p@h:1/p?x=1#f")).toEqual({
+      scheme: "consul",
+      authority: "u:p@h:1",
+      userinfo: "u:p",
+      hosts: "h:1",
+      path: "/p",
+      query: "x=1",
+      fragment: "f",
+    });
+    expect(splitUri("consul:")).toEqual({ scheme: "consul", authority: undefined, userinfo: undefined, hosts: "", path: "", query: "", fragment: undefined });
   });
-  test("parseHostPort keeps IPv6 brackets", () => {
-    expect(parseHostPort("[fe80::1%eth0]:9", 1, "x")).toEqual({ host: "[fe80::1%eth0]", port: 9 });
-    expect(() => parseHostPort("::1", 1, "x")).toThrow(ConfigError);
+  test("an IPv6 zone is kept, and a bare IPv6 address is refused", () => {
+    expect(parseConsulAddr("[fe80::1%eth0]:9", false)).toMatchObject({ host: "fe80::1%eth0", port: 9 });
+    expect(() => parseConsulAddr("::1", false)).toThrow(ConfigError);
   });
   test("parseConsulAddr without scheme uses Consul's ports", () => {
     expect(parseConsulAddr("h", false)).toMatchObject({ kind: "http", port: 8500 });

@@ -1,3 +1,4 @@
+import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { describe, expect, test } from "bun:test";
 import { RegistryError } from "../../../src/errors.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
@@ -35,7 +36,7 @@ const b64 = (s: string) => Buffer.from(s).toString("base64");
 describe("consulkv adapter", () => {
   test("register puts ip:port at <prefix>/<name>/<id>, segments encoded", async () => {
     const f = fakeCtx();
-    const a = consulKvFactory("consulkv://127.0.0.1:8500/services/prod", f.ctx);
+    const a = consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/services/prod"), f.ctx);
     await a.register(service());
     expect(f.seen[0]).toEqual({
       method: "PUT",
@@ -52,7 +53,7 @@ describe("consulkv adapter", () => {
 
   test("deregister deletes the key; 404 counts as done", async () => {
     const f = fakeCtx();
-    const a = consulKvFactory("consulkv://127.0.0.1:8500/services", f.ctx);
+    const a = consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/services"), f.ctx);
     f.setHandler(() => new Response("", { status: 404 }));
     await a.deregister(service());
     expect(f.seen[0]).toEqual({ method: "DELETE", url: "http://127.0.0.1:8500/v1/kv/services/web/host1%3Aweb%3A80" });
@@ -73,7 +74,7 @@ describe("consulkv adapter", () => {
     ["ID", { id: "x\u007fy" }, "contains control characters"],
   ])("an unsafe %s is refused before any request: %p", async (what, over, why) => {
     const f = fakeCtx();
-    const a = consulKvFactory("consulkv://127.0.0.1:8500/services", f.ctx);
+    const a = consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/services"), f.ctx);
     const e = await refusedBothWays(a, service(over));
     expect(e.message).toContain(`the service ${what} ${why}`);
     expect(e.message).not.toMatch(/[\u0000-\u001f]/);
@@ -82,7 +83,7 @@ describe("consulkv adapter", () => {
 
   test("list reads the prefix recursively; fingerprint equals the value", async () => {
     const f = fakeCtx();
-    const a = consulKvFactory("consulkv://127.0.0.1:8500/services", f.ctx);
+    const a = consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/services"), f.ctx);
     f.setHandler(() =>
       Response.json([
         { Key: "services/web/host1:web:80", Value: b64("10.0.0.2:8080"), Flags: 0 },
@@ -107,12 +108,12 @@ describe("consulkv adapter", () => {
   test("a missing prefix lists as empty", async () => {
     const f = fakeCtx();
     f.setHandler(() => new Response("", { status: 404 }));
-    expect(await consulKvFactory("consulkv://127.0.0.1:8500/services", f.ctx).list!()).toEqual([]);
+    expect(await consulKvFactory(parseRegistryUri("consulkv://127.0.0.1:8500/services"), f.ctx).list!()).toEqual([]);
   });
 
   test("consulkv-unix uses the socket; the token is sent", async () => {
     const f = fakeCtx({ CONSUL_HTTP_TOKEN: "kv-token" });
-    const a = consulKvFactory("consulkv-unix:///run/consul.sock:/reg", f.ctx);
+    const a = consulKvFactory(parseRegistryUri("consulkv-unix:///run/consul.sock:/reg"), f.ctx);
     await a.register(service());
     expect(f.unixPaths).toEqual(["/run/consul.sock"]);
     expect(f.seen[0]).toMatchObject({ url: "http://localhost/v1/kv/reg/web/host1%3Aweb%3A80", token: "kv-token" });
@@ -120,7 +121,7 @@ describe("consulkv adapter", () => {
 
   test("refresh writes nothing", async () => {
     const f = fakeCtx();
-    await consulKvFactory("consulkv://h:1/p", f.ctx).refresh([service()]);
+    await consulKvFactory(parseRegistryUri("consulkv://h:1/p"), f.ctx).refresh([service()]);
     expect(f.seen).toHaveLength(0);
   });
 

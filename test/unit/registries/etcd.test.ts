@@ -3,9 +3,11 @@
 import { describe, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
 import { RegistryError } from "../../../src/errors.ts";
-import { etcdSettings, joinHostPort, safeSegment, splitHostPort } from "../../../src/registries/etcd-client.ts";
+import { joinHostPort, splitHostPort } from "../../../src/hostport.ts";
+import { etcdSettings } from "../../../src/registries/etcd-client.ts";
 import { etcdFactory, etcdLayout } from "../../../src/registries/etcd.ts";
 import { prefixRangeEnd } from "../../../src/registries/etcd3.ts";
+import { parseRegistryUri, safeSegment } from "../../../src/registries/uri.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
 import { type ServiceOverrides, adapterContext, configError, testService } from "../../support/fixtures.ts";
 
@@ -42,7 +44,7 @@ const FORM = /expected etcd:\/\/host:port\[,host:port…\]\/prefix or etcd\+http
 
 describe("etcd URI", () => {
   const settings = (uri: string, env: Record<string, string> = {}) =>
-    etcdSettings(uri, (n) => env[n], { scheme: "etcd", form: "etcd://…" });
+    etcdSettings(parseRegistryUri(uri), (n) => env[n], { scheme: "etcd", form: "etcd://…" });
 
   test.each([
     ["etcd://", [["127.0.0.1", 2379]], "", "v3", false],
@@ -94,14 +96,14 @@ describe("etcd URI", () => {
     const e = configError(() => settings("etcd://root:hunter2@h:2379/p"));
     expect(e.message).toContain("credentials do not belong in the URI");
     expect(e.message).not.toContain("hunter2");
-    expect(e.message).toContain("root:***@");
+    expect(e.message).toContain("root:[redacted]@");
   });
 
   test("the factory validates synchronously, names the valid form, and makes no request", () => {
     const { ctx, calls } = fakeCtx(() => json({}));
-    const e = configError(() => etcdFactory("etcd://h:99999/p", ctx));
+    const e = configError(() => etcdFactory(parseRegistryUri("etcd://h:99999/p"), ctx));
     expect(e.message).toMatch(FORM);
-    expect(etcdFactory("etcd://h:1/p", ctx).backend).toBe("etcd");
+    expect(etcdFactory(parseRegistryUri("etcd://h:1/p"), ctx).backend).toBe("etcd");
     expect(calls).toEqual([]);
   });
 
@@ -180,7 +182,7 @@ describe("etcd layout", () => {
 describe("etcd transport (scripted fetch)", () => {
   test("v3 put: base64 key and value, JSON POST to /v3/kv/put", async () => {
     const { ctx, calls } = fakeCtx(() => json({ header: {} }));
-    await etcdFactory("etcd://h:1/services", ctx).register(service());
+    await etcdFactory(parseRegistryUri("etcd://h:1/services"), ctx).register(service());
     expect(calls).toHaveLength(1);
     expect(calls[0]?.url).toBe("http://h:1/v3/kv/put");
     const body = JSON.parse(calls[0]?.body ?? "{}");
@@ -196,7 +198,7 @@ describe("etcd transport (scripted fetch)", () => {
       if (c.url.endsWith("/lease/keepalive")) return json({ result: { ID, TTL: "30" } });
       return json({ header: {} });
     }, {}, 30);
-    const a = etcdFactory("etcd://h:1/services", ctx);
+    const a = etcdFactory(parseRegistryUri("etcd://h:1/services"), ctx);
     await a.register(service());
     await a.register(service({ id: "host1:web2:80" }));
     expect(calls.map((c) => c.url.replace("http://h:1", ""))).toEqual(["/v3/lease/grant", "/v3/kv/put", "/v3/kv/put"]);
@@ -215,7 +217,7 @@ describe("etcd transport (scripted fetch)", () => {
       if (c.url.endsWith("/lease/keepalive")) return json({ result: { ID: "x" } });
       return json({ header: {} });
     }, {}, 30);
-    const a = etcdFactory("etcd://h:1/s", ctx);
+    const a = etcdFactory(parseRegistryUri("etcd://h:1/s"), ctx);
     await a.register(service());
     calls.length = 0;
     await a.refresh([service(), service({ id: "host1:web2:80" })]);
@@ -233,7 +235,7 @@ describe("etcd transport (scripted fetch)", () => {
 
   test("failover: a refused endpoint is skipped and the working one is tried first afterwards", async () => {
     const { ctx, calls, log } = fakeCtx((c) => (c.url.startsWith("http://a:1") ? refused() : json({ header: {} })));
-    const a = etcdFactory("etcd://a:1,b:2/s", ctx);
+    const a = etcdFactory(parseRegistryUri("etcd://a:1,b:2/s"), ctx);
     await a.register(service());
     await a.register(service());
     expect(calls.map((c) => new URL(c.url).host)).toEqual(["a:1", "b:2", "b:2"]);
@@ -244,11 +246,11 @@ describe("etcd transport (scripted fetch)", () => {
     const { ctx, calls } = fakeCtx((c) =>
       c.url.startsWith("http://a:1") ? json({ error: "etcdserver: no leader", message: "etcdserver: no leader", code: 14 }, 503) : json({ header: {} }),
     );
-    await etcdFactory("etcd://a:1,b:2/s", ctx).register(service());
+    await etcdFactory(parseRegistryUri("etcd://a:1,b:2/s"), ctx).register(service());
     expect(calls.map((c) => new URL(c.url).host)).toEqual(["a:1", "b:2"]);
 
     const { ctx: down } = fakeCtx(refused);
-    const p = etcdFactory("etcd://a:1,b:2/s", down).register(service());
+    const p = etcdFactory(parseRegistryUri("etcd://a:1,b:2/s"), down).register(service());
     await expect(p).rejects.toBeInstanceOf(RegistryError);
     await expect(p).rejects.toThrow(/Cannot register "host1:web1:80" in etcd: cannot reach etcd \(http:\/\/a:1: .*; http:\/\/b:2: .*\)/);
   });
@@ -261,7 +263,7 @@ describe("etcd transport (scripted fetch)", () => {
       if (reject && c.auth === "tok1") return json({ error: "etcdserver: invalid auth token", message: "etcdserver: invalid auth token", code: 16 }, 401);
       return json({ header: {} });
     }, { ETCDCTL_USER: "root:pw" });
-    const a = etcdFactory("etcd://h:1/s", ctx);
+    const a = etcdFactory(parseRegistryUri("etcd://h:1/s"), ctx);
     await a.ping();
     await a.register(service());
     expect(calls.map((c) => [c.url.replace("http://h:1", ""), c.auth])).toEqual([
@@ -286,7 +288,7 @@ describe("etcd transport (scripted fetch)", () => {
         ? json({ error: "etcdserver: authentication is not enabled", message: "etcdserver: authentication is not enabled", code: 9 }, 412)
         : json({ header: {} }),
     { ETCDCTL_USER: "root:pw" });
-    const a = etcdFactory("etcd://h:1/s", ctx);
+    const a = etcdFactory(parseRegistryUri("etcd://h:1/s"), ctx);
     await a.ping();
     expect(calls.map((c) => c.auth)).toEqual([null, null]);
   });
@@ -296,7 +298,7 @@ describe("etcd transport (scripted fetch)", () => {
     const { ctx } = fakeCtx(() => json({ header: {} }), { ETCDCTL_CACERT: "/ca.pem", ETCDCTL_CERT: "/c.pem", ETCDCTL_KEY: "/k.pem" });
     const inner = ctx.runtime.fetchTls({});
     (ctx.runtime as { fetchTls: unknown }).fetchTls = (o: unknown) => (seen.push(o), inner);
-    await etcdFactory("etcd://h:1/s", ctx).ping();
+    await etcdFactory(parseRegistryUri("etcd://h:1/s"), ctx).ping();
     expect(seen).toEqual([{ ca: "PEM of /ca.pem", cert: "PEM of /c.pem", key: "PEM of /k.pem", insecure: false }]);
   });
 
@@ -306,7 +308,7 @@ describe("etcd transport (scripted fetch)", () => {
       if (c.url.includes("gone")) return json({ errorCode: 100, message: "Key not found" }, 404);
       return json({ action: "set" }, 201);
     }, {}, 30);
-    const a = etcdFactory("etcd://h:1/s?api=v2", ctx);
+    const a = etcdFactory(parseRegistryUri("etcd://h:1/s?api=v2"), ctx);
     await a.register(service({ id: "a b:c" }));
     expect(calls[0]?.url).toBe("http://h:1/v2/keys/s/web/a%20b%3Ac");
     expect(calls[0]?.body).toBe("value=10.0.0.2%3A8080&ttl=30");

@@ -1,4 +1,5 @@
 // skydns2 adapter without a server: URI validation and the record layout (parity "SkyDNS records").
+import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { describe, expect, test } from "bun:test";
 import { RegistryError } from "../../../src/errors.ts";
 import { skydns2Factory, skydnsBase, skydnsLayout } from "../../../src/registries/skydns2.ts";
@@ -24,7 +25,7 @@ describe("skydns2 URI", () => {
     "skydns2+https://h:2379/example.com.",
     "skydns2://h/Sky_DNS.Local",
   ])("%s is accepted without any request", (uri) => {
-    expect(skydns2Factory(uri, ctx()).backend).toBe("skydns2");
+    expect(skydns2Factory(parseRegistryUri(uri), ctx()).backend).toBe("skydns2");
   });
 
   test.each([
@@ -38,7 +39,7 @@ describe("skydns2 URI", () => {
     ["skydns2://h/skydns.local?api=v1", /api must be v2 or v3/],
     ["etcd://h/skydns.local", /scheme must be skydns2:\/\//],
   ])("%s is a ConfigError", (uri, re) => {
-    expect(configError(() => skydns2Factory(uri, ctx())).message).toMatch(re);
+    expect(configError(() => skydns2Factory(parseRegistryUri(uri), ctx())).message).toMatch(re);
   });
 });
 

@@ -1,4 +1,5 @@
 // zookeeper adapter and wire client without a server: URI validation, znode body, jute encoding.
+import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { describe, expect, test } from "bun:test";
 import { JuteError, JuteReader, JuteWriter } from "../../../src/registries/zk/jute.ts";
 import { Err, Op, ZkError, decodeConnect, encodeConnect, readStat, request } from "../../../src/registries/zk/protocol.ts";
@@ -14,7 +15,7 @@ describe("zookeeper URI", () => {
   test.each(["zookeeper://127.0.0.1:2181/services", "zookeeper://h1:1,h2:2,[::1]:3/a/b", "zookeeper:///base", "zookeeper://h"])(
     "%s is accepted without connecting",
     (uri) => {
-      const a = zookeeperFactory(uri, ctx);
+      const a = zookeeperFactory(parseRegistryUri(uri), ctx);
       expect(a.backend).toBe("zookeeper");
       expect(a.list).toBeUndefined();
     },
@@ -28,7 +29,7 @@ describe("zookeeper URI", () => {
     ["zookeeper://h/a/../b", /"\." or "\.\."/],
     ["zookeeper://h/zookeeper/x", /reserved by ZooKeeper/],
   ])("%s is a ConfigError", (uri, re) => {
-    const e = configError(() => zookeeperFactory(uri, ctx));
+    const e = configError(() => zookeeperFactory(parseRegistryUri(uri), ctx));
     expect(e.message).toMatch(re);
     expect(e.message).toContain("zookeeper://host:port");
   });
