@@ -1,58 +1,98 @@
 import { z } from "./zod.ts";
 import { ConfigError } from "./errors.ts";
 import { isHostPortError, parseHostPort } from "./hostport.ts";
-import { type ContainerFilter, parseFilter } from "./services/filter.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "./log.ts";
+import { DEFAULT_NAMES, HEALTH_MODES } from "./services/derive.ts";
+import { parseFilter } from "./services/filter.ts";
 
-/**
- * Every flag registrator accepts, in one table: it drives the Go-style parser, the
- * REGISTRATOR_<FLAG> environment fallback, the citty help text and the zod validation.
- */
-export interface FlagSpec {
+interface FlagCommon {
+  /** As typed after `-`; matched case-insensitively (`-useIpFromLabel`). */
   name: string;
-  /** "list": repeatable, every occurrence kept in order (an array). */
-  kind: "bool" | "string" | "int" | "list";
-  default: string | number | boolean | readonly string[];
   description: string;
-  /** Printed in help as the value placeholder. */
+  /** Printed in help as the value placeholder (enums: their values). */
   hint?: string;
 }
 
+/**
+ * One row per flag, with its validation: the Go-style parser, the REGISTRATOR_<FLAG> environment
+ * fallback, citty's help and the zod schema are all generated from these rows, so adding a flag
+ * is adding a row. Rules between flags (-ttl with -ttl-refresh) are schema-level checks below.
+ */
+export type FlagSpec = FlagCommon &
+  (
+    | { kind: "bool"; default: boolean }
+    /** A whole number from `min`; the message says `a whole number[ of <unit>], <min>[ (<minNote>)] or more`. */
+    | { kind: "int"; default: number; min: number; unit?: string; minNote?: string }
+    | { kind: "enum"; default: string; values: readonly string[] }
+    /** `check` refuses a value, and the message says what was `expected`. */
+    | { kind: "string"; default: string; check?: (s: string) => boolean; expected?: string }
+    /** Repeatable: each occurrence adds one value (checked one by one); from the environment, one value. */
+    /** `parse` turns each value into what the program uses, or says why it cannot (the message quotes it whole). */
+    | { kind: "list"; default: readonly string[]; check?: (s: string) => boolean; expected?: string; parse?: (s: string) => unknown }
+  );
+
 export const DEFAULT_HTTP = "127.0.0.1:8485";
 
-export const FLAGS: readonly FlagSpec[] = [
-  { name: "ip", kind: "string", default: "", hint: "addr", description: "IP for ports mapped to the host (default: this host's address, see the startup log)" },
+const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
+
+export const FLAGS = [
+  { name: "ip", kind: "string", default: "", hint: "addr", description: "IP for ports mapped to the host (default: this host's address, see the startup log)", check: (s) => s === "" || looksLikeIp(s), expected: "an IPv4 or IPv6 address such as 10.0.0.5" },
   { name: "internal", kind: "bool", default: false, description: "Use the container's internal IP and exposed ports instead of published ones" },
   { name: "explicit", kind: "bool", default: false, description: "Only register containers/ports that have SERVICE_NAME or SERVICE_<port>_NAME" },
   { name: "useIpFromLabel", kind: "string", default: "", hint: "label", description: "Use the IP in this container label (text after the last / is dropped)" },
   { name: "tags", kind: "string", default: "", hint: "a,b", description: "Tags appended to every service: a comma list or a template such as 'env-{{.Config.Hostname}}'" },
-  { name: "ttl", kind: "int", default: 0, hint: "s", description: "TTL for services in seconds (0 = none); needs -ttl-refresh" },
-  { name: "ttl-refresh", kind: "int", default: 0, hint: "s", description: "How often to refresh the TTL, in seconds; smaller than -ttl" },
-  { name: "resync", kind: "int", default: 0, hint: "s", description: "Every N seconds compare the registry with the containers and write the difference (0 = never)" },
-  { name: "deregister", kind: "string", default: "always", hint: "always|on-success", description: "When a container stops: always deregister, or only on exit 0 / a signal" },
+  { name: "ttl", kind: "int", default: 0, min: 0, unit: "seconds", hint: "s", description: "TTL for services in seconds (0 = none); needs -ttl-refresh" },
+  { name: "ttl-refresh", kind: "int", default: 0, min: 0, unit: "seconds", hint: "s", description: "How often to refresh the TTL, in seconds; smaller than -ttl" },
+  { name: "resync", kind: "int", default: 0, min: 0, unit: "seconds", hint: "s", description: "Every N seconds compare the registry with the containers and write the difference (0 = never)" },
+  { name: "deregister", kind: "enum", default: "always", values: ["always", "on-success"], description: "When a container stops: always deregister, or only on exit 0 / a signal" },
   { name: "cleanup", kind: "bool", default: false, description: "At startup and each resync, remove this host's services whose container is gone" },
-  { name: "retry-attempts", kind: "int", default: 0, hint: "n", description: "Retries of the first registry ping (-1 = forever)" },
-  { name: "retry-interval", kind: "int", default: 2000, hint: "ms", description: "Milliseconds between those retries" },
-  { name: "consul-sync", kind: "int", default: 30, hint: "s", description: "Consul anti-entropy: every N seconds re-register what the agent (consul-catalog: the catalog) lost (0 = off)" },
+  { name: "retry-attempts", kind: "int", default: 0, min: -1, minNote: "forever", hint: "n", description: "Retries of the first registry ping (-1 = forever)" },
+  { name: "retry-interval", kind: "int", default: 2000, min: 1, unit: "milliseconds", hint: "ms", description: "Milliseconds between those retries" },
+  { name: "consul-sync", kind: "int", default: 30, min: 0, unit: "seconds", hint: "s", description: "Consul anti-entropy: every N seconds re-register what the agent (consul-catalog: the catalog) lost (0 = off)" },
   { name: "allow-script-checks", kind: "bool", default: false, description: "Forward SERVICE_CHECK_SCRIPT / CHECK_CMD checks to Consul (off: dropped with a warning)" },
   { name: "deregister-on-exit", kind: "bool", default: false, description: "On SIGTERM/SIGINT deregister every service of this host before exiting" },
-  { name: "health", kind: "string", default: "auto", hint: "auto|require|ignore", description: "Docker HEALTHCHECK policy: auto = Consul mirrors health in a check, other backends register only healthy; require = only healthy; ignore = register whatever the health" },
+  { name: "health", kind: "enum", default: "auto", values: HEALTH_MODES, description: "Docker HEALTHCHECK policy: auto = Consul mirrors health in a check, other backends register only healthy; require = only healthy; ignore = register whatever the health" },
   { name: "deregister-on-stop", kind: "bool", default: true, description: "Take a container's services out of traffic as soon as it is told to stop (Consul: maintenance mode); =false: at its exit" },
-  { name: "default-name", kind: "string", default: "image", hint: "image|container|compose", description: "Where a service's name comes from without SERVICE_NAME: the image, the container name, or Compose's service label (else the image)" },
-  { name: "network", kind: "string", default: "", hint: "name", description: "Docker network whose container IP is registered when the container's own IP is (-internal, user-defined networks)" },
-  { name: "filter", kind: "list", default: [], hint: "expr", description: "Register only containers matching it; repeatable, all must match: label=K, label=K=V, label!=K, label!=K=V, name=REGEX, network=NAME, image=REGEX" },
-  { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it" },
-  { name: "http-allowed-hosts", kind: "string", default: "", hint: "a,b", description: "Host names the HTTP API answers besides localhost/127.0.0.1/[::1] (guard against DNS rebinding; with a non-loopback -http and no list, any)" },
-  { name: "log-format", kind: "string", default: "text", hint: "text|json", description: "Log format" },
-  { name: "log-level", kind: "string", default: "info", hint: "level", description: "debug, info, warn or error" },
+  { name: "default-name", kind: "enum", default: "image", values: DEFAULT_NAMES, description: "Where a service's name comes from without SERVICE_NAME: the image, the container name, or Compose's service label (else the image)" },
+  // A leading "-" is a flag that took the name's place.
+  { name: "network", kind: "string", default: "", hint: "name", description: "Docker network whose container IP is registered when the container's own IP is (-internal, user-defined networks)", check: (s) => s === "" || /^[A-Za-z0-9][^\s/\\]*$/.test(s), expected: "a Docker network name such as backend" },
+  { name: "filter", kind: "list", default: [], hint: "expr", description: "Register only containers matching it; repeatable, all must match: label=K, label=K=V, label!=K, label!=K=V, name=REGEX, network=NAME, image=REGEX", parse: parseFilter },
+  { name: "http", kind: "string", default: DEFAULT_HTTP, hint: "addr", description: "Address of the HTTP API (health, metrics, services); \"\" disables it", check: (s) => s === "" || listenAddress(s) !== null, expected: 'host:port such as 127.0.0.1:8485, or "" to disable' },
+  { name: "http-allowed-hosts", kind: "string", default: "", hint: "a,b", description: "Host names the HTTP API answers besides localhost/127.0.0.1/[::1] (guard against DNS rebinding; with a non-loopback -http and no list, any)", check: (s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())), expected: "host names or addresses separated by commas, such as registrator.example,10.0.0.5" },
+  { name: "log-format", kind: "enum", default: "text", values: LOG_FORMATS, description: "Log format" },
+  { name: "log-level", kind: "enum", default: "info", values: LOG_LEVELS, description: "Log level" },
   { name: "version", kind: "bool", default: false, description: "Print the version and exit" },
-];
+] as const satisfies readonly FlagSpec[];
 
-const BY_NAME = new Map(FLAGS.map((f) => [f.name.toLowerCase(), f]));
+/** The value a row's flag has after validation. */
+type FlagValue<F> = F extends { kind: "bool" }
+  ? boolean
+  : F extends { kind: "int" }
+    ? number
+    : F extends { kind: "enum"; values: readonly (infer V)[] }
+      ? V
+      : F extends { kind: "list"; parse: (s: string) => infer R }
+        ? Exclude<R, { error: string }>[]
+        : F extends { kind: "list" }
+        ? string[]
+        : string;
+
+export type Flags = { -readonly [F in (typeof FLAGS)[number] as F["name"]]: FlagValue<F> };
+
+const byName = (table: readonly FlagSpec[]) => new Map<string, FlagSpec>(table.map((f) => [f.name.toLowerCase(), f]));
+const BY_NAME = byName(FLAGS);
+
+/** The placeholder help shows after a flag that takes a value. */
+export function flagHint(f: FlagSpec): string | undefined {
+  return f.kind === "enum" ? f.values.join("|") : f.kind === "bool" ? undefined : (f.hint ?? "value");
+}
 
 export type RawFlags = Record<string, string | boolean | string[]>;
 
 /** Go `flag` package syntax: -f v, -f=v, --f v, --f=v, bare -bool, -bool=false; stops at the first non-flag or `--`. */
-export function parseGoFlags(argv: string[]): { flags: RawFlags; rest: string[] } {
+export function parseGoFlags(argv: string[], table: readonly FlagSpec[] = FLAGS): { flags: RawFlags; rest: string[] } {
+  const known = table === FLAGS ? BY_NAME : byName(table);
   const flags: RawFlags = {};
   let i = 0;
   for (; i < argv.length; i++) {
@@ -65,37 +105,37 @@ export function parseGoFlags(argv: string[]): { flags: RawFlags; rest: string[] 
     const body = a.replace(/^--?/, "");
     const eq = body.indexOf("=");
     const key = eq >= 0 ? body.slice(0, eq) : body;
-    const spec = BY_NAME.get(key.toLowerCase()) ?? (key === "h" || key === "help" ? undefined : null);
+    const spec = known.get(key.toLowerCase()) ?? (key === "h" || key === "help" ? undefined : null);
     if (spec === undefined) {
       flags.help = true;
       continue;
     }
     if (spec === null) throw new ConfigError(`Unknown flag "-${key}": run "registrator --help" for the list of flags`);
+    let value: string | boolean;
     if (spec.kind === "bool") {
-      flags[spec.name] = eq >= 0 ? body.slice(eq + 1) : true;
-      continue;
-    }
-    let v: string;
-    if (eq >= 0) {
-      v = body.slice(eq + 1);
+      value = eq >= 0 ? body.slice(eq + 1) : true;
+    } else if (eq >= 0) {
+      value = body.slice(eq + 1);
     } else {
-      const next = argv[i + 1];
-      if (next === undefined) throw new ConfigError(`Flag "-${spec.name}" needs a value (${spec.hint ?? "value"})`);
-      v = next;
+      const v = argv[i + 1];
+      if (v === undefined) throw new ConfigError(`Flag "-${spec.name}" needs a value (${flagHint(spec)})`);
+      value = v;
       i++;
     }
     if (spec.kind === "list") {
       const prev = flags[spec.name];
-      flags[spec.name] = Array.isArray(prev) ? [...prev, v] : [v];
-    } else flags[spec.name] = v;
+      flags[spec.name] = [...(Array.isArray(prev) ? prev : []), String(value)];
+    } else {
+      flags[spec.name] = value;
+    }
   }
   return { flags, rest: argv.slice(i) };
 }
 
 /** REGISTRATOR_<FLAG> for every flag: dashes become underscores, case-insensitive (REGISTRATOR_TTL_REFRESH, REGISTRATOR_USEIPFROMLABEL). */
-export function flagsFromEnv(env: Record<string, string | undefined>): RawFlags {
+export function flagsFromEnv(env: Record<string, string | undefined>, table: readonly FlagSpec[] = FLAGS): RawFlags {
   const out: RawFlags = {};
-  for (const spec of FLAGS) {
+  for (const spec of table) {
     const plain = "REGISTRATOR_" + spec.name.toUpperCase().replace(/-/g, "_");
     const snake = "REGISTRATOR_" + spec.name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace(/-/g, "_");
     const v = env[plain] ?? env[snake];
@@ -106,109 +146,77 @@ export function flagsFromEnv(env: Record<string, string | undefined>): RawFlags 
 }
 
 /** An invalid value: the issue zod reports, whose message loadConfig prints. */
-function invalid(ctx: { issues: unknown[] }, input: unknown, message: string): never {
-  ctx.issues.push({ code: "custom", message, input });
+function invalid(ctx: { issues: unknown[] }, input: unknown, flag: string, expected: string): never {
+  ctx.issues.push({ code: "custom", message: `Invalid value "${String(input)}" for flag -${flag}: expected ${expected}`, input });
   return z.NEVER;
 }
 
-const bool = (flag: string) =>
-  z.pipe(
-    z.union([z.boolean(), z.string()]),
-    z.transform((v: boolean | string, ctx) => {
-      if (typeof v === "boolean") return v;
-      const s = v.trim().toLowerCase();
-      if (["1", "t", "true", "yes", "on"].includes(s)) return true;
-      if (["0", "f", "false", "no", "off", ""].includes(s)) return false;
-      return invalid(ctx, v, `Invalid value "${v}" for flag -${flag}: expected true or false`);
-    }),
-  );
+const TRUE = ["1", "t", "true", "yes", "on"];
+const FALSE = ["0", "f", "false", "no", "off", ""];
 
-const int = (flag: string, min: number, what: string) =>
-  z.pipe(
-    z.union([z.number(), z.string()]),
-    z.transform((v: number | string, ctx) => {
-      const s = String(v).trim();
-      const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
-      if (!Number.isSafeInteger(n) || n < min) return invalid(ctx, v, `Invalid value "${v}" for flag -${flag}: expected ${what}`);
-      return n;
-    }),
-  );
-
-const oneOf = <T extends string>(flag: string, values: readonly T[]) =>
-  z.pipe(
-    z.union([z.string(), z.boolean()]),
-    z.transform((v: string | boolean, ctx): T => {
-      const s = String(v);
-      if ((values as readonly string[]).includes(s)) return s as T;
-      return invalid(ctx, v, `Invalid value "${s}" for flag -${flag}: expected one of ${values.join(", ")}`);
-    }),
-  );
-
-const str = z.pipe(z.union([z.string(), z.boolean()]), z.transform((v: string | boolean) => String(v)));
-
-/** A string flag that must pass `ok`, else `message`. */
-const strWhere = (ok: (s: string) => boolean, message: string) => str.check(z.refine(ok, { message }));
-
-/** `-network`: "" (none) or a Docker network name; a leading "-" is a flag that took the name's place. */
-const dockerNetwork = z.pipe(
-  z.union([z.string(), z.boolean()]),
-  z.transform((v: string | boolean, ctx) => {
-    const s = String(v);
-    if (s === "" || /^[A-Za-z0-9][^\s/\\]*$/.test(s)) return s;
-    return invalid(ctx, v, `Invalid value "${s}" for flag -network: expected a Docker network name such as backend`);
-  }),
-);
-
-/** -filter: every expression parsed now, so a bad one exits 2 naming the flag. */
-const filters = z.pipe(
-  z.union([z.array(z.string()), z.string()]),
-  z.transform((v: string[] | string, ctx) => {
-    const out: ContainerFilter[] = [];
-    for (const expr of typeof v === "string" ? [v] : v) {
-      const f = parseFilter(expr);
-      if ("error" in f) return invalid(ctx, expr, `Invalid value for flag -filter: ${f.error}`);
-      out.push(f);
+/** The zod schema of one row: how its text becomes a value, and what it refuses. */
+export function flagSchema(f: FlagSpec): z.ZodMiniType {
+  const text = z.union([z.string(), z.boolean(), z.number()]);
+  switch (f.kind) {
+    case "bool":
+      return z.pipe(
+        text,
+        z.transform((v, ctx) => {
+          if (typeof v === "boolean") return v;
+          const s = String(v).trim().toLowerCase();
+          if (TRUE.includes(s)) return true;
+          if (FALSE.includes(s)) return false;
+          return invalid(ctx, v, f.name, "true or false");
+        }),
+      );
+    case "int": {
+      const expected = `a whole number${f.unit ? ` of ${f.unit}` : ""}, ${f.min}${f.minNote ? ` (${f.minNote})` : ""} or more`;
+      return z.pipe(
+        text,
+        z.transform((v, ctx) => {
+          const s = String(v).trim();
+          const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+          return Number.isSafeInteger(n) && n >= f.min ? n : invalid(ctx, v, f.name, expected);
+        }),
+      );
     }
-    return out;
-  }),
-);
-
-const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
+    case "enum":
+      return z.pipe(
+        text,
+        z.transform((v, ctx) => (f.values.includes(String(v)) ? String(v) : invalid(ctx, v, f.name, `one of ${f.values.join(", ")}`))),
+      );
+    case "string":
+      return z.pipe(
+        text,
+        z.transform((v, ctx) => (!f.check || f.check(String(v)) ? String(v) : invalid(ctx, v, f.name, f.expected ?? "a valid value"))),
+      );
+    case "list":
+      return z.pipe(
+        z.array(text),
+        z.transform((vs, ctx) => {
+          const bad = vs.find((v) => f.check && !f.check(String(v)));
+          if (bad !== undefined) return invalid(ctx, bad, f.name, f.expected ?? "a valid value");
+          if (!f.parse) return vs.map(String);
+          const out: unknown[] = [];
+          for (const v of vs) {
+            const parsed = f.parse(String(v));
+            if (parsed !== null && typeof parsed === "object" && "error" in parsed) {
+              ctx.issues.push({ code: "custom", message: `Invalid value for flag -${f.name}: ${String(parsed.error)}`, input: v });
+              return z.NEVER;
+            }
+            out.push(parsed);
+          }
+          return out;
+        }),
+      );
+  }
+}
 
 export const ConfigSchema = z
-  .object({
-    ip: strWhere((s) => s === "" || looksLikeIp(s), "Invalid value for flag -ip: expected an IPv4 or IPv6 address such as 10.0.0.5"),
-    internal: bool("internal"),
-    explicit: bool("explicit"),
-    useIpFromLabel: str,
-    tags: str,
-    ttl: int("ttl", 0, "a whole number of seconds, 0 or more"),
-    "ttl-refresh": int("ttl-refresh", 0, "a whole number of seconds, 0 or more"),
-    resync: int("resync", 0, "a whole number of seconds, 0 or more"),
-    deregister: oneOf("deregister", ["always", "on-success"] as const),
-    cleanup: bool("cleanup"),
-    "retry-attempts": int("retry-attempts", -1, "a whole number, -1 (forever) or more"),
-    "retry-interval": int("retry-interval", 1, "a whole number of milliseconds, 1 or more"),
-    "consul-sync": int("consul-sync", 0, "a whole number of seconds, 0 or more"),
-    "allow-script-checks": bool("allow-script-checks"),
-    "deregister-on-exit": bool("deregister-on-exit"),
-    health: oneOf("health", ["auto", "require", "ignore"] as const),
-    "deregister-on-stop": bool("deregister-on-stop"),
-    "default-name": oneOf("default-name", ["image", "container", "compose"] as const),
-    network: dockerNetwork,
-    filter: filters,
-    http: strWhere((s) => s === "" || listenAddress(s) !== null, 'Invalid value for flag -http: expected host:port such as 127.0.0.1:8485, or "" to disable'),
-    "http-allowed-hosts": strWhere(
-      (s) => s.split(",").every((h) => h.trim() === "" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$/.test(h.trim())),
-      "Invalid value for flag -http-allowed-hosts: expected host names or addresses separated by commas, such as registrator.example,10.0.0.5",
-    ),
-    "log-format": oneOf("log-format", ["text", "json"] as const),
-    "log-level": oneOf("log-level", ["debug", "info", "warn", "error"] as const),
-    version: bool("version"),
-  })
+  .object(Object.fromEntries((FLAGS as readonly FlagSpec[]).map((f) => [f.name, flagSchema(f)])))
   .check(
-    z.superRefine((c, ctx) => {
+    z.superRefine((raw, ctx) => {
+      const c = raw as Flags;
       if ((c.ttl > 0) !== (c["ttl-refresh"] > 0)) {
         ctx.addIssue({
           code: "custom",
@@ -221,9 +229,7 @@ export const ConfigSchema = z
         });
       }
     }),
-  );
-
-export type Flags = z.output<typeof ConfigSchema>;
+  ) as unknown as z.ZodMiniType<Flags>;
 
 export interface Config extends Flags {
   /** The first registry URI; local:// when none was given. */
@@ -263,7 +269,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   const { flags, rest } = parseGoFlags(argv);
   const fromEnv = flagsFromEnv(env);
   const merged: Record<string, unknown> = {};
-  for (const spec of FLAGS) merged[spec.name] = flags[spec.name] ?? fromEnv[spec.name] ?? spec.default;
+  for (const spec of FLAGS as readonly FlagSpec[]) merged[spec.name] = flags[spec.name] ?? fromEnv[spec.name] ?? spec.default;
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(parsed.error.issues[0]?.message ?? "Invalid configuration");
   const uris = registryUris(rest);

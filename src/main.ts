@@ -1,6 +1,6 @@
 // The program: flags, the `services` command, the daemon. Loaded by cli.ts.
-import { defineCommand, renderUsage, type ArgsDef, type CommandDef } from "citty";
-import { FLAGS, loadConfig, wantsHelp } from "./config.ts";
+import { defineCommand, renderUsage, type ArgDef, type ArgsDef, type CommandDef } from "citty";
+import { FLAGS, type FlagSpec, flagHint, loadConfig, wantsHelp } from "./config.ts";
 import { runDaemon } from "./daemon.ts";
 import { ConfigError, errorMessage, redactSecrets } from "./errors.ts";
 import { escapeControl } from "./log.ts";
@@ -8,15 +8,18 @@ import { runtime } from "./runtime/index.ts";
 import { servicesCommand } from "./services-command.ts";
 import { VERSION } from "./version.ts";
 
-// citty describes the command line (help text); parsing is Go-flag compatible (config.ts),
-// because registrator's users write `-ip 10.0.0.5 -internal consul://…`.
+// citty describes the command line (help text), generated from the flag table; parsing is
+// Go-flag compatible (config.ts), because registrator's users write `-ip 10.0.0.5 -internal consul://…`.
+function helpArg(f: FlagSpec): ArgDef {
+  const description = f.kind === "list" ? `${f.description} (repeatable)` : f.description;
+  if (f.kind === "bool") return { type: "boolean", description };
+  if (f.kind === "enum") return { type: "enum", description, options: [...f.values], default: f.default };
+  const shown = f.kind === "list" ? f.default.join(",") : String(f.default);
+  return { type: "string", description, valueHint: flagHint(f), ...(shown === "" ? {} : { default: shown }) };
+}
+
 const args: ArgsDef = Object.fromEntries([
-  ...FLAGS.map((f) => [
-    f.name,
-    f.kind === "bool"
-      ? { type: "boolean", description: f.description }
-      : { type: "string", description: f.description, valueHint: f.hint, ...(f.default === "" || Array.isArray(f.default) ? {} : { default: String(f.default) }) },
-  ]),
+  ...(FLAGS as readonly FlagSpec[]).map((f) => [f.name, helpArg(f)]),
   ["registry", { type: "positional", required: false, description: "Registry URIs, one or more (default local://, the embedded registry)", valueHint: "uri …" }],
 ]);
 

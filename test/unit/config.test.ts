@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { flagsFromEnv, loadConfig, parseGoFlags } from "../../src/config.ts";
+import { FLAGS, type FlagSpec, flagSchema, flagsFromEnv, loadConfig, parseGoFlags } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const load = (argv: string[], env: Record<string, string> = {}) => loadConfig(argv, env);
@@ -172,5 +172,44 @@ describe("-filter (repeatable)", () => {
     [["-filter"], /Flag "-filter" needs a value/],
   ])("%j exits 2 naming the flag", (argv, message) => {
     fails(argv, message);
+  });
+});
+
+describe("the flag table", () => {
+  const filter: FlagSpec = {
+    name: "match",
+    kind: "list",
+    default: [],
+    hint: "expr",
+    description: "A repeatable test flag",
+    check: (s) => s.includes("="),
+    expected: "key=value",
+  };
+  const table: FlagSpec[] = [...(FLAGS as readonly FlagSpec[]), filter];
+
+  test("a repeatable flag collects every occurrence, in order, in every Go spelling", () => {
+    const { flags, rest } = parseGoFlags(["-match", "a=1", "--match=b=2", "-internal", "-MATCH", "c=3", "consul://"], table);
+    expect(flags.match).toEqual(["a=1", "b=2", "c=3"]);
+    expect(rest).toEqual(["consul://"]);
+    expect(flagsFromEnv({ REGISTRATOR_MATCH: "d=4" }, table)).toEqual({ match: ["d=4"] });
+  });
+
+  test("a repeatable flag checks each value and names the bad one", () => {
+    const schema = flagSchema(filter);
+    expect(schema.parse(["a=1", "b=2"])).toEqual(["a=1", "b=2"]);
+    const r = schema.safeParse(["a=1", "nope"]);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toBe('Invalid value "nope" for flag -match: expected key=value');
+  });
+
+  test("every row's default passes its own validation", () => {
+    for (const f of FLAGS as readonly FlagSpec[]) expect(flagSchema(f).safeParse(f.default).success).toBe(true);
+  });
+
+  test("enum values and int bounds come from the row", () => {
+    fails(["-log-level", "loud"], /^Invalid value "loud" for flag -log-level: expected one of debug, info, warn, error$/);
+    fails(["-retry-interval", "0"], /^Invalid value "0" for flag -retry-interval: expected a whole number of milliseconds, 1 or more$/);
+    fails(["-retry-attempts", "-2"], /^Invalid value "-2" for flag -retry-attempts: expected a whole number, -1 \(forever\) or more$/);
+    fails(["-log-level"], /^Flag "-log-level" needs a value \(debug\|info\|warn\|error\)$/);
   });
 });
