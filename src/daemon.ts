@@ -11,6 +11,7 @@ import { resolveHostIp } from "./hostip.ts";
 import { createApp, type HttpEnv } from "./http/app.ts";
 import type { Readiness } from "./http/status.ts";
 import { catalogRoutes } from "./http/catalog.ts";
+import { nodeIdFor } from "./http/consul-shapes.ts";
 import { hostGuard, isLongPoll } from "./http/host-guard.ts";
 import { EventStreams } from "./http/events.ts";
 import { Metrics } from "./http/metrics.ts";
@@ -170,6 +171,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   });
   // The HTTP API starts while the Docker connection above waits for its first reply: it is not
   // on the path to the first registration.
+  const nodeId = local ? await nodeIdFor(hostname) : "";
   const server = await startHttp(config, rt, log, () =>
     createApp({
       bridge,
@@ -177,7 +179,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       readiness: readinessNow,
       changes: listeners,
       allowHost: httpAddr ? hostGuard(httpAddr.hostname, allowedHosts) : undefined,
-      extend: local ? catalogRoutes(local.adapter.catalog, { nodeName: hostname, nodeAddress: hostIp, synced, version }) : undefined,
+      extend: local ? catalogRoutes(local.adapter.catalog, { nodeName: hostname, nodeId, nodeAddress: hostIp, synced, version }) : undefined,
       events,
       about: () => ({
         version,

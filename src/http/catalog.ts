@@ -18,6 +18,8 @@ import {
 
 export interface CatalogOptions {
   nodeName: string;
+  /** The node's UUID, `await nodeIdFor(nodeName)` (computed before the routes, off the request path). */
+  nodeId: string;
   /** This host's registered IP, reported as the node's address. */
   nodeAddress: string;
   /** Consul datacenter name reported by the embedded registry (default dc1). */
@@ -39,7 +41,7 @@ const byId = (a: LocalEntry, b: LocalEntry) => (a.service.id < b.service.id ? -1
  * clients call first, and Consul's empty 404 for any other /v1 path.
  */
 export function catalogRoutes(catalog: LocalCatalog, o: CatalogOptions): (app: Hono) => void {
-  const node: ConsulNode = makeNode({ name: o.nodeName, address: o.nodeAddress, datacenter: o.datacenter ?? "dc1", index: catalog.startIndex });
+  const node: ConsulNode = makeNode({ id: o.nodeId, name: o.nodeName, address: o.nodeAddress, datacenter: o.datacenter ?? "dc1", index: catalog.startIndex });
   const ctx: ReadContext = { catalog, node, synced: o.synced ?? Promise.resolve(), syncWaitMs: o.syncWaitMs ?? 20_000 };
   const nodeMatches = (q: URLSearchParams) => matchesNodeMeta(node.meta, parseNodeMeta(q));
 

@@ -22,18 +22,22 @@ export interface ConsulNode {
   index: number;
 }
 
-/** A UUID (version 5 layout) from a SHA-256 of the name: the same host always gets the same ID. */
-export function nodeIdFor(name: string): string {
-  const h = sha256Hex(`registrator-node:${name}`).split("");
-  h[12] = "5";
+/**
+ * A UUID from a SHA-256 of the name, so the same host always gets the same ID: version 8 by
+ * RFC 9562 (5.8, the name-based SHA-256 example of its appendix B.2), since version 5 means SHA-1
+ * of a namespace and name. Computed once at startup (WebCrypto is asynchronous).
+ */
+export async function nodeIdFor(name: string): Promise<string> {
+  const h = (await sha256Hex(`registrator-node:${name}`)).split("");
+  h[12] = "8";
   h[16] = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
   const s = h.join("");
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
 
-export function makeNode(o: { name: string; address: string; datacenter: string; index: number }): ConsulNode {
+export function makeNode(o: { id: string; name: string; address: string; datacenter: string; index: number }): ConsulNode {
   return {
-    id: nodeIdFor(o.name),
+    id: o.id,
     name: o.name,
     address: o.address,
     datacenter: o.datacenter,

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { catalogRoutes } from "../../../src/http/catalog.ts";
+import { nodeIdFor } from "../../../src/http/consul-shapes.ts";
 import { hostGuard, hostOf } from "../../../src/http/host-guard.ts";
 import { LocalCatalog, LocalRegistry } from "../../../src/registries/local.ts";
 import type { Service } from "../../../src/types.ts";
@@ -23,9 +24,11 @@ function svc(id: string, name: string, over: Partial<Service> = {}): Service {
   };
 }
 
+const NODE_ID = await nodeIdFor("host1");
+
 function api(catalog = new LocalCatalog(), o: { synced?: Promise<void>; syncWaitMs?: number } = {}) {
   const app = new Hono();
-  catalogRoutes(catalog, { nodeName: "host1", nodeAddress: "10.0.0.5", version: "test", ...o })(app);
+  catalogRoutes(catalog, { nodeName: "host1", nodeId: NODE_ID, nodeAddress: "10.0.0.5", version: "test", ...o })(app);
   const get = async (path: string, init?: RequestInit) => {
     const res = await app.request(path, init);
     const body = await res.text();
@@ -156,7 +159,7 @@ describe("shapes and filters", () => {
       ServiceWeights: { Passing: 1, Warning: 1 },
       ServiceTaggedAddresses: { lan_ipv4: { Address: "10.0.0.5", Port: 8080 }, wan_ipv4: { Address: "10.0.0.5", Port: 8080 } },
     });
-    expect(entry.ID).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(entry.ID).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(entry.CreateIndex).toBeGreaterThan(0);
     const self = (await get("/v1/agent/self")).json();
     expect(self.Config).toMatchObject({ Datacenter: "dc1", NodeName: "host1", NodeID: entry.ID });
