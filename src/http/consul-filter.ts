@@ -76,45 +76,35 @@ function tokenize(src: string): Tok[] {
   return out;
 }
 
-/** At most this many `+`, `*`, `{n,}` in a `matches` pattern (each one multiplies backtracking). */
-const MAX_UNBOUNDED = 3;
-
-function unboundedRepetitions(pattern: string): number {
-  const stripped = pattern.replace(/\\./g, "x").replace(/\[[^\]]*\]/g, "x");
-  return (stripped.match(/[+*]|\{\d+,\}/g) ?? []).length;
-}
+/** A compiled `matches` pattern: true when it matches anywhere in the text, as Go's MatchString. */
+type Pattern = { test(text: string): boolean };
 
 /**
- * True when a repeated group contains a repetition or an alternation (`(a+)+`, `((a*))*`,
- * `(a|aa)*`, `(\w{2,})+`): the shapes that backtrack exponentially in JavaScript.
+ * Consul's `matches` is Go's regexp, which is RE2: linear time, no backreferences or lookaround.
+ * re2js is the same engine in JavaScript, so a pattern means here what it means to Consul and no
+ * pattern can stall the daemon. Loaded on the first filter that uses `matches` (most never do).
  */
-function nestedRepetition(pattern: string): boolean {
-  const stack: boolean[] = [];
-  let risky = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === "\\") {
-      i++;
-    } else if (ch === "[") {
-      while (i < pattern.length && pattern[i] !== "]") i += pattern[i] === "\\" ? 2 : 1;
-    } else if (ch === "(") {
-      stack.push(false);
-    } else if (ch === ")") {
-      const inner = stack.pop() ?? false;
-      const quantified = /^[+*?{]/.test(pattern.slice(i + 1));
-      if (inner && quantified) risky = true;
-      if (stack.length && (inner || quantified)) stack[stack.length - 1] = true;
-    } else if ("+*{|".includes(ch) || (ch === "?" && pattern[i - 1] !== "(")) {
-      if (stack.length) stack[stack.length - 1] = true;
-    }
+let re2: typeof import("re2js").RE2JS | undefined;
+
+/** Loads the regular expression engine when `expr` may use `matches`; call before compileFilter. */
+export async function loadFilterEngine(expr: string | null | undefined): Promise<void> {
+  if (!re2 && expr && /\bmatches\b/.test(expr)) re2 = (await import("re2js")).RE2JS;
+}
+
+function compilePattern(value: string): Pattern {
+  if (!re2) throw new Error("consul-filter: loadFilterEngine() must run before a filter with matches is compiled");
+  try {
+    return re2.compile(value);
+  } catch (e) {
+    // RE2's own words, as Consul answers (`error parsing regexp: invalid escape sequence: \1`).
+    fail(`"${value}" is not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return risky;
 }
 
 type Node =
   | { k: "and" | "or"; a: Node; b: Node }
   | { k: "not"; a: Node }
-  | { k: "op"; op: "==" | "!=" | "contains" | "matches" | "empty"; neg: boolean; sel: string[]; value: string; re?: RegExp };
+  | { k: "op"; op: "==" | "!=" | "contains" | "matches" | "empty"; neg: boolean; sel: string[]; value: string; re?: Pattern };
 
 class Parser {
   private i = 0;
@@ -208,17 +198,7 @@ class Parser {
     if (op === "contains") return { k: "op", op: "contains", neg, sel, value: this.value() };
     if (op === "matches") {
       const value = this.value();
-      // Go's regexp runs in linear time, JavaScript's backtracks: a repeated group that itself
-      // repeats could stall the daemon on one request, so such patterns are refused.
-      if (nestedRepetition(value)) fail(`"${value}" repeats a group that itself repeats or alternates; use a simpler pattern`);
-      if (unboundedRepetitions(value) > MAX_UNBOUNDED) fail(`"${value}" has more than ${MAX_UNBOUNDED} unbounded repetitions (+, *, {n,}); use a simpler pattern`);
-      if (/\\[1-9]|\(\?<?[=!]/.test(value)) fail(`"${value}" uses backreferences or lookaround, which Consul's regular expressions do not have`);
-      let re: RegExp;
-      try {
-        re = new RegExp(value);
-      } catch {
-        fail(`"${value}" is not a valid regular expression`);
-      }
+      const re = compilePattern(value);
       return { k: "op", op: "matches", neg, sel, value, re };
     }
     if (op === "is" && !neg) {
@@ -317,7 +297,7 @@ export function compileFilter(expr: string, sample: unknown): Filter {
   return (entry) => evaluate(tree, entry);
 }
 
-/** The ?filter= of a query compiled for `sample`, or undefined when absent or empty. */
+/** The ?filter= of a query compiled for `sample`, or undefined when absent or empty (after loadFilterEngine). */
 export function queryFilter(q: URLSearchParams, sample: () => unknown): Filter | undefined {
   const expr = q.get("filter");
   return expr ? compileFilter(expr, sample()) : undefined;

@@ -4,6 +4,7 @@
 
 import type { Context, Hono } from "hono";
 import type { LocalCatalog } from "../registries/local.ts";
+import { loadFilterEngine } from "./consul-filter.ts";
 import { type Consistency, QueryError, effectiveWaitMs, parseBlocking, parseConsistency } from "./consul-query.ts";
 import type { ConsulNode } from "./consul-shapes.ts";
 
@@ -87,6 +88,8 @@ export async function consulRead(ctx: ReadContext, c: Context, prepare: (q: URLS
   let consistency: Consistency;
   let read: PreparedRead;
   let blocking: ReturnType<typeof parseBlocking>;
+  // Endpoints compile ?filter= synchronously; a `matches` needs the RE2 engine loaded first.
+  await loadFilterEngine(new URL(c.req.url).searchParams.get("filter"));
   try {
     const q = new URL(c.req.url).searchParams;
     blocking = parseBlocking(q);

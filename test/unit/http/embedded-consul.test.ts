@@ -234,6 +234,16 @@ describe("shapes and filters", () => {
     expect(bad.text).toContain('"Nope"');
     expect(Object.keys((await get(`/v1/agent/services?filter=${encodeURIComponent("Tags contains green")}`)).json())).toEqual(["a2"]);
   });
+  test("?filter matches is RE2 (the engine loads on the first such filter); invalid RE2 syntax is a 400", async () => {
+    const { registry, get } = api();
+    await registry.register(svc("a1", "webapi", {}));
+    await registry.register(svc("a2", "webdb", {}));
+    const f = (expr: string) => get(`/v1/catalog/services?filter=${encodeURIComponent(expr)}`);
+    expect(Object.keys((await f("ServiceName matches `^(web|api)+$`")).json())).toEqual(["webapi"]);
+    const bad = await f("ServiceName matches `(a)\\1`");
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain("is not a valid regular expression");
+  });
   test("?dc of another datacenter, ?stale, ?near", async () => {
     const { get } = api();
     expect((await get("/v1/catalog/services?dc=dc1&stale&near=_agent")).status).toBe(200);
