@@ -2,15 +2,17 @@
 // by pointing a name it controls at 127.0.0.1; the browser then sends that name as Host. Only
 // loopback names (and those named by -http-allowed-hosts) are answered.
 
+import { isHostPortError, parseHostPort } from "../hostport.ts";
+
 const LOOPBACK_V4 = /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 /** The host of a Host header, lower-cased, without port, brackets or trailing dot. */
 export function hostOf(header: string): string {
-  const h = header.trim().toLowerCase();
-  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(h);
-  const bareV6 = !bracketed && h.indexOf(":") !== h.lastIndexOf(":");
-  const host = bracketed ? bracketed[1]! : bareV6 ? h : h.replace(/:\d*$/, "");
-  return host.endsWith(".") ? host.slice(0, -1) : host;
+  // A fully qualified name's trailing dot, before any port, names the same host.
+  const h = header.trim().toLowerCase().replace(/\.(?=(?::\d*)?$)/, "");
+  // Anything that is not host[:port] (a bare IPv6 address included) is compared as written.
+  const r = parseHostPort(h, { defaultPort: 0, minPort: 0 });
+  return isHostPortError(r) ? h : r.host;
 }
 
 export function isLoopbackName(host: string): boolean {

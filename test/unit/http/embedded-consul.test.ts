@@ -281,7 +281,7 @@ describe("shapes and filters", () => {
 describe("Host guard", () => {
   test("loopback bind: only loopback names, with or without port", () => {
     const allow = hostGuard("127.0.0.1", [])!;
-    for (const h of ["localhost", "localhost:8485", "127.0.0.1:8485", "127.9.9.9", "[::1]:8485", "[::1]", "LOCALHOST."]) expect(allow(h)).toBe(true);
+    for (const h of ["localhost", "localhost:8485", "127.0.0.1:8485", "127.9.9.9", "[::1]:8485", "[::1]", "LOCALHOST.", "localhost.:8485", "::1"]) expect(allow(h)).toBe(true);
     for (const h of ["evil.example", "evil.example:8485", "127.0.0.1.evil.example", "10.0.0.5:8485", "localhost.evil"]) expect(allow(h)).toBe(false);
   });
   test("another bind answers any Host unless names are given", () => {
