@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { catalogRoutes } from "../../../src/http/catalog.ts";
+import { nodeIdFor } from "../../../src/http/consul-shapes.ts";
 import { LocalCatalog } from "../../../src/registries/local.ts";
 import type { Service } from "../../../src/types.ts";
 import { DEFAULTS, DOCS, docProblems, structProblems } from "../../support/consul/golden/check.ts";
@@ -30,7 +31,7 @@ const catalog = new LocalCatalog();
 catalog.set(svc("host1:web:80", "web", { mirror: { status: "passing", output: "ok" } }));
 catalog.set(svc("host1:plain:80", "plain", { tags: [], attrs: {} }));
 const app = new Hono();
-catalogRoutes(catalog, { nodeName: "host1", nodeAddress: "10.0.0.5", version: "test" })(app);
+catalogRoutes(catalog, { nodeName: "host1", nodeId: await nodeIdFor("host1"), nodeAddress: "10.0.0.5", version: "test" })(app);
 
 async function get<T = any>(path: string): Promise<T> {
   const res = await app.request(path);
