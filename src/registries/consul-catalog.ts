@@ -4,9 +4,10 @@
 // registrator writes the status). Reads back with GET /v1/catalog/node-services/<node>.
 
 import { ConfigError, RegistryError } from "../errors.ts";
-import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Service, ServiceRef } from "../types.ts";
+import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
 import { consulMeta, consulWeights, mirrorCheckId, type Dropped } from "./consul-checks.ts";
-import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, splitUri, tcpEndpoint } from "./consul-client.ts";
+import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, tcpEndpoint } from "./consul-client.ts";
+import { uriError } from "./uri.ts";
 import { consulFingerprint } from "./consul.ts";
 
 /** What Consul ESM looks for: a node no agent runs, whose checks someone else reports. */
@@ -15,10 +16,11 @@ export const EXTERNAL_NODE_META = Object.freeze({ "external-node": "true", "exte
 const SCHEME_HINT = "consul-catalog://host:port (a Consul server or client agent's HTTP address)";
 
 /** Validates a consul-catalog URI, the CONSUL_* environment and the flags that need an agent; throws ConfigError. */
-export function parseConsulCatalogUri(uri: string, ctx: Pick<AdapterContext, "env" | "log" | "ttl">): ConsulSettings {
-  const { scheme, authority, path } = splitUri(uri);
-  if (scheme !== "consul-catalog") throw new ConfigError(`Invalid registry URI "${uri}": expected ${SCHEME_HINT}`);
-  if (path !== "" && path !== "/") throw new ConfigError(`Invalid registry URI "${uri}": consul-catalog takes no path (${SCHEME_HINT})`);
+export function parseConsulCatalogUri(uri: RegistryUri, ctx: Pick<AdapterContext, "env" | "log" | "ttl">): ConsulSettings {
+  const { scheme, authority, path } = uri;
+  if (scheme !== "consul-catalog") throw uriError(uri, `expected ${SCHEME_HINT}`);
+  if (authority === undefined && path !== "") throw uriError(uri, `expected ${SCHEME_HINT}`);
+  if (path !== "" && path !== "/") throw uriError(uri, `consul-catalog takes no path (${SCHEME_HINT})`);
   if (ctx.ttl > 0) {
     throw new ConfigError(
       `Flag -ttl cannot be used with consul-catalog://: a TTL check is run by the Consul agent of the node, and a catalog-registered ` +
@@ -26,7 +28,7 @@ export function parseConsulCatalogUri(uri: string, ctx: Pick<AdapterContext, "en
         `-resync keep the catalog exact), or run a local agent and use consul://`,
     );
   }
-  return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, authority, false, fromEnv, ssl), ctx.log);
+  return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, false, fromEnv, ssl), ctx.log);
 }
 
 interface NodeServiceJson {
@@ -174,5 +176,5 @@ function checkId(id: string, action: string): void {
 }
 
 /** consul-catalog://host:port (default 127.0.0.1:8500 or CONSUL_HTTP_ADDR); CONSUL_* as for consul://. */
-export const consulCatalogFactory: AdapterFactory = (uri: string, ctx: AdapterContext): RegistryAdapter =>
+export const consulCatalogFactory: AdapterFactory = (uri: RegistryUri, ctx: AdapterContext): RegistryAdapter =>
   new ConsulCatalogAdapter(new ConsulClient(parseConsulCatalogUri(uri, ctx), ctx), ctx);

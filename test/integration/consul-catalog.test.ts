@@ -1,3 +1,4 @@
+import { parseRegistryUri } from "../../src/registries/uri.ts";
 // consul-catalog adapter against the emulator's catalog endpoints: the register body, health
 // through the check status, list/fingerprint agreement, deregistration, and URI/flag validation.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -17,7 +18,7 @@ describe("consul-catalog adapter", () => {
   });
   const adapter = (nodeAddress?: string) => {
     const { ctx, log } = adapterContext();
-    return { a: consulCatalogFactory(`consul-catalog://127.0.0.1:${emu.port}`, { ...ctx, nodeAddress: () => nodeAddress }) as ConsulCatalogAdapter, log };
+    return { a: consulCatalogFactory(parseRegistryUri(`consul-catalog://127.0.0.1:${emu.port}`), { ...ctx, nodeAddress: () => nodeAddress }) as ConsulCatalogAdapter, log };
   };
 
   test("register: this host as an external node, the service, the mirror check with its status", async () => {
@@ -60,7 +61,7 @@ describe("consul-catalog adapter", () => {
 
   test("list of a node the catalog does not know is empty", async () => {
     const { ctx } = adapterContext();
-    const a = consulCatalogFactory(`consul-catalog://127.0.0.1:${emu.port}`, { ...ctx, hostname: "never-registered" });
+    const a = consulCatalogFactory(parseRegistryUri(`consul-catalog://127.0.0.1:${emu.port}`), { ...ctx, hostname: "never-registered" });
     expect(await a.list!()).toEqual([]);
   });
 
@@ -94,12 +95,12 @@ describe("consul-catalog URI and flags", () => {
     ["consul-catalog://127.0.0.1:8500/x", /consul-catalog takes no path/],
     ["consul-catalog://a:b", /expected host:port/],
   ])("%s is refused", (uri, message) => {
-    expect(() => parseConsulCatalogUri(uri, ctx)).toThrow(message);
+    expect(() => parseConsulCatalogUri(parseRegistryUri(uri), ctx)).toThrow(message);
   });
   test("-ttl is refused with the reason", () => {
     let err: unknown;
     try {
-      parseConsulCatalogUri("consul-catalog://127.0.0.1:8500", { ...ctx, ttl: 30 });
+      parseConsulCatalogUri(parseRegistryUri("consul-catalog://127.0.0.1:8500"), { ...ctx, ttl: 30 });
     } catch (e) {
       err = e;
     }
