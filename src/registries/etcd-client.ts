@@ -343,6 +343,11 @@ export interface KvStore {
   put(key: string, value: string): Promise<void>;
   /** Deleting a missing key is fine. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes the directory `dir` if it is empty (v2 only: v3 has no directories). A directory that
+   * is not empty or already gone is fine.
+   */
+  removeEmptyDir?(dir: string): Promise<void>;
   /** Every key under `prefix` (which ends with "/"). */
   list(prefix: string): Promise<KvEntry[]>;
   /** Keeps `entries` alive (one keepalive on v3, TTL refresh on v2), re-writing what was lost. */

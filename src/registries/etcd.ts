@@ -26,6 +26,12 @@ export interface KvLayout {
   value(service: Service): string;
   /** A listed key/value back to a service; undefined for keys that are not ours. */
   parse(entry: KvEntry): ListedService | undefined;
+  /**
+   * The directory a service's key is in, for layouts whose empty directories mean something to
+   * readers (SkyDNS answers an empty name directory with NOERROR instead of NXDOMAIN): removed
+   * after a deregistration when empty, where the store has directories.
+   */
+  dirOf?(ref: ServiceRef): string;
 }
 
 /** Options for tests and embedding; the registry URI and ETCDCTL_* carry everything else. */
@@ -81,6 +87,8 @@ export class KvAdapter implements RegistryAdapter {
     const key = this.layout.key(ref);
     try {
       await this.store.delete(key);
+      // A failure here fails the deregistration, so the bridge retries it (the key delete again is a no-op).
+      if (this.layout.dirOf && this.store.removeEmptyDir) await this.store.removeEmptyDir(this.layout.dirOf(ref));
     } catch (e) {
       throw this.fail(`Cannot deregister "${ref.id}"`, e);
     }

@@ -6,6 +6,7 @@ import { EtcdAuthError, EtcdError, type EtcdHttp, type EtcdResponse, type KvEntr
 import { eachLimit } from "./etcd3.ts";
 
 const KEY_NOT_FOUND = 100;
+const DIR_NOT_EMPTY = 108;
 
 interface V2Node {
   key?: string;
@@ -72,6 +73,15 @@ export class EtcdV2Store implements KvStore {
     const res = await this.http.v2("DELETE", key);
     if (res.status === 200 || notFound(res)) return;
     throw v2Error(res, `DELETE /v2/keys${key}`);
+  }
+
+  async removeEmptyDir(dir: string): Promise<void> {
+    // `dir=true` without `recursive` deletes only an empty directory: a record written meanwhile
+    // by anyone keeps it (403, "Directory not empty"), and a later write creates it again.
+    const res = await this.http.v2("DELETE", dir, { query: "dir=true" });
+    if (res.status === 200 || notFound(res)) return;
+    if (res.status === 403 && errorCode(res) === DIR_NOT_EMPTY) return;
+    throw v2Error(res, `DELETE /v2/keys${dir}?dir=true`);
   }
 
   async list(prefix: string): Promise<KvEntry[]> {

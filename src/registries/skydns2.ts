@@ -4,7 +4,7 @@
 // v3 by default (what CoreDNS reads), v2 with `?api=v2` (the old SkyDNS 2 server).
 
 import { dnsLabel } from "../services/identity.ts";
-import type { AdapterContext, ListedService, RegistryAdapter, RegistryUri, Service } from "../types.ts";
+import type { AdapterContext, ListedService, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
 import { etcdSettings } from "./etcd-client.ts";
 import { type EtcdOptions, KvAdapter, type KvLayout, etcdStore, protocolOf } from "./etcd.ts";
 import { safeSegment, uriError } from "./uri.ts";
@@ -30,11 +30,12 @@ export function skydnsLayout(domain: string, ttl: number, warn: (msg: string) =>
   const base = skydnsBase(domain);
   const listPrefix = `${base}/`;
   const warned = new Set<string>();
+  const dirOf = (ref: ServiceRef) => `${base}/${safeSegment(dnsLabel(safeSegment(ref.name, "service name", "skydns2")), "service name", "skydns2")}`;
   return {
     listPrefix,
-    key: (ref) =>
-      `${base}/${safeSegment(dnsLabel(safeSegment(ref.name, "service name", "skydns2")), "service name", "skydns2")}` +
-      `/${safeSegment(dnsLabel(safeSegment(ref.id, "service ID", "skydns2")), "service ID", "skydns2")}`,
+    key: (ref) => `${dirOf(ref)}/${safeSegment(dnsLabel(safeSegment(ref.id, "service ID", "skydns2")), "service ID", "skydns2")}`,
+    // The name's directory goes with its last record, so SkyDNS answers NXDOMAIN for the name.
+    dirOf,
     value(s: Service) {
       const record: Record<string, unknown> = { host: s.ip, port: s.port, ttl: ttl > 0 ? ttl : DEFAULT_TTL };
       for (const attr of ["priority", "weight"] as const) {

@@ -1,7 +1,9 @@
 // registrator end to end with skydns2:// on a real etcd: SkyDNS/CoreDNS records on the v3 API by
 // default, on the v2 keys API with ?api=v2 (never both), removed when the container stops.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { NOERROR, NXDOMAIN, dnsQuery } from "../support/dns.ts";
 import { type Etcd, startEtcd } from "../support/etcd.ts";
+import { type SkyDns, skydnsMissing, startSkydns } from "../support/skydns.ts";
 import { freePort, waitFor, type Proc } from "../support/proc.ts";
 import { e2eEnv, HOST, registrator, rmf, run, uniqueName, type Env } from "./helpers.ts";
 
@@ -114,5 +116,57 @@ describe("skydns2 with ?api=v2 (the old SkyDNS 2 server)", () => {
     expect(await etcd.get(key)).toBeUndefined();
     expect(p.running).toBe(true);
     await p.stop();
+  });
+});
+
+// Read back through the real SkyDNS 2 server, as DNS clients see it: two instances of a name
+// answer A and SRV; when the last goes, its empty directory goes too, so the name is NXDOMAIN
+// (SkyDNS answers an empty directory with NOERROR and no records).
+describe.skipIf(!!skydnsMissing())("skydns2 ?api=v2 read back through SkyDNS 2", () => {
+  let dns: SkyDns | undefined;
+  afterAll(async () => {
+    await dns?.stop();
+  });
+
+  test("A and SRV of two instances, one after the other removed, then NXDOMAIN", async () => {
+    dns = await startSkydns(etcd.clientUrl);
+    const ask = (name: string, type: "A" | "SRV") => dnsQuery("127.0.0.1", dns!.port, name, type);
+    // -internal: each instance at its own container address, so the answers tell them apart.
+    const p = await reg(["-internal", `skydns2://${etcd.endpoint}/skydns.local?api=v2`]);
+    const svc = `dns${process.pid}`;
+    const fqdn = `${svc}.skydns.local`;
+    expect((await ask(fqdn, "A")).rcode).toBe(NXDOMAIN);
+    const a = await container([`SERVICE_NAME=${svc}`]);
+    const b = await container([`SERVICE_NAME=${svc}`]);
+    const ipOf = async (name: string) => (await e.dockerd.docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name])).trim();
+    const [ipA, ipB] = [await ipOf(a.name), await ipOf(b.name)];
+    const addresses = async () => {
+      const r = await ask(fqdn, "A");
+      return { rcode: r.rcode, ips: r.answers.map((x) => x.address).sort() };
+    };
+    await waitFor(async () => {
+      expect(await addresses()).toEqual({ rcode: NOERROR, ips: [ipA, ipB].sort() });
+      return true;
+    }, { timeout: 15_000, message: `${fqdn} A answers ${ipA} and ${ipB}` });
+    const srv = await ask(fqdn, "SRV");
+    expect(srv.rcode).toBe(NOERROR);
+    expect(srv.answers.map((x) => x.srv?.port)).toEqual([80, 80]);
+    // Each SRV target is a name of its own that resolves to that instance's address.
+    const targets = await Promise.all(srv.answers.map(async (x) => (await ask(x.srv!.target, "A")).answers.map((y) => y.address)));
+    expect(targets.flat().sort()).toEqual([ipA, ipB].sort());
+
+    await e.dockerd.docker(["rm", "-f", a.name]);
+    await waitFor(async () => {
+      expect(await addresses()).toEqual({ rcode: NOERROR, ips: [ipB] });
+      return true;
+    }, { timeout: 15_000, message: `${fqdn} A answers only ${ipB} once ${a.name} is gone` });
+    // The name's directory still holds b's record: it stays.
+    expect(await etcd.getV2(`/skydns/local/skydns/${svc}`)).toBeDefined();
+
+    await e.dockerd.docker(["rm", "-f", b.name]);
+    await waitFor(async () => (await ask(fqdn, "A")).rcode === NXDOMAIN, { timeout: 15_000, message: `${fqdn} A is NXDOMAIN once both are gone` });
+    expect((await ask(fqdn, "SRV")).rcode).toBe(NXDOMAIN);
+    expect(await etcd.getV2(`/skydns/local/skydns/${svc}`)).toBeUndefined();
+    expect(p.running).toBe(true);
   });
 });

@@ -110,3 +110,50 @@ describe("skydns2 records", () => {
     }
   });
 });
+
+describe("skydns2 on etcd v2: the name's directory goes with its last record", () => {
+  const json = (v: unknown, status = 200) => new Response(JSON.stringify(v), { status, headers: { "content-type": "application/json" } });
+  /** An adapter whose etcd answers the directory delete with `dirAnswer`; records every request as "METHOD url". */
+  function adapter(uri: string, dirAnswer: () => Response) {
+    const calls: string[] = [];
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = String(input);
+      calls.push(`${init?.method ?? "GET"} ${url}`);
+      if (url.includes("dir=true")) return dirAnswer();
+      if (url.includes("/v3/")) return json({ header: {} });
+      return json({ action: "delete" });
+    }) as typeof globalThis.fetch;
+    return { a: skydns2Factory(uri, adapterContext({ fetch, runtime: {} as Runtime }).ctx), calls };
+  }
+
+  test("deregister deletes the record, then the directory with dir=true (only removed when empty)", async () => {
+    const { a, calls } = adapter("skydns2://h:1/skydns.local?api=v2", () => json({ action: "delete" }));
+    await a.deregister(service({ name: "web" }));
+    expect(calls).toEqual([
+      "DELETE http://h:1/v2/keys/skydns/local/skydns/web/web1",
+      "DELETE http://h:1/v2/keys/skydns/local/skydns/web?dir=true",
+    ]);
+  });
+
+  test.each([
+    ["not empty (403, errorCode 108)", () => json({ errorCode: 108, message: "Directory not empty", cause: "/skydns/local/skydns/web" }, 403)],
+    ["already gone (404, errorCode 100)", () => json({ errorCode: 100, message: "Key not found" }, 404)],
+  ])("a directory that is %s is fine", async (_, answer) => {
+    const { a } = adapter("skydns2://h:1/skydns.local?api=v2", answer);
+    await a.deregister(service());
+  });
+
+  test("any other answer fails the deregistration, so the bridge retries it", async () => {
+    const { a } = adapter("skydns2://h:1/skydns.local?api=v2", () => json({ errorCode: 300, message: "Raft Internal Error" }, 500));
+    const err = await a.deregister(service()).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect((err as Error).message).toMatch(/Cannot deregister "web1" in skydns2: .*500 Raft Internal Error.*/);
+  });
+
+  test("v3 has no directories: one delete only", async () => {
+    const { a, calls } = adapter("skydns2://h:1/skydns.local", () => json({}, 500));
+    await a.deregister(service());
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatch(/^POST http:\/\/h:1\/v3\/kv\/deleterange$/);
+  });
+});
