@@ -4,6 +4,7 @@ import { isHostPortError, parseHostPort } from "./hostport.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./log.ts";
 import { DEFAULT_NAMES, HEALTH_MODES } from "./services/derive.ts";
 import { parseFilter } from "./services/filter.ts";
+import { parseIpFlag } from "./host-address.ts";
 
 interface FlagCommon {
   /** As typed after `-`; matched case-insensitively (`-useIpFromLabel`). */
@@ -24,8 +25,8 @@ export type FlagSpec = FlagCommon &
     /** A whole number from `min`; the message says `a whole number[ of <unit>], <min>[ (<minNote>)] or more`. */
     | { kind: "int"; default: number; min: number; unit?: string; minNote?: string }
     | { kind: "enum"; default: string; values: readonly string[] }
-    /** `check` refuses a value, and the message says what was `expected`. */
-    | { kind: "string"; default: string; check?: (s: string) => boolean; expected?: string }
+    /** `check` refuses a value, and the message says what was `expected`; `problem` gives the whole message itself. */
+    | { kind: "string"; default: string; check?: (s: string) => boolean; expected?: string; problem?: (s: string) => string | undefined }
     /** Repeatable: each occurrence adds one value (checked one by one); from the environment, one value. */
     /** `parse` turns each value into what the program uses, or says why it cannot (the message quotes it whole). */
     | { kind: "list"; default: readonly string[]; check?: (s: string) => boolean; expected?: string; parse?: (s: string) => unknown }
@@ -33,11 +34,10 @@ export type FlagSpec = FlagCommon &
 
 export const DEFAULT_HTTP = "127.0.0.1:8485";
 
-const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const looksLikeIp = (s: string) => ipv4.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
 
 export const FLAGS = [
-  { name: "ip", kind: "string", default: "", hint: "addr", description: "IP for ports mapped to the host (default: this host's address, see the startup log)", check: (s) => s === "" || looksLikeIp(s), expected: "an IPv4 or IPv6 address such as 10.0.0.5" },
+  { name: "ip", kind: "string", default: "", hint: "addr|iface|cidr", description: "IP for ports mapped to the host: an address, an interface (eth0: its first IPv4) or a range (10.0.0.0/8: this host's first address in it), both looked up again every 30 s (default: this host's address, see the startup log)", problem: (s) => { const r = parseIpFlag(s); return r && "error" in r ? r.error : undefined; } },
+  { name: "hostname", kind: "string", default: "", hint: "name", description: "Host name in service IDs, -cleanup ownership and the embedded registry's node (default: the OS host name; in a container named by its own ID, the Docker engine's host name)", check: (s) => s === "" || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,252})$/.test(s), expected: 'a host name such as docker-host-1 (letters, digits, . _ -; no ":" or "/")' },
   { name: "internal", kind: "bool", default: false, description: "Use the container's internal IP and exposed ports instead of published ones" },
   { name: "explicit", kind: "bool", default: false, description: "Only register containers/ports that have SERVICE_NAME or SERVICE_<port>_NAME" },
   { name: "useIpFromLabel", kind: "string", default: "", hint: "label", description: "Use the IP in this container label (text after the last / is dropped)" },
@@ -188,7 +188,14 @@ export function flagSchema(f: FlagSpec): z.ZodMiniType {
     case "string":
       return z.pipe(
         text,
-        z.transform((v, ctx) => (!f.check || f.check(String(v)) ? String(v) : invalid(ctx, v, f.name, f.expected ?? "a valid value"))),
+        z.transform((v, ctx) => {
+          const why = f.problem?.(String(v));
+          if (why !== undefined) {
+            ctx.issues.push({ code: "custom", message: why, input: v });
+            return z.NEVER;
+          }
+          return !f.check || f.check(String(v)) ? String(v) : invalid(ctx, v, f.name, f.expected ?? "a valid value");
+        }),
       );
     case "list":
       return z.pipe(

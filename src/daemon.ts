@@ -7,7 +7,9 @@ import { listenAddress } from "./config.ts";
 import { DockerClient, resolveDockerEndpoint, endpointFor } from "./docker/client.ts";
 import type { ContainerInspect } from "./docker/schema.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
+import { RESOLVE_EVERY_S, dynamicHostAddress } from "./host-address.ts";
 import { resolveHostIp } from "./hostip.ts";
+import { chooseHostname, hostnameIo } from "./hostname.ts";
 import { createApp, type HttpEnv } from "./http/app.ts";
 import type { Readiness } from "./http/status.ts";
 import { catalogRoutes } from "./http/catalog.ts";
@@ -30,11 +32,19 @@ import type { AdapterContext, Logger } from "./types.ts";
  * `meanwhile` (the daemon's registry pings) runs while this host's address is being looked up:
  * a slow resolver does not delay the first registration by more than it must.
  */
-export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registries: NamedRegistry[]) => Promise<void>) {
-  const hostname = osHostname();
+export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registries: NamedRegistry[], hostname: string) => Promise<void>) {
   // Started first, awaited last (resolveHostIp never rejects).
-  const lookup = config.ip ? undefined : resolveHostIp(hostname);
+  const lookup = config.ip ? undefined : resolveHostIp(osHostname());
   const tags = compileTags(config.tags);
+  const dockerHost = rt.env("DOCKER_HOST");
+  const endpoint = dockerHost ? await endpointFor(dockerHost, rt).catch((e) => {
+    throw new ConfigError(errorMessage(e));
+  }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
+  const docker = new DockerClient(endpoint);
+  // Before the registry adapters: they name this host (the embedded registry's node, Consul's catalog).
+  const hostname = await chooseHostname(config.hostname, hostnameIo(osHostname(), rt, docker), log);
+  // -ip eth0 / -ip 10.0.0.0/8: looked up now and again later (runDaemon); a fixed -ip: undefined.
+  const address = dynamicHostAddress(config.ip, () => rt.networkInterfaces(), log);
   let defaultHostIp = config.ip || undefined;
   const ctx: AdapterContext = {
     fetch: globalThis.fetch,
@@ -45,18 +55,13 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
     ttl: config.ttl,
     ttlRefresh: config["ttl-refresh"],
     allowScriptChecks: config["allow-script-checks"],
-    nodeAddress: () => defaultHostIp,
+    nodeAddress: () => (address ? address.current : defaultHostIp),
   };
   const adapters = [];
   for (const uri of config.uris) adapters.push(await createAdapter(uri, ctx));
   const names = registryNames(config.uris, adapters.map((a) => a.backend));
   const registries: NamedRegistry[] = adapters.map((adapter, i) => ({ name: names[i]!, adapter }));
-  const dockerHost = rt.env("DOCKER_HOST");
-  const endpoint = dockerHost ? await endpointFor(dockerHost, rt).catch((e) => {
-    throw new ConfigError(errorMessage(e));
-  }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
-  const docker = new DockerClient(endpoint);
-  await meanwhile?.(registries);
+  await meanwhile?.(registries, hostname);
   if (lookup) {
     const { ip, why } = await lookup;
     defaultHostIp = ip;
@@ -65,8 +70,11 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
   const derive = (c: ContainerInspect, peer?: ContainerInspect, imageTag?: string | null) =>
     deriveServices(c, {
       hostname,
-      hostIp: config.ip || undefined,
-      defaultHostIp,
+      // Until -ip eth0 has an address, ports that need it are skipped (and registered once it has one).
+      hostIp: address ? address.current : config.ip || undefined,
+      defaultHostIp: address ? address.current : defaultHostIp,
+      // Provenance of such an address: "-ip eth0 → 10.1.2.3".
+      hostIpSource: address?.flag,
       internal: config.internal,
       explicit: config.explicit,
       useIpFromLabel: config.useIpFromLabel || undefined,
@@ -79,7 +87,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
       imageTag,
       filters: config.filter,
     });
-  return { hostname, registries, docker, derive, hostIp: defaultHostIp ?? "127.0.0.1" };
+  return { hostname, registries, docker, derive, address, hostIp: (address ? address.current : defaultHostIp) ?? "127.0.0.1" };
 }
 
 async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config: Config, log: Logger): Promise<void> {
@@ -95,8 +103,8 @@ async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config:
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */
 export async function runDaemon(config: Config, rt: Runtime, version: string): Promise<number> {
   const log = createLogger({ level: config["log-level"], format: config["log-format"] });
-  const { hostname, registries, docker, derive, hostIp } = await prepare(config, rt, log, (registries) => {
-    log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registries.map((r) => r.name).join(" "), hostname: osHostname() });
+  const { hostname, registries, docker, derive, hostIp, address } = await prepare(config, rt, log, (registries, name) => {
+    log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registries.map((r) => r.name).join(" "), hostname: name });
     return Promise.all(registries.map((r) => pingWithRetry(r, config, log))).then(() => {});
   });
 
@@ -107,7 +115,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     const each = registries.map((r) => ({ name: r.name, ...reachable.get(r.name)! }));
     const down = each.filter((r) => !r.ok);
     const reason = down.length === 1 && each.length === 1 ? down[0]!.reason : down.map((r) => `${r.name}: ${r.reason}`).join("; ");
-    return { docker: readiness.docker, registry: { ok: down.length === 0, reason }, registries: each };
+    const noAddress = address && address.current === undefined ? { address: { ok: false, reason: `${address.flag} has no address yet` } } : {};
+    return { docker: readiness.docker, registry: { ok: down.length === 0, reason }, registries: each, ...noAddress };
   };
   const backendOf = new Map(registries.map((r) => [r.name, r.adapter.backend]));
   const observe = (op: string, ok: boolean, seconds: number, registry: string) => {
@@ -215,7 +224,12 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     // Docker health mirror checks with a TTL (Consul) are set again well within it.
     every(w.registry.healthRefreshSeconds ?? 0, () => w.refreshHealth());
   }
+  // A changed address: every container derived again, so each service moves to it (the bridge
+  // deletes the entry at the old address first where the backend keys by it).
+  const syncAll = () => bridge.syncAll().catch((e) => log.warn(`Cannot list containers: ${errorMessage(e)}`));
+  if (address) every(RESOLVE_EVERY_S, async () => void (address.refresh() && (await syncAll())));
   every(config.resync, async () => {
+    address?.refresh();
     await bridge.syncAll().catch((e) => log.warn(`Resync: cannot list containers: ${errorMessage(e)}`));
     await bridge.reconcileRegistry();
   });

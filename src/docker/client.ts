@@ -144,6 +144,14 @@ export class DockerClient {
     return this.apiVersion;
   }
 
+  /** The engine's host name (`GET /info` → `Name`): the host's name, seen from a container too. */
+  async info(): Promise<{ name: string }> {
+    const body = (await this.json("/info")) as { Name?: unknown } | null;
+    const name = typeof body?.Name === "string" ? body.Name.trim() : "";
+    if (!name) throw new DockerError(`Docker's /info at ${this.endpoint.address} has no host name (Name)`);
+    return { name };
+  }
+
   /** Running containers. */
   async list(): Promise<ContainerSummary[]> {
     const body = await this.json("/containers/json");

@@ -7,6 +7,8 @@ export interface Readiness {
   registry: { ok: boolean; reason: string };
   /** Each registry by name, in the order of the command line. */
   registries?: Array<{ name: string; ok: boolean; reason: string }>;
+  /** Present while -ip names an interface or range that has no address yet. */
+  address?: { ok: boolean; reason: string };
 }
 
 /** Facts about this registrator that do not change while it runs (or change rarely). */
@@ -43,10 +45,14 @@ export function serviceJson(s: ServiceStatus) {
 
 /** `/ready`'s body: ready, the reason when not, and with several registries each one's state. */
 export function readyJson(r: Readiness) {
-  const ok = r.docker.ok && r.registry.ok;
+  const ok = r.docker.ok && r.registry.ok && (r.address?.ok ?? true);
   const several = r.registries && r.registries.length > 1;
   const registryReason = several ? `registries: ${r.registry.reason}` : `registry: ${r.registry.reason}`;
-  const reasons = [r.docker.ok ? "" : `docker: ${r.docker.reason}`, r.registry.ok ? "" : registryReason].filter(Boolean);
+  const reasons = [
+    r.docker.ok ? "" : `docker: ${r.docker.reason}`,
+    r.registry.ok ? "" : registryReason,
+    r.address && !r.address.ok ? `address: ${r.address.reason}` : "",
+  ].filter(Boolean);
   return {
     ready: ok,
     ...(ok ? {} : { reason: reasons.join("; ") }),

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dropStartupPages } from "./trim.ts";
+import { listInterfaces } from "./net.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
 
 export function bunRuntime(): Runtime {
@@ -39,6 +40,7 @@ export function bunRuntime(): Runtime {
     envAll: () => ({ ...process.env }) as Record<string, string>,
     args: () => process.argv.slice(2),
     readTextFile: async (path) => readFileSync(path, "utf8"),
+    networkInterfaces: listInterfaces,
     exists: async (path) => existsSync(path),
     exit: (code) => process.exit(code),
     collect: () => Bun.gc(false),

@@ -1,3 +1,4 @@
+import { listInterfaces } from "./net.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
 
 // Deno's globals, typed just enough for what we call (no dependency on Deno's type package).
@@ -45,6 +46,7 @@ export function denoRuntime(): Runtime {
     envAll: () => D.env.toObject(),
     args: () => D.args,
     readTextFile: (p) => D.readTextFile(p),
+    networkInterfaces: listInterfaces,
     exists: async (p) => {
       try {
         await D.stat(p);

@@ -2,7 +2,7 @@ import { bunRuntime } from "./bun.ts";
 import { denoRuntime } from "./deno.ts";
 import type { Runtime } from "./types.ts";
 
-export type { Runtime, TlsOptions, Server, ServeOptions } from "./types.ts";
+export type { NetInterfaces, Runtime, TlsOptions, Server, ServeOptions } from "./types.ts";
 
 let current: Runtime | undefined;
 

@@ -32,6 +32,9 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** Network interfaces by name, each with its addresses in the system's order. */
+export type NetInterfaces = Readonly<Record<string, ReadonlyArray<{ address: string; family: "IPv4" | "IPv6"; internal: boolean }> | undefined>>;
+
 /** Everything registrator needs from Bun or Deno. Core code gets these, never the globals. */
 export interface Runtime {
   readonly name: "bun" | "deno";
@@ -45,6 +48,8 @@ export interface Runtime {
   envAll(): Record<string, string>;
   args(): string[];
   readTextFile(path: string): Promise<string>;
+  /** This host's network interfaces and their addresses (for -ip eth0 / -ip 10.0.0.0/8). */
+  networkInterfaces(): NetInterfaces;
   exists(path: string): Promise<boolean>;
   exit(code: number): never;
   /**

@@ -82,7 +82,14 @@ describe("validation: one clear line", () => {
     [["-resync", "-3", "etcd://"], /-resync/],
     [["-resync", "1.5", "etcd://"], /-resync: expected a whole number/],
     [["-retry-attempts", "-2", "etcd://"], /-retry-attempts/],
-    [["-ip", "not-an-ip", "etcd://"], /-ip/],
+    [["-ip", "10.0.0.300", "etcd://"], /-ip: expected an IPv4 or IPv6 address \(10\.0\.0\.5\), an interface name \(eth0\) or a CIDR range/],
+    [["-ip", "10.0.0.0/33", "etcd://"], /-ip: "10\.0\.0\.0\/33" is not a CIDR range/],
+    [["-ip", "fd00::/129", "etcd://"], /is not a CIDR range/],
+    [["-ip", "eth 0", "etcd://"], /-ip: expected/],
+    [["-ip", "a-name-longer-than-15", "etcd://"], /-ip: expected/],
+    [["-ip", "fe80::zz", "etcd://"], /-ip: expected/],
+    [["-hostname", "a:b", "etcd://"], /-hostname: expected a host name/],
+    [["-hostname", "a/b", "etcd://"], /-hostname/],
     [["-http", "nowhere", "etcd://"], /-http/],
     [["-log-format", "xml"], /-log-format: expected one of text, json/],
     [["-bogus", "etcd://"], /Unknown flag "-bogus"/],
@@ -92,6 +99,19 @@ describe("validation: one clear line", () => {
     [["etcd://x:2379", "local://", "etcd://x:2379/"], /Registry URI "etcd:\/\/x:2379\/" is given twice/],
     [["local://", "LOCAL://"], /given twice/],
   ])("%j", (argv, pattern) => fails(argv, pattern));
+
+  test.each(["10.0.0.5", "fd00::5", "eth0", "br-1a2b3c4d5e6f", "enp0s31f6", "10.0.0.0/8", "198.18.0.0/15", "fd00::/64", "0.0.0.0/0"])(
+    "-ip %s is accepted as given (an address, an interface or a range)",
+    (ip) => {
+      expect(load(["-ip", ip, "etcd://"]).ip).toBe(ip);
+    },
+  );
+
+  test("-hostname and REGISTRATOR_HOSTNAME; the flag wins; default empty (the default rule)", () => {
+    expect(load([]).hostname).toBe("");
+    expect(loadConfig([], { REGISTRATOR_HOSTNAME: "docker-host-1" }).hostname).toBe("docker-host-1");
+    expect(loadConfig(["-hostname", "x"], { REGISTRATOR_HOSTNAME: "docker-host-1" }).hostname).toBe("x");
+  });
 
   test("valid ttl pair passes", () => {
     expect(load(["-ttl", "30", "-ttl-refresh", "10", "etcd://"]).ttl).toBe(30);
