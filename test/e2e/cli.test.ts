@@ -19,6 +19,9 @@ test.each([
   [["-network", "-internal", "etcd://"], /-network: expected a Docker network name/],
   [["etcd://127.0.0.1:2379/s", "local://", "etcd://127.0.0.1:2379/s"], /Registry URI "etcd:\/\/127.0.0.1:2379\/s" is given twice/],
   [["etcd://", "local://", "-ip", "10.0.0.5"], /flags go before the registry URIs/],
+  [["-ip", "10.0.0.0/33", "etcd://"], /-ip: "10\.0\.0\.0\/33" is not a CIDR range/],
+  [["-ip", "10.0.0.300", "etcd://"], /-ip: expected .* an interface name \(eth0\) or a CIDR range/],
+  [["-hostname", "a:b", "etcd://"], /-hostname: expected a host name/],
 ])("registrator %j exits 2 with one line, before connecting anywhere", async (args, pattern) => {
   // A Docker socket that does not exist: reaching for it would show up as a different error.
   const p = spawn(registratorCommand(args), { env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" } });

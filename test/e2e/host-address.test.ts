@@ -1,0 +1,76 @@
+// -ip <interface> on a real interface made for this test: no address at first (/ready false,
+// nothing registered), then an address (every service registers with it), then another one (every
+// service moves to it: no entry lost or duplicated, one log line old → new). The link only ever
+// holds a 198.18.0.0/15 /32 address (benchmarking range): no traffic is routed through it.
+import { afterAll, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { freePort, run, waitFor } from "../support/proc.ts";
+import { HOST, e2eFile, httpUrl, keysUnder } from "./helpers.ts";
+
+const f = e2eFile();
+const LINK = `rgtip${randomBytes(4).toString("hex")}`;
+let created = false;
+
+/** A link of our own: `dummy` where the kernel has it, else an empty bridge (same for reading its address). */
+async function createLink(): Promise<void> {
+  try {
+    await run(["ip", "link", "add", LINK, "type", "dummy"]);
+  } catch {
+    await run(["ip", "link", "add", LINK, "type", "bridge"]);
+  }
+  created = true;
+  await run(["ip", "link", "set", LINK, "up"]);
+}
+
+afterAll(async () => {
+  if (created) await run(["ip", "link", "del", LINK]).catch(() => {});
+});
+
+/** Services move within a resolve period (30 s) and a sync: the issue's bound. */
+const MOVE_WITHIN_MS = 35_000;
+
+test("-ip <interface>: waits for its address, registers every service with it, moves them all when it changes", async () => {
+  await createLink();
+  const a = randomBytes(2);
+  const [first, second] = [`198.18.${a[0]}.${a[1]! & 0x7f}`, `198.18.${a[0]}.${(a[1]! & 0x7f) | 0x80}`];
+  const prefix = `/hostip${process.pid}`;
+  const p = await f.registrator(["-ip", LINK, `etcd://${f.e.etcd.endpoint}${prefix}`]);
+  const url = await httpUrl(p);
+  await p.waitForLine(new RegExp(`-ip ${LINK}: interface "${LINK}" has no address yet`));
+
+  // Several containers and ports: two services of one container, one of another.
+  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+  const multi = await f.container(["-p", `${p1}:80`, "-p", `${p2}:81`], undefined, "multi");
+  const single = await f.container(["-p", `${p3}:80`, "-e", `SERVICE_NAME=single${process.pid}`], undefined, "single");
+  const keys = (ip: string) => ({
+    [`${prefix}/busybox-80/${HOST}:${multi}:80`]: `${ip}:${p1}`,
+    [`${prefix}/busybox-81/${HOST}:${multi}:81`]: `${ip}:${p2}`,
+    [`${prefix}/single${process.pid}/${HOST}:${single}:80`]: `${ip}:${p3}`,
+  });
+  // Both containers were looked at (and skipped for want of the address) before the address came.
+  await p.waitForLine(new RegExp(`Skipped port 81/tcp of container "${multi}": no address could be determined`));
+  await p.waitForLine(new RegExp(`Skipped port 80/tcp of container "${single}": no address could be determined`));
+  const ready = await fetch(`${url}/ready`);
+  expect(ready.status).toBe(503);
+  expect(((await ready.json()) as { reason: string }).reason).toContain(`address: -ip ${LINK} has no address yet`);
+  expect(await keysUnder(f.e, `${prefix}/`)).toEqual({});
+
+  await run(["ip", "addr", "add", `${first}/32`, "dev", LINK]);
+  await waitFor(async () => {
+    expect(await keysUnder(f.e, `${prefix}/`)).toEqual(keys(first));
+    return true;
+  }, { timeout: MOVE_WITHIN_MS, interval: 200, message: `every service registered at ${first}` });
+  await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, { timeout: 5000, message: "/ready once the address is there" });
+
+  const mark = p.mark();
+  await run(["ip", "addr", "del", `${first}/32`, "dev", LINK]);
+  await run(["ip", "addr", "add", `${second}/32`, "dev", LINK]);
+  await waitFor(async () => {
+    expect(await keysUnder(f.e, `${prefix}/`)).toEqual(keys(second));
+    return true;
+  }, { timeout: MOVE_WITHIN_MS, interval: 200, message: `every service moved to ${second}` });
+  const changed = p.lines.slice(mark).filter((l) => l.includes("address changed"));
+  expect(changed).toHaveLength(1);
+  expect(changed[0]).toContain(`-ip ${LINK}: address changed ${first} → ${second}; re-registering every service with it`);
+  expect(p.running).toBe(true);
+}, 120_000);
