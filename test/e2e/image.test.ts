@@ -89,6 +89,45 @@ describe.skipIf(!!skip)("docker image", () => {
     }
   });
 
+  // Without --net=host (and without -h) the container's host name is its own ID, which changes on
+  // every re-create: service IDs and the embedded registry's node take the engine's host name
+  // instead; -hostname wins over both. The HTTP API is reached at the container's bridge address.
+  test("on a bridge network: service IDs carry the engine's host name, not the container ID; -hostname x wins", async () => {
+    const d = await sharedDockerd();
+    if (!d.socket) return void console.error("SKIP: the image test mounts a unix socket; the external daemon is tcp://");
+    await buildImage(d);
+    const engine = await d.docker(["info", "--format", "{{.Name}}"]);
+    const port = await freePort();
+    const name = `hostname-${process.pid}-${port}`;
+    // -t: its log (stderr) comes back from `docker logs` on stdout.
+    const start = (extra: string[]) => run(d, ["-t", "-v", `${d.socket}:/tmp/docker.sock`, TAG, "-ip", "127.0.0.1", "-http", "0.0.0.0:8485", ...extra, "local://"]);
+    const [byDefault, byFlag] = [await start([]), await start(["-hostname", "x"])];
+    const api = async (id: string) => `http://${await d.docker(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id])}:8485`;
+    const [defaultApi, flagApi] = [await api(byDefault), await api(byFlag)];
+    const logs = (id: string) => d.docker(["logs", "--tail", "30", id]).catch((e: Error) => e.message);
+    try {
+      const web = await run(d, ["-p", `${port}:80`, "-e", `SERVICE_NAME=${name}`, d.image, "httpd", "-f", "-p", "80", "-h", "/www"]);
+      const webName = (await d.docker(["inspect", "--format", "{{.Name}}", web])).replace(/^\//, "");
+      const services = (base: string) =>
+        waitFor(async () => {
+          const list = ((await (await fetch(`${base}/v1/services`)).json()) as Array<{ id: string; name: string; registered: boolean }>).filter((s) => s.name === name && s.registered);
+          return list.length > 0 && list;
+        }, { timeout: 30_000, message: `"${name}" registered by the registrator at ${base}` });
+      expect((await services(defaultApi)).map((s) => s.id)).toEqual([`${engine}:${webName}:80`]);
+      expect((await services(flagApi)).map((s) => s.id)).toEqual([`x:${webName}:80`]);
+      const nodes = async (base: string) => ((await (await fetch(`${base}/v1/catalog/service/${name}`)).json()) as Array<{ Node: string }>).map((e) => e.Node);
+      expect(await nodes(defaultApi)).toEqual([engine]);
+      expect(await nodes(flagApi)).toEqual(["x"]);
+      // Why, said once at startup: its own host name is the container ID.
+      const own = (await d.docker(["inspect", "--format", "{{.Config.Hostname}}", byDefault])).trim();
+      expect(own).toBe(byDefault.slice(0, 12));
+      expect(await logs(byDefault)).toContain(`Using the Docker engine's host name "${engine}" (GET /info) in service IDs: this container's own host name "${own}" is its container ID`);
+      expect(await logs(byFlag)).not.toContain("engine's host name");
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nregistrator container logs:\n${await logs(byDefault)}\n---\n${await logs(byFlag)}`, { cause: err });
+    }
+  });
+
   // The image's /etc/ssl/certs/ca-certificates.crt is what SSL_CERT_FILE names: mounting a private
   // CA there is how an operator trusts a TLS registry. Also proves "localhost" resolves in scratch
   // (nsswitch.conf + the /etc/hosts Docker provides) and that the TLS stack loads.
