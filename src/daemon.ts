@@ -34,7 +34,7 @@ import type { AdapterContext, Logger } from "./types.ts";
  */
 export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registries: NamedRegistry[], hostname: string) => Promise<void>) {
   // Started first, awaited last (resolveHostIp never rejects).
-  const lookup = config.ip ? undefined : resolveHostIp(osHostname());
+  const lookup = config.ip ? undefined : resolveHostIp(osHostname(), () => rt.networkInterfaces());
   const tags = compileTags(config.tags);
   const dockerHost = rt.env("DOCKER_HOST");
   const endpoint = dockerHost ? await endpointFor(dockerHost, rt).catch((e) => {
