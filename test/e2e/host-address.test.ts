@@ -69,6 +69,11 @@ test("-ip <interface>: waits for its address, registers every service with it, m
     expect(await keysUnder(f.e, `${prefix}/`)).toEqual(keys(second));
     return true;
   }, { timeout: MOVE_WITHIN_MS, interval: 200, message: `every service moved to ${second}` });
+  // Which rule chose the address, as /v1/services shows it.
+  const why = ((await (await fetch(`${url}/v1/services`)).json()) as Array<{ id: string; why?: { address: string } }>)
+    .filter((x) => x.id.includes(multi) || x.id.includes(single))
+    .map((x) => x.why?.address);
+  expect(why).toEqual([`-ip ${LINK} → ${second}`, `-ip ${LINK} → ${second}`, `-ip ${LINK} → ${second}`]);
   const changed = p.lines.slice(mark).filter((l) => l.includes("address changed"));
   expect(changed).toHaveLength(1);
   expect(changed[0]).toContain(`-ip ${LINK}: address changed ${first} → ${second}; re-registering every service with it`);
