@@ -6,6 +6,9 @@ import type { NetInterfaces } from "./runtime/types.ts";
 import type { Logger } from "./types.ts";
 import { isIp } from "./services/address.ts";
 
+/** How often the daemon looks the address of -ip eth0 / -ip 10.0.0.0/8 up again (and at each resync). */
+export const RESOLVE_EVERY_S = 30;
+
 export type IpSpec =
   | { kind: "address"; ip: string }
   | { kind: "interface"; name: string }
@@ -140,7 +143,7 @@ export class HostAddress {
         const has = this.spec.kind === "interface" ? `${what} has no address` : `${what} has an address`;
         this.on.missing(
           this.address === undefined
-            ? `${describeSpec(this.spec)}: ${has} yet${problem}; ports that need the host address wait until it has one (checked every 30 s), /ready is false meanwhile`
+            ? `${describeSpec(this.spec)}: ${has} yet${problem}; ports that need the host address wait until it has one (checked every ${RESOLVE_EVERY_S} s), /ready is false meanwhile`
             : `${describeSpec(this.spec)}: ${has} any more${problem}; services keep ${this.address} until it has one again`,
         );
       }
@@ -154,9 +157,6 @@ export class HostAddress {
     return true;
   }
 }
-
-/** How often the daemon looks the address of -ip eth0 / -ip 10.0.0.0/8 up again (and at each resync). */
-export const RESOLVE_EVERY_S = 30;
 
 /**
  * -ip for the daemon: undefined when it is not given or a fixed address; else a HostAddress,
