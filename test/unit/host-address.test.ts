@@ -2,6 +2,7 @@
 // events (src/host-address.ts), with interface lists made up here.
 import { describe, expect, test } from "bun:test";
 import { HostAddress, type IpSpec, parseIpFlag, pickAddress } from "../../src/host-address.ts";
+import { readyJson } from "../../src/http/status.ts";
 import type { NetInterfaces } from "../../src/runtime/types.ts";
 
 const v4 = (address: string, internal = false) => ({ address, family: "IPv4" as const, internal });
@@ -132,5 +133,19 @@ describe("HostAddress: looked up again, one event per change", () => {
       throw new Error("getifaddrs failed");
     }, { changed: () => {}, missing: (m) => expect(m).toContain("getifaddrs failed") });
     expect(a.refresh()).toBe(false);
+  });
+});
+
+describe("/ready while -ip has no address", () => {
+  test("503 with the reason; 200 once there is no address entry", () => {
+    const up = { ok: true, reason: "" };
+    expect(readyJson({ docker: up, registry: up, address: { ok: false, reason: "-ip eth0 has no address yet" } })).toEqual({
+      ready: false,
+      reason: "address: -ip eth0 has no address yet",
+    });
+    expect(readyJson({ docker: { ok: false, reason: "not connected yet" }, registry: up, address: { ok: false, reason: "-ip eth0 has no address yet" } }).reason).toBe(
+      "docker: not connected yet; address: -ip eth0 has no address yet",
+    );
+    expect(readyJson({ docker: up, registry: up })).toEqual({ ready: true });
   });
 });
