@@ -34,7 +34,6 @@ export type FlagSpec = FlagCommon &
 
 export const DEFAULT_HTTP = "127.0.0.1:8485";
 
-
 export const FLAGS = [
   { name: "ip", kind: "string", default: "", hint: "addr|iface|cidr", description: "IP for ports mapped to the host: an address, an interface (eth0: its first IPv4) or a range (10.0.0.0/8: this host's first address in it), both looked up again every 30 s (default: this host's address, see the startup log)", problem: (s) => { const r = parseIpFlag(s); return r && "error" in r ? r.error : undefined; } },
   { name: "hostname", kind: "string", default: "", hint: "name", description: "Host name in service IDs, -cleanup ownership and the embedded registry's node (default: the OS host name; in a container named by its own ID, the Docker engine's host name)", check: (s) => s === "" || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,252})$/.test(s), expected: 'a host name such as docker-host-1 (letters, digits, . _ -; no ":" or "/")' },

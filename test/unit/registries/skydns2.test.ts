@@ -123,7 +123,7 @@ describe("skydns2 on etcd v2: the name's directory goes with its last record", (
       if (url.includes("/v3/")) return json({ header: {} });
       return json({ action: "delete" });
     }) as typeof globalThis.fetch;
-    return { a: skydns2Factory(uri, adapterContext({ fetch, runtime: {} as Runtime }).ctx), calls };
+    return { a: skydns2Factory(parseRegistryUri(uri), adapterContext({ fetch, runtime: {} as Runtime }).ctx), calls };
   }
 
   test("deregister deletes the record, then the directory with dir=true (only removed when empty)", async () => {
