@@ -31,15 +31,16 @@ export interface Entry {
 export const NO_REFS: readonly ServiceRef[] = Object.freeze([]);
 
 /**
- * Everything but provenance and the health mirror (set apart, with setHealth), as JSON: computed
- * when compared rather than held, which would cost each service its own string.
+ * Everything but provenance (origin, and `why`, which is display only: a rule's text changing is
+ * no reason to write the same entry again) and the health mirror (set apart, with setHealth), as
+ * JSON: computed when compared rather than held, which would cost each service its own string.
  */
 function contentJson(s: Service): string {
-  const { origin: _origin, mirror: _mirror, ...rest } = s;
+  const { origin: _origin, why: _why, mirror: _mirror, ...rest } = s;
   return JSON.stringify(rest);
 }
 
-/** Whether two services need no registration between them: equal in everything but origin and mirror. */
+/** Whether two services need no registration between them: equal in everything but origin, why and mirror. */
 export function sameContent(a: Service, b: Service): boolean {
   return a === b || contentJson(a) === contentJson(b);
 }

@@ -113,6 +113,8 @@ export const derive = (c: ContainerInspect) => {
     enableTagOverride: false,
     health: (c.Config.Labels?.SERVICE_HEALTH as HealthMode | undefined) ?? "auto",
     origin: { containerId: c.Id, containerName: name, exposedPort: port, hostPort: String(port), hostIp: "0.0.0.0" },
+    // TEST_WHY stands for the text of the rule that chose the address (Service.why).
+    ...(c.Config.Labels?.TEST_WHY ? { why: { address: c.Config.Labels.TEST_WHY, port: "published port", name: "image" } } : {}),
   };
   return { services: [service], ignored: [], warnings: [] };
 };

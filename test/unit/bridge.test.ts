@@ -127,6 +127,22 @@ describe("bridge", () => {
     expect(registry.writes).toBe(before + 1);
   });
 
+  test("a service whose deciding rule text (why) changes, and nothing else, is not written again", async () => {
+    const { docker, bridge, registry, ids } = setup();
+    docker.containers.set("a", { running: true, exitCode: 0, port: 80, labels: { TEST_WHY: "-ip eth0 → 10.1.2.3" } });
+    await bridge.syncAll();
+    await bridge.flush();
+    expect(ids()).toEqual(["host:a:80"]);
+    const before = registry.writes;
+    docker.containers.set("a", { running: true, exitCode: 0, port: 80, labels: { TEST_WHY: "SERVICE_IP" } });
+    await bridge.sync("a");
+    await bridge.flush();
+    await bridge.reconcileRegistry();
+    expect(registry.writes).toBe(before);
+    // What the status shows is the current derivation's rule, written or not.
+    expect(bridge.status().map((s) => s.service.why?.address)).toEqual(["SERVICE_IP"]);
+  });
+
   test("-cleanup removes this host's entries without a container, and nobody else's", async () => {
     const { bridge, registry, ids } = setup({ cleanup: true });
     const stale = derive((await new FakeDocker().inspect("x")) ?? ({ Id: "gone", Name: "/gone", Config: {}, State: {}, NetworkSettings: { Ports: { "80/tcp": [] } } } as ContainerInspect)).services[0]!;
