@@ -39,7 +39,7 @@ const service = (i: number, port: number): Service => ({
 const registry = new LocalRegistry(new LocalCatalog());
 for (let i = 0; i < watchers; i++) await registry.register(service(i, 10_000));
 const app = new Hono();
-catalogRoutes(registry.catalog, { nodeName: "bench", nodeId: await nodeIdFor("bench"), nodeAddress: "127.0.0.1" })(app);
+catalogRoutes(registry.catalog, { nodeName: "bench", nodeId: await nodeIdFor("bench"), nodeAddress: () => "127.0.0.1" })(app);
 const server = await bunRuntime().serve((req) => app.fetch(req), { hostname: "127.0.0.1", port: 0, idleTimeout: 60, longPoll: () => true });
 const base = `http://127.0.0.1:${server.port}`;
 

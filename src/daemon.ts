@@ -87,7 +87,9 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
       imageTag,
       filters: config.filter,
     });
-  return { hostname, registries, docker, derive, address, hostIp: (address ? address.current : defaultHostIp) ?? "127.0.0.1" };
+  // A getter: with -ip eth0 the address can change after startup, and the embedded registry's node follows it.
+  const hostIp = () => (address ? address.current : defaultHostIp) ?? "127.0.0.1";
+  return { hostname, registries, docker, derive, address, hostIp };
 }
 
 async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config: Config, log: Logger): Promise<void> {

@@ -20,8 +20,8 @@ export interface CatalogOptions {
   nodeName: string;
   /** The node's UUID, `await nodeIdFor(nodeName)` (computed before the routes, off the request path). */
   nodeId: string;
-  /** This host's registered IP, reported as the node's address. */
-  nodeAddress: string;
+  /** This host's registered IP now, reported as the node's address (-ip eth0 can move it while running). */
+  nodeAddress: () => string;
   /** Consul datacenter name reported by the embedded registry (default dc1). */
   datacenter?: string;
   /** Resolves after the first sync with Docker: reads wait for it instead of answering an empty catalog. */

@@ -14,8 +14,8 @@ export interface ConsulNode {
   /** A stable UUID derived from the node name. */
   id: string;
   name: string;
-  /** This host's registered IP (-ip, or the resolved host address). */
-  address: string;
+  /** This host's registered IP (-ip, or the resolved host address): read when shaped, so it follows -ip eth0. */
+  readonly address: string;
   datacenter: string;
   meta: ReadonlyMap<string, string>;
   /** Index at which the node "joined": the catalog's start index. */
@@ -35,11 +35,13 @@ export async function nodeIdFor(name: string): Promise<string> {
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
 
-export function makeNode(o: { id: string; name: string; address: string; datacenter: string; index: number }): ConsulNode {
+export function makeNode(o: { id: string; name: string; address: () => string; datacenter: string; index: number }): ConsulNode {
   return {
     id: o.id,
     name: o.name,
-    address: o.address,
+    get address() {
+      return o.address();
+    },
     datacenter: o.datacenter,
     meta: new Map([
       ["consul-network-segment", ""],

@@ -31,7 +31,7 @@ const catalog = new LocalCatalog();
 catalog.set(svc("host1:web:80", "web", { mirror: { status: "passing", output: "ok" } }));
 catalog.set(svc("host1:plain:80", "plain", { tags: [], attrs: {} }));
 const app = new Hono();
-catalogRoutes(catalog, { nodeName: "host1", nodeId: await nodeIdFor("host1"), nodeAddress: "10.0.0.5", version: "test" })(app);
+catalogRoutes(catalog, { nodeName: "host1", nodeId: await nodeIdFor("host1"), nodeAddress: () => "10.0.0.5", version: "test" })(app);
 
 async function get<T = any>(path: string): Promise<T> {
   const res = await app.request(path);

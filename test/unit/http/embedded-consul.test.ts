@@ -26,9 +26,9 @@ function svc(id: string, name: string, over: Partial<Service> = {}): Service {
 
 const NODE_ID = await nodeIdFor("host1");
 
-function api(catalog = new LocalCatalog(), o: { synced?: Promise<void>; syncWaitMs?: number } = {}) {
+function api(catalog = new LocalCatalog(), o: { synced?: Promise<void>; syncWaitMs?: number; nodeAddress?: () => string } = {}) {
   const app = new Hono();
-  catalogRoutes(catalog, { nodeName: "host1", nodeId: NODE_ID, nodeAddress: "10.0.0.5", version: "test", ...o })(app);
+  catalogRoutes(catalog, { nodeName: "host1", nodeId: NODE_ID, nodeAddress: () => "10.0.0.5", version: "test", ...o })(app);
   const get = async (path: string, init?: RequestInit) => {
     const res = await app.request(path, init);
     const body = await res.text();
@@ -169,6 +169,17 @@ describe("shapes and filters", () => {
     expect((await get("/v1/catalog/nodes")).json()).toMatchObject([{ Node: "host1", ID: entry.ID, Address: "10.0.0.5" }]);
     expect((await get("/v1/catalog/node/host1")).json().Services.a1).toMatchObject({ Service: "web", Port: 8080 });
     expect((await get("/v1/agent/services")).json().a1).toMatchObject({ Service: "web", Datacenter: "dc1" });
+  });
+  test("the node's address is read on each answer, so it follows -ip eth0 when the interface's address changes", async () => {
+    let address = "10.0.0.5";
+    const { registry, get } = api(undefined, { nodeAddress: () => address });
+    await registry.register(svc("a1", "web"));
+    expect((await get("/v1/catalog/nodes")).json()).toMatchObject([{ Node: "host1", Address: "10.0.0.5" }]);
+    address = "10.9.9.9";
+    expect((await get("/v1/catalog/nodes")).json()).toMatchObject([{ Node: "host1", Address: "10.9.9.9", TaggedAddresses: { lan: "10.9.9.9" } }]);
+    expect((await get("/v1/catalog/service/web")).json()).toMatchObject([{ Address: "10.9.9.9" }]);
+    expect((await get("/v1/health/service/web")).json()[0].Node).toMatchObject({ Address: "10.9.9.9" });
+    expect((await get("/v1/status/leader")).json()).toBe("10.9.9.9:8300");
   });
   test("every ?tag= must match, ignoring case", async () => {
     const { registry, get } = api();
