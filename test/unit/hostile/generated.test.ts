@@ -4,7 +4,7 @@
 // prototype names go through validation, derivation and every backend's key/URL/body builder.
 // Asserted: nothing throws except a backend's own refusal; no key or URL leaves its prefix (raw,
 // after WHATWG URL parsing, after percent-decoding); no raw control character in keys, URLs or
-// text log lines. The figures are printed (and cited in the README's hostile-input section).
+// text log lines. The figures are printed (and cited in docs/development.md, Tests).
 import { parseRegistryUri } from "../../../src/registries/uri.ts";
 import { expect, test } from "bun:test";
 import { Bridge } from "../../../src/bridge/bridge.ts";
