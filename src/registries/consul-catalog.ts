@@ -8,7 +8,7 @@ import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, Re
 import { consulMeta, consulWeights, mirrorCheckId, type Dropped } from "./consul-checks.ts";
 import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, tcpEndpoint } from "./consul-client.ts";
 import { uriError } from "./uri.ts";
-import { consulFingerprint } from "./consul.ts";
+import { checkServiceId, consulFingerprint, listedConsulService, type ListedServiceJson, warnDroppedOnce } from "./consul.ts";
 
 /** What Consul ESM looks for: a node no agent runs, whose checks someone else reports. */
 export const EXTERNAL_NODE_META = Object.freeze({ "external-node": "true", "external-probe": "true" });
@@ -29,17 +29,6 @@ export function parseConsulCatalogUri(uri: RegistryUri, ctx: Pick<AdapterContext
     );
   }
   return readConsulSettings(ctx.env, (fromEnv, ssl) => tcpEndpoint(uri, false, fromEnv, ssl), ctx.log);
-}
-
-interface NodeServiceJson {
-  ID?: unknown;
-  Service?: unknown;
-  Tags?: unknown;
-  Meta?: unknown;
-  Port?: unknown;
-  Address?: unknown;
-  EnableTagOverride?: unknown;
-  Weights?: unknown;
 }
 
 export class ConsulCatalogAdapter implements RegistryAdapter {
@@ -96,14 +85,7 @@ export class ConsulCatalogAdapter implements RegistryAdapter {
   }
 
   private warnOnce(service: Service, d: Dropped): void {
-    const k = `${service.id}\0${d.key}\0${d.reason}`;
-    if (this.warned.has(k)) return;
-    this.warned.add(k);
-    this.ctx.log.warn(`Dropped ${d.key} of container ${quote(service.origin.containerName)} for consul-catalog: ${d.reason}`, {
-      container: service.origin.containerName,
-      service: service.id,
-      key: d.key,
-    });
+    warnDroppedOnce(this.ctx.log, this.warned, "consul-catalog", service, d);
   }
 
   ping(): Promise<void> {
@@ -141,22 +123,11 @@ export class ConsulCatalogAdapter implements RegistryAdapter {
     const parsed = jsonBody(failure, res) as { Services?: unknown } | null;
     if (!parsed || typeof parsed !== "object") throw new RegistryError(`${failure}: expected a JSON object`);
     // An unknown node (nothing registered yet, or the catalog forgot it) has null services.
-    const services = Array.isArray(parsed.Services) ? (parsed.Services as NodeServiceJson[]) : [];
+    const services = Array.isArray(parsed.Services) ? (parsed.Services as ListedServiceJson[]) : [];
     const out: ListedService[] = [];
     for (const raw of services) {
       if (!raw || typeof raw !== "object" || typeof raw.ID !== "string") continue;
-      const name = typeof raw.Service === "string" ? raw.Service : "";
-      const ip = typeof raw.Address === "string" ? raw.Address : "";
-      const port = typeof raw.Port === "number" ? raw.Port : 0;
-      const tags = Array.isArray(raw.Tags) ? raw.Tags.filter((t): t is string => typeof t === "string") : [];
-      out.push({
-        id: raw.ID,
-        name,
-        ip,
-        port,
-        protocol: raw.ID.endsWith(":udp") || tags.includes("udp") ? "udp" : "tcp",
-        fingerprint: consulFingerprint.listed(raw.ID, name, ip, port, tags, raw.Meta, raw.EnableTagOverride === true, raw.Weights),
-      });
+      out.push(listedConsulService(raw.ID, raw));
     }
     return out;
   }
@@ -168,12 +139,7 @@ export class ConsulCatalogAdapter implements RegistryAdapter {
   async close(): Promise<void> {}
 }
 
-/** Refuse IDs that would be ambiguous in the catalog (the same rule as the agent adapter). */
-function checkId(id: string, action: string): void {
-  if (id === "" || id === "." || id === "..") {
-    throw new RegistryError(`Cannot ${action} ${quote(id)} in the consul catalog: an empty, "." or ".." service ID cannot be used`);
-  }
-}
+const checkId = (id: string, action: string) => checkServiceId(id, action, "the consul catalog");
 
 /** consul-catalog://host:port (default 127.0.0.1:8500 or CONSUL_HTTP_ADDR); CONSUL_* as for consul://. */
 export const consulCatalogFactory: AdapterFactory = (uri: RegistryUri, ctx: AdapterContext): RegistryAdapter =>

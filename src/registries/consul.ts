@@ -70,19 +70,26 @@ export const consulFingerprint = {
   },
 };
 
-/** Refuse IDs that would change the meaning of a URL path (`..` is normalized away even when encoded). */
-function checkId(id: string, action: string): void {
+/**
+ * Refuse IDs that would change the meaning of a URL path (`..` is normalized away even when
+ * encoded), or be ambiguous in the catalog: one rule for the agent (`where` "consul") and the
+ * catalog adapter ("the consul catalog").
+ */
+export function checkServiceId(id: string, action: string, where = "consul"): void {
   if (id === "" || id === "." || id === "..") {
-    throw new RegistryError(`Cannot ${action} ${quote(id)} in consul: an empty, "." or ".." service ID cannot be used`);
+    throw new RegistryError(`Cannot ${action} ${quote(id)} in ${where}: an empty, "." or ".." service ID cannot be used`);
   }
 }
+
+const checkId = (id: string, action: string) => checkServiceId(id, action);
 
 /** The agent's deregister path for a service ID (the ID is one percent-encoded segment). */
 export function deregisterPath(id: string): string {
   return `/v1/agent/service/deregister/${encodeURIComponent(id)}`;
 }
 
-interface AgentService {
+/** A service as Consul lists it (`/v1/agent/services` values, `/v1/catalog/node-services` Services), unchecked. */
+export interface ListedServiceJson {
   ID?: unknown;
   Service?: unknown;
   Tags?: unknown;
@@ -94,6 +101,22 @@ interface AgentService {
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/** One listed service read leniently (a missing or mistyped field reads as empty), with its fingerprint. */
+export function listedConsulService(id: string, raw: ListedServiceJson): ListedService {
+  const name = typeof raw.Service === "string" ? raw.Service : "";
+  const ip = typeof raw.Address === "string" ? raw.Address : "";
+  const port = typeof raw.Port === "number" ? raw.Port : 0;
+  const tags = strings(raw.Tags);
+  return {
+    id,
+    name,
+    ip,
+    port,
+    protocol: id.endsWith(":udp") || tags.includes("udp") ? "udp" : "tcp",
+    fingerprint: consulFingerprint.listed(id, name, ip, port, tags, raw.Meta, raw.EnableTagOverride === true, raw.Weights),
+  };
+}
 
 function stringMap(v: unknown): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
@@ -142,14 +165,7 @@ export class ConsulAdapter implements RegistryAdapter {
   }
 
   private warnOnce(service: Service, d: Dropped): void {
-    const k = `${service.id}\0${d.key}\0${d.reason}`;
-    if (this.warned.has(k)) return;
-    this.warned.add(k);
-    this.ctx.log.warn(`Dropped ${quote(d.key).slice(1, -1)} of container ${quote(service.origin.containerName)} for consul: ${d.reason}`, {
-      container: service.origin.containerName,
-      service: service.id,
-      key: d.key,
-    });
+    warnDroppedOnce(this.ctx.log, this.warned, "consul", service, d);
   }
 
   ping(): Promise<void> {
@@ -285,22 +301,9 @@ export class ConsulAdapter implements RegistryAdapter {
     const parsed = jsonBody(failure, res);
     if (!parsed || typeof parsed !== "object") throw new RegistryError(`${failure}: expected a JSON object`);
     const out: ListedService[] = [];
-    for (const [key, raw] of Object.entries(parsed as Record<string, AgentService>)) {
+    for (const [key, raw] of Object.entries(parsed as Record<string, ListedServiceJson>)) {
       if (!raw || typeof raw !== "object") continue;
-      const id = typeof raw.ID === "string" ? raw.ID : key;
-      const name = typeof raw.Service === "string" ? raw.Service : "";
-      const ip = typeof raw.Address === "string" ? raw.Address : "";
-      const port = typeof raw.Port === "number" ? raw.Port : 0;
-      const tags = strings(raw.Tags);
-      const eto = raw.EnableTagOverride === true;
-      out.push({
-        id,
-        name,
-        ip,
-        port,
-        protocol: id.endsWith(":udp") || tags.includes("udp") ? "udp" : "tcp",
-        fingerprint: consulFingerprint.listed(id, name, ip, port, tags, raw.Meta, eto, raw.Weights),
-      });
+      out.push(listedConsulService(typeof raw.ID === "string" ? raw.ID : key, raw));
     }
     return out;
   }
@@ -311,6 +314,21 @@ export class ConsulAdapter implements RegistryAdapter {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * One warning per service and dropped part (`warned` remembers them), so a resync does not repeat
+ * it; `backend` names the adapter in the message.
+ */
+export function warnDroppedOnce(log: AdapterContext["log"], warned: Set<string>, backend: string, service: Service, d: Dropped): void {
+  const k = `${service.id}\0${d.key}\0${d.reason}`;
+  if (warned.has(k)) return;
+  warned.add(k);
+  log.warn(`Dropped ${quote(d.key).slice(1, -1)} of container ${quote(service.origin.containerName)} for ${backend}: ${d.reason}`, {
+    container: service.origin.containerName,
+    service: service.id,
+    key: d.key,
+  });
 }
 
 /** consul://h:p (default 127.0.0.1:8500 or CONSUL_HTTP_ADDR), consul-tls://h:p, consul-unix:///path/to/sock. */
