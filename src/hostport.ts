@@ -62,7 +62,7 @@ export interface UriParts {
   authority: string | undefined;
   /** The part of the authority before its last `@`, when there is one. */
   userinfo: string | undefined;
-  /** The authority without its userinfo ("" when there is no authority). */
+  /** The authority without its userinfo, e.g. `h1:p1,h2:p2` ("" when there is no authority). */
   hosts: string;
   /** As written (percent escapes kept). */
   path: string;

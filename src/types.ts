@@ -1,5 +1,7 @@
 // The shapes every part of registrator agrees on. Pure types, no runtime code.
 
+import type { UriParts } from "./hostport.ts";
+
 export type Protocol = "tcp" | "udp";
 
 /** `-health` / `SERVICE_HEALTH` / `SERVICE_<port>_HEALTH` (parity.md "Taking traffic"). */
@@ -202,24 +204,11 @@ export interface RegistryAdapter {
 }
 
 /** The registry URI as registries/uri.ts reads it once, before the adapter for its scheme is built. */
-export interface RegistryUri {
+export interface RegistryUri extends UriParts {
   /** The URI as given (trimmed); redact it before it reaches a message. */
   text: string;
-  /** Lower-cased. */
-  scheme: string;
-  /** What follows `//` up to the path, userinfo included; undefined when there is no `//` (`consul:`). */
-  authority: string | undefined;
-  /** The part of the authority before its last `@`, when there is one. */
-  userinfo: string | undefined;
-  /** The authority without its userinfo: `h1:p1,h2:p2` ("" when none). */
-  hosts: string;
-  /** As written (percent escapes kept), "" when none. */
-  path: string;
-  /** After `?` ("" when none). */
-  query: string;
+  /** `query` decoded. */
   params: URLSearchParams;
-  /** After `#`, undefined when there is none. */
-  fragment: string | undefined;
 }
 
 export type AdapterFactory = (uri: RegistryUri, ctx: AdapterContext) => RegistryAdapter;
