@@ -1,34 +1,12 @@
 // The embedded registry's Consul API on an in-process Hono app: indexes (monotonic, per service),
 // blocking, shapes, tags, passing with the Docker health mirror, filters, prototype names, 404s.
 import { describe, expect, test } from "bun:test";
-import { Hono } from "hono";
-import { catalogRoutes } from "../../../src/http/catalog.ts";
-import { nodeIdFor } from "../../../src/http/consul-shapes.ts";
 import { hostGuard, hostOf } from "../../../src/http/host-guard.ts";
 import { LocalCatalog, LocalRegistry } from "../../../src/registries/local.ts";
-import type { Service } from "../../../src/types.ts";
-
-function svc(id: string, name: string, over: Partial<Service> = {}): Service {
-  return {
-    id,
-    name,
-    ip: "10.0.0.5",
-    port: 8080,
-    protocol: "tcp",
-    tags: [],
-    attrs: {},
-    checks: [],
-    enableTagOverride: false,
-    origin: { containerId: id, containerName: id, exposedPort: 80, hostPort: "8080", hostIp: "" },
-    ...over,
-  };
-}
-
-const NODE_ID = await nodeIdFor("host1");
+import { catalogApp, svc } from "./catalog-support.ts";
 
 function api(catalog = new LocalCatalog(), o: { synced?: Promise<void>; syncWaitMs?: number; nodeAddress?: () => string } = {}) {
-  const app = new Hono();
-  catalogRoutes(catalog, { nodeName: "host1", nodeId: NODE_ID, nodeAddress: () => "10.0.0.5", version: "test", ...o })(app);
+  const app = catalogApp(catalog, o);
   const get = async (path: string, init?: RequestInit) => {
     const res = await app.request(path, init);
     const body = await res.text();

@@ -145,3 +145,47 @@ export function docProblems(ours: unknown, doc: unknown, at = "$"): string[] {
   }
   return kind(ours) === kind(doc) ? [] : [`${at}: ${kind(ours)} where the docs show ${kind(doc)}`];
 }
+
+/**
+ * What each tested answer is held to, for both the emulator's and the embedded registry's tests
+ * (each of them asks its own server; the rule for an endpoint's answer is written once here).
+ */
+
+/** `/v1/catalog/service/<name>`: each entry a structs.ServiceNode, the list like the documented sample. */
+export function catalogServiceProblems(list: unknown[]): string[] {
+  return [...list.flatMap((e, i) => structProblems(e, "ServiceNode", `[${i}]`)), ...docProblems(list, DOCS.catalogService)];
+}
+
+/** `/v1/health/service/<name>`: each entry Node, Service, Checks (in that order) by their structs, the list like the documented sample. */
+export function healthServiceProblems(list: unknown[]): string[] {
+  const each = list.flatMap((e, i) => {
+    if (!isObject(e)) return [`[${i}]: ${JSON.stringify(e)} is not an object (CheckServiceNode)`];
+    const keys = Object.keys(e).join(", ");
+    const checks = Array.isArray(e.Checks) ? e.Checks : [];
+    return [
+      ...(keys === "Node, Service, Checks" ? [] : [`[${i}]: fields ${keys}, where Consul sends Node, Service, Checks`]),
+      ...structProblems(e.Node, "Node", `[${i}].Node`),
+      ...structProblems(e.Service, "NodeService", `[${i}].Service`),
+      ...(Array.isArray(e.Checks) ? [] : [`[${i}].Checks: ${JSON.stringify(e.Checks)} is not a list`]),
+      ...checks.flatMap((c, j) => structProblems(c, "HealthCheck", `[${i}].Checks[${j}]`)),
+    ];
+  });
+  return [...each, ...docProblems(list, DOCS.healthService)];
+}
+
+/** `/v1/agent/services`: each value an api.AgentService; the one under `sampleId` like the documented sample. */
+export function agentServicesProblems(all: Record<string, unknown>, sampleId: string): string[] {
+  return [...Object.entries(all).flatMap(([id, s]) => structProblems(s, "AgentService", id)), ...docProblems(all[sampleId], DOCS.agentServices.redis)];
+}
+
+/** `/v1/agent/checks`: each value a structs.HealthCheck. */
+export function agentChecksProblems(all: Record<string, unknown>): string[] {
+  return Object.entries(all).flatMap(([id, c]) => structProblems(c, "HealthCheck", id));
+}
+
+/** `/v1/catalog/services`: each name maps to a list of tags (strings), as documented. */
+export function catalogServicesProblems(all: Record<string, unknown>): string[] {
+  return Object.entries(all).flatMap(([name, tags]) =>
+    Array.isArray(tags) && tags.every((t) => typeof t === "string") ? [] : [`${name}: ${JSON.stringify(tags)} is not a list of tags`],
+  );
+}
