@@ -12,10 +12,9 @@ import type { Acl } from "./acl.ts";
 import { GoDecodeError, decodeGoBody, goInt, goBool, goMap, goOpaque, goString, goStrings, goStruct } from "./godecode.ts";
 import { type Ctx, type Env, HttpError, bodyText, jsonResponse, pathTail, queryMeta, route } from "./http.ts";
 import { sortedMap } from "./gojsonout.ts";
+import { ServiceAddress, Weights } from "./schemas.ts";
 import type { ConsulState } from "./state.ts";
 
-const Weights = goStruct("Weights", "structs.Weights", { Passing: goInt(), Warning: goInt() });
-const ServiceAddress = goStruct("ServiceAddress", "structs.ServiceAddress", { Address: goString(), Port: goInt() });
 
 const NodeServiceSchema = goStruct("NodeService", "structs.NodeService", {
   Kind: goString("structs.ServiceKind"),

@@ -17,8 +17,9 @@ import {
 } from "./godecode.ts";
 import { GoDurationError, parseGoDuration } from "./goduration.ts";
 
-const ServiceAddress = goStruct("ServiceAddress", "structs.ServiceAddress", { Address: goString(), Port: goInt() });
-const Weights = goStruct("Weights", "structs.Weights", { Passing: goInt(), Warning: goInt() });
+/** Also parts of structs.NodeService (external.ts, the catalog's register request). */
+export const ServiceAddress = goStruct("ServiceAddress", "structs.ServiceAddress", { Address: goString(), Port: goInt() });
+export const Weights = goStruct("Weights", "structs.Weights", { Passing: goInt(), Warning: goInt() });
 const Locality = goStruct("Locality", "structs.Locality", { Region: goString(), Zone: goString() });
 
 /** A check definition after CheckType.UnmarshalJSON; durations in nanoseconds. */
