@@ -28,14 +28,15 @@ function nodeMeta(node: NodeInfo): Record<string, string> {
   return { "consul-network-segment": "", "consul-version": node.version };
 }
 
+/** The fields structs.Node and structs.ServiceNode both begin with, in Go's order. */
+function nodeFields(node: NodeInfo) {
+  return { ID: node.id, Node: node.name, Address: NODE_ADDRESS, Datacenter: node.datacenter, TaggedAddresses: nodeTaggedAddresses() };
+}
+
 /** A structs.Node (catalog/nodes entries, the Node of health entries). */
 export function nodeEntry(node: NodeInfo): Record<string, unknown> {
   return {
-    ID: node.id,
-    Node: node.name,
-    Address: NODE_ADDRESS,
-    Datacenter: node.datacenter,
-    TaggedAddresses: nodeTaggedAddresses(),
+    ...nodeFields(node),
     Meta: nodeMeta(node),
     CreateIndex: NODE_INDEX,
     ModifyIndex: NODE_INDEX,
@@ -116,11 +117,7 @@ export function serfHealth(node: NodeInfo): Record<string, unknown> {
 export function catalogService(s: ServiceRecord, node: NodeInfo): Record<string, unknown> {
   const tagged = Object.keys(s.TaggedAddresses).length > 0 ? sortedMap(s.TaggedAddresses) : undefined;
   return {
-    ID: node.id,
-    Node: node.name,
-    Address: NODE_ADDRESS,
-    Datacenter: node.datacenter,
-    TaggedAddresses: nodeTaggedAddresses(),
+    ...nodeFields(node),
     NodeMeta: nodeMeta(node),
     ServiceKind: s.Kind,
     ServiceID: s.ID,
