@@ -33,35 +33,20 @@ describe("new check kinds register with their Type", () => {
 
 describe("decoded under Consul's names", () => {
   test("every new field keeps its value", () => {
-    const c = decoded({
-      Name: "web",
-      Check: {
-        HTTP: "https://x/",
-        Header: { "X-Probe": ["a", "b"] },
-        Body: "ping",
-        TLSServerName: "api.example.com",
-        UDP: "10.0.0.2:53",
-        DockerContainerID: "abc",
-        Shell: "/bin/sh",
-        Args: ["/bin/sh", "-c", "true"],
-        OutputMaxSize: 100,
-        SuccessBeforePassing: 2,
-        FailuresBeforeCritical: 3,
-        Interval: "10s",
-      },
-    });
-    expect(c).toMatchObject({
+    // Sent and kept under the same name; Args is the one kept under another (ScriptArgs).
+    const same = {
       Header: { "X-Probe": ["a", "b"] },
       Body: "ping",
       TLSServerName: "api.example.com",
       UDP: "10.0.0.2:53",
       DockerContainerID: "abc",
       Shell: "/bin/sh",
-      ScriptArgs: ["/bin/sh", "-c", "true"],
       OutputMaxSize: 100,
       SuccessBeforePassing: 2,
       FailuresBeforeCritical: 3,
-    });
+    };
+    const c = decoded({ Name: "web", Check: { HTTP: "https://x/", ...same, Args: ["/bin/sh", "-c", "true"], Interval: "10s" } });
+    expect(c).toMatchObject({ ...same, ScriptArgs: ["/bin/sh", "-c", "true"] });
   });
 
   test("H2PingUseTLS is true unless sent false (CheckType.UnmarshalJSON's default)", () => {
