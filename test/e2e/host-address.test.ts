@@ -34,7 +34,8 @@ test("-ip <interface> and -ip <cidr>: wait for the address, register every servi
   const a = randomBytes(2);
   const [first, second] = [`198.18.${a[0]}.${a[1]! & 0x7f}`, `198.18.${a[0]}.${(a[1]! & 0x7f) | 0x80}`];
   const prefix = `/hostip${process.pid}`;
-  const p = await f.registrator(["-ip", LINK, `etcd://${f.e.etcd.endpoint}${prefix}`]);
+  // local:// beside etcd: the embedded registry's node address follows the interface too.
+  const p = await f.registrator(["-ip", LINK, `etcd://${f.e.etcd.endpoint}${prefix}`, "local://"]);
   const url = await httpUrl(p);
   await p.waitForLine(new RegExp(`-ip ${LINK}: interface "${LINK}" has no address yet`));
   // A second registrator follows the range both addresses are in, into a prefix of its own.
@@ -68,6 +69,8 @@ test("-ip <interface> and -ip <cidr>: wait for the address, register every servi
     return true;
   }, { timeout: MOVE_WITHIN_MS, interval: 200, message: `every service registered at ${first}` });
   await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, { timeout: 5000, message: "/ready once the address is there" });
+  const nodeAddress = async () => ((await (await fetch(`${url}/v1/catalog/nodes`)).json()) as Array<{ Address: string }>).map((n) => n.Address);
+  expect(await nodeAddress()).toEqual([first]);
 
   const mark = p.mark();
   await run(["ip", "addr", "del", `${first}/32`, "dev", LINK]);
@@ -77,6 +80,7 @@ test("-ip <interface> and -ip <cidr>: wait for the address, register every servi
     expect(await keysUnder(f.e, `${cidrPrefix}/`)).toEqual(keys(second, cidrPrefix));
     return true;
   }, { timeout: MOVE_WITHIN_MS, interval: 200, message: `every service moved to ${second}` });
+  expect(await nodeAddress()).toEqual([second]);
   // Which rule chose the address, as /v1/services shows it.
   const why = ((await (await fetch(`${url}/v1/services`)).json()) as Array<{ id: string; why?: { address: string } }>)
     .filter((x) => x.id.includes(multi) || x.id.includes(single))
