@@ -131,7 +131,7 @@ export const STATUS_JS = String.raw`"use strict";
         setTimeout(connect, 3000);
       }
     };
-    // Every event the bridge sends (README, HTTP API): "traffic" covers health, pause, stop-drain.
+    // Every event the bridge sends (docs/http-api.md, Event types): "traffic" covers health, pause, stop-drain.
     ["hello", "registered", "deregistered", "failed", "traffic"].forEach(function (t) {
       source.addEventListener(t, onEvent);
     });
