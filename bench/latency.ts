@@ -1,35 +1,47 @@
 #!/usr/bin/env bun
-// Latency on the real engine and a real etcd, every figure from a Docker event's timeNano (read from
-// the engine's event stream) to what an etcd v3 watch on the prefix sees:
-//   - spawn → first registration: registrator started with one container already running;
+// Latency, CPU and memory on the real engine and a real etcd, side by side with gliderlabs/registrator
+// v7.4.0 ("G") in the same run: rounds alternate G and ours (the order rotates each round) on the same
+// dockerd and etcd (started with --enable-v2). G writes etcd's v2 keys API, its only one; ours runs
+// with `?api=v2` (the same wire work) and with its default v3, and optionally with a second registry
+// (--also). Every figure is from a Docker event's timeNano (the engine's event stream, read here) to
+// what a watch on etcd sees (the v3 watch stream, and the v2 keys API's streaming watch):
+//
+//   - spawn → first registration, one container already running: cold (the executable dropped from
+//     the page cache first, as on a machine that has not run it since boot) and warm (run again);
 //   - registration: `start` → key put, N containers started one after another;
-//   - deregistration: the same N exit by themselves one after another (`die`, no `kill`): `die` →
-//     key deleted; N at once the same way, per container;
-//   - `docker rm -f` (the engine sends kill, die, destroy), one after another and N at once:
-//     `kill` (rm -f's first step) → key deleted, and from `die` (negative: deleted before it);
-// next to the floor measured in the same run: one container inspect over the Docker socket plus
-// one etcd put, on warm connections, and an ideal client inside the bench.
+//   - the same N exit by themselves one after another (`die`, no `kill`): `die` → key deleted;
+//   - N more removed with `docker rm -f` one after another (kill, die, destroy): `kill` → deleted;
+//   - N more exiting at once, and N more `rm -f` at once: per container, with the engine's own
+//     delivery of each `die` (its timeNano → the event here) printed apart from registrator's part;
+//   - CPU seconds (/proc/<pid>/stat utime + stime) for that work, RSS and RssAnon 3 s after it.
+// Next to them the floor: the bench itself, on each start event, inspects the container and puts
+// its key (v3, and v2), on warm connections.
 //
-//   bun bench/latency.ts [--containers 30] [--spawns 5] [--floor 300] [--runtime compiled|bun|deno]
+//   bun bench/latency.ts [--rounds 3] [--containers 30] [--spawns 2]
+//                        [--ref <binary> | --no-ref] [--ours <binary>[,<binary>…]] [--runtime compiled|bun|deno]
+//                        [--also <uri>] [--no-v2] [--no-v3]
 //
-// Prints figures and issue 8's targets (met / NOT met); asserts nothing; removes what it started.
-import { jsonLines, loadavg, percentile } from "./common.ts";
-import { cpus } from "node:os";
+// --ref defaults to ../shared/anchors/registrator-v7.4.0 when present. --ours measures given
+// executables (several: side by side, e.g. build variants) instead of a fresh build. --also adds a run of ours (v3) with a second registry URI
+// after the first; "{etcd}" in it stands for this bench's etcd, e.g.
+// --also 'etcd://{etcd}/also?api=v2'. Prints medians over the rounds, every round's value, ratios
+// and the targets of issue 18; asserts nothing; removes what it started.
+import { cpuSeconds, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, mib, nowNs, options, percentile, printTable, statusKib } from "./common.ts";
+import { basename } from "node:path";
 import { freshBinary } from "../build.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
 import { type Etcd, startEtcd } from "../test/support/etcd.ts";
 import { freePort, type Proc, runTestRunEnd, tempDir, waitFor } from "../test/support/proc.ts";
-import { startRegistrator, type RegistratorRuntime } from "../test/support/registrator.ts";
+import { REPO_ROOT, startRegistrator, type RegistratorRuntime } from "../test/support/registrator.ts";
 
-const argv = Bun.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
-};
-const CONTAINERS = Number(opt("containers", "30"));
-const FLOOR_ITERATIONS = Number(opt("floor", "300"));
-const SPAWNS = Number(opt("spawns", "5"));
-const RUNTIME = opt("runtime", "compiled");
+const opt = options(Bun.argv.slice(2));
+const ROUNDS = Number(opt.get("rounds", "3"));
+const CONTAINERS = Number(opt.get("containers", "30"));
+const SPAWNS = Number(opt.get("spawns", "2"));
+const RUNTIME = opt.get("runtime", "compiled");
+const REF = opt.has("no-ref") ? undefined : opt.get("ref", "") || defaultReference(REPO_ROOT);
+const ALSO = opt.get("also", "");
+const OURS = opt.get("ours", "");
 const PREFIX = "/bench";
 const API = "/v1.41";
 
@@ -41,23 +53,21 @@ const prefixEnd = (p: string) => {
   b[b.length - 1]!++;
   return b.toString("base64");
 };
-/** Wall-clock now in ns, sub-millisecond (the same clock as Docker's timeNano on this host). */
-const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+const ms = (a: bigint, b: bigint) => Number(a - b) / 1e6;
 
+// ---- the engine's events ----------------------------------------------------------------------
 
-
-
-/** Docker container events: container ID → timeNano per action, and when `start` arrived here. */
+/** Docker container events: per action, container ID → timeNano, and when start and die arrived here. */
 function watchEvents(d: Dockerd, signal: AbortSignal) {
   const starts = new Map<string, { timeNano: bigint; arrived: bigint }>();
   const times = new Map<string, Map<string, bigint>>(); // action → id → timeNano
   for (const a of ["kill", "die", "destroy"]) times.set(a, new Map());
-  /** die: timeNano → arrival here, ms (how late the engine itself delivers it). */
-  const dieDelivery = new Map<string, number>();
+  /** die: when it arrived here. */
+  const dieArrived = new Map<string, bigint>();
   const filters = encodeURIComponent(JSON.stringify({ type: ["container"], event: ["start", "kill", "die", "destroy"] }));
   let opened!: () => void;
   const ready = new Promise<void>((r) => (opened = r));
-  const handle = { starts, times, dieDelivery, ready, onStart: undefined as ((id: string) => unknown) | undefined };
+  const handle = { starts, times, dieArrived, ready, onStart: undefined as ((id: string) => unknown) | undefined };
   (async () => {
     const res = await d.api(`${API}/events?filters=${filters}`, { signal });
     if (!res.ok || !res.body) throw new Error(`Docker events: ${res.status}`);
@@ -71,7 +81,7 @@ function watchEvents(d: Dockerd, signal: AbortSignal) {
       } else {
         const m = times.get(e.Action);
         if (m && !m.has(id)) m.set(id, BigInt(e.timeNano));
-        if (e.Action === "die" && !dieDelivery.has(id)) dieDelivery.set(id, Number(arrived - BigInt(e.timeNano)) / 1e6);
+        if (e.Action === "die" && !dieArrived.has(id)) dieArrived.set(id, arrived);
       }
     }
   })().catch((err) => {
@@ -79,59 +89,88 @@ function watchEvents(d: Dockerd, signal: AbortSignal) {
   });
   return handle;
 }
+type Events = ReturnType<typeof watchEvents>;
 
-interface EtcdSeen {
-  /** value ("ip:port") → the latest PUT arrival (host ports are reused across phases). */
-  seen: Map<string, bigint>;
-  /** key → first PUT arrival. */
-  puts: Map<string, bigint>;
-  /** key → DELETE arrival (the latest). */
-  deletes: Map<string, bigint>;
-  /** value → the key it was put at. */
-  keyOf: Map<string, string>;
-  ready: Promise<void>;
-}
+// ---- what etcd sees ---------------------------------------------------------------------------
 
-/** etcd events under the prefix, with their arrival time here. */
-function watchEtcd(clientUrl: string, signal: AbortSignal): EtcdSeen {
-  const out: EtcdSeen = { seen: new Map(), puts: new Map(), deletes: new Map(), keyOf: new Map(), ready: Promise.resolve() };
-  let opened!: () => void;
-  out.ready = new Promise<void>((r) => (opened = r));
-  (async () => {
-    const res = await fetch(`${clientUrl}/v3/watch`, {
-      method: "POST",
-      body: JSON.stringify({ create_request: { key: b64(`${PREFIX}/`), range_end: prefixEnd(`${PREFIX}/`) } }),
-      signal,
-    });
-    if (!res.ok || !res.body) throw new Error(`etcd watch: ${res.status}`);
-    for await (const msg of jsonLines(res.body)) {
-      const at = nowNs();
-      if (msg.result?.created) opened();
-      for (const ev of msg.result?.events ?? []) {
-        const key = unb64(ev.kv?.key);
-        if (ev.type === "DELETE") {
-          out.deletes.set(key, at);
-          continue;
+/**
+ * Writes under /bench/<tag>/ seen by an etcd watch, v3 and v2 alike, with their arrival here. Each
+ * run (a subject's daemon, a spawn, the floor) writes under a tag of its own.
+ */
+class EtcdSeen {
+  /** "<tag> <value>" → the latest PUT's arrival (host ports are reused across phases). */
+  readonly seen = new Map<string, bigint>();
+  /** "<tag> <value>" → the key it was put at. */
+  readonly keyOf = new Map<string, string>();
+  /** tag → the first PUT's arrival. */
+  readonly firstPut = new Map<string, bigint>();
+  /** key → the latest DELETE's arrival. */
+  readonly deletes = new Map<string, bigint>();
+
+  put(key: string, value: string, at: bigint): void {
+    const tag = key.split("/")[2] ?? "";
+    this.seen.set(`${tag} ${value}`, at);
+    this.keyOf.set(`${tag} ${value}`, key);
+    if (!this.firstPut.has(tag)) this.firstPut.set(tag, at);
+  }
+
+  delete(key: string, at: bigint): void {
+    this.deletes.set(key, at);
+  }
+
+  /** Watches both of etcd's APIs under PREFIX; resolves once both watches are in place. */
+  static async watch(clientUrl: string, signal: AbortSignal): Promise<EtcdSeen> {
+    const out = new EtcdSeen();
+    const report = (what: string) => (err: unknown) => {
+      if (!signal.aborted) console.error(`etcd ${what} watch: ${err}`);
+    };
+    let v3Ready!: () => void;
+    const v3 = new Promise<void>((r) => (v3Ready = r));
+    void (async () => {
+      const res = await fetch(`${clientUrl}/v3/watch`, {
+        method: "POST",
+        body: JSON.stringify({ create_request: { key: b64(`${PREFIX}/`), range_end: prefixEnd(`${PREFIX}/`) } }),
+        signal,
+      });
+      if (!res.ok || !res.body) throw new Error(`${res.status}`);
+      for await (const msg of jsonLines(res.body)) {
+        const at = nowNs();
+        if (msg.result?.created) v3Ready();
+        for (const ev of msg.result?.events ?? []) {
+          // PUT is the default and omitted from the JSON
+          if (ev.type === "DELETE") out.delete(unb64(ev.kv?.key), at);
+          else out.put(unb64(ev.kv?.key), unb64(ev.kv?.value), at);
         }
-        // PUT is the default and omitted from the JSON
-        const value = unb64(ev.kv?.value);
-        out.seen.set(value, at);
-        if (!out.puts.has(key)) out.puts.set(key, at);
-        out.keyOf.set(value, key);
       }
-    }
-  })().catch((err) => {
-    if (!signal.aborted) console.error(`etcd watch: ${err}`);
-  });
-  return out;
+    })().catch(report("v3"));
+    // The v2 keys API streams every change under a directory with wait=true&stream=true; it
+    // answers once the watch is registered, and then a JSON object per change.
+    let v2Ready!: () => void;
+    const v2 = new Promise<void>((r) => (v2Ready = r));
+    void (async () => {
+      const res = await fetch(`${clientUrl}/v2/keys${PREFIX}?wait=true&recursive=true&stream=true`, { signal });
+      if (!res.ok || !res.body) throw new Error(`${res.status}`);
+      v2Ready();
+      for await (const msg of jsonLines(res.body)) {
+        const at = nowNs();
+        const key: string = msg.node?.key ?? "";
+        if (/delete|expire/i.test(msg.action)) out.delete(key, at);
+        else if (msg.node?.value !== undefined) out.put(key, msg.node.value, at);
+      }
+    })().catch(report("v2"));
+    await Promise.all([v3, v2]);
+    return out;
+  }
 }
 
-async function createAndStart(d: Dockerd, image: string, hostPort: number, name: string): Promise<string> {
+// ---- containers -------------------------------------------------------------------------------
+
+async function createAndStart(d: Dockerd, hostPort: number, name: string): Promise<string> {
   const res = await d.api(`${API}/containers/create`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      Image: image,
+      Image: d.image,
       // httpd in the background; the shell waits on a FIFO, so the bench can make the container
       // exit by itself (a `die` with no `kill` before it) by writing to it.
       Cmd: ["sh", "-c", "mkfifo /tmp/exit && httpd -p 80 -h /www && read x < /tmp/exit"],
@@ -147,52 +186,31 @@ async function createAndStart(d: Dockerd, image: string, hostPort: number, name:
   return body.Id;
 }
 
-/** What a registrator must do per container: inspect it, put its key. Returns the key's value. */
-async function inspectAndPut(d: Dockerd, clientUrl: string, id: string, key: string, split?: { inspect: number[]; put: number[] }): Promise<string> {
-  const t0 = performance.now();
-  const info = (await (await d.api(`${API}/containers/${id}/json`)).json()) as { NetworkSettings: { Ports: Record<string, Array<{ HostPort: string }> | null> } };
-  const value = `127.0.0.1:${info.NetworkSettings.Ports["80/tcp"]?.[0]?.HostPort ?? "0"}`;
-  const t1 = performance.now();
-  const res = await fetch(`${clientUrl}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(key), value: b64(value) }) });
-  if (!res.ok) throw new Error(`etcd put: ${res.status}`);
-  await res.arrayBuffer();
-  split?.inspect.push(t1 - t0);
-  split?.put.push(performance.now() - t1);
-  return value;
+/** Removes containers, untimed (between runs, so every run finds the engine alike). */
+async function removeAll(d: Dockerd, ids: string[]): Promise<void> {
+  await Promise.all(ids.map((id) => d.api(`${API}/containers/${id}?force=1`, { method: "DELETE" }).then((r) => r.arrayBuffer())));
+  ids.length = 0;
 }
 
-/** The floor: inspect one container over the socket + put one key in etcd, warm connections. */
-async function floor(d: Dockerd, clientUrl: string, id: string, n: number, gapMs = 0): Promise<number[]> {
-  for (let i = 0; i < 20; i++) await inspectAndPut(d, clientUrl, id, `/bench-floor/${i % 8}`); // warm up
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (gapMs) await Bun.sleep(gapMs);
-    const t = performance.now();
-    await inspectAndPut(d, clientUrl, id, `/bench-floor/${i % 8}`);
-    out.push(performance.now() - t);
-  }
-  return out;
-}
+interface Started { id: string; value: string }
+interface Phase { latencies: number[]; lost: string[]; started: Started[] }
 
-interface Phase { latencies: number[]; delivery: number[]; lost: string[]; started: Array<{ id: string; value: string }> }
-
-/** Starts n containers one after another; for each, start event → its value visible in etcd. */
-async function phase(d: Dockerd, label: string, n: number, events: ReturnType<typeof watchEvents>, watch: EtcdSeen, ids: string[]): Promise<Phase> {
-  const out: Phase = { latencies: [], delivery: [], lost: [], started: [] };
+/** Starts n containers one after another; for each, start event → its value seen under tag. */
+async function phase(d: Dockerd, tag: string, label: string, n: number, events: Events, watch: EtcdSeen, ids: string[]): Promise<Phase> {
+  const out: Phase = { latencies: [], lost: [], started: [] };
   for (let i = 0; i < n; i++) {
     const port = await freePort();
-    const id = await createAndStart(d, d.image, port, `${label}-${i}`);
+    const id = await createAndStart(d, port, `${label}-${i}`);
     ids.push(id);
     const value = `127.0.0.1:${port}`;
     out.started.push({ id, value });
     try {
       // A PUT of this value after this container's start (its host port may have served another).
-      await waitFor(() => events.starts.has(id) && (watch.seen.get(value) ?? 0n) > events.starts.get(id)!.timeNano, {
+      const k = `${tag} ${value}`;
+      await waitFor(() => events.starts.has(id) && (watch.seen.get(k) ?? 0n) > events.starts.get(id)!.timeNano, {
         timeout: 10_000, interval: 1, message: `${label}-${i} in etcd`,
       });
-      const start = events.starts.get(id)!;
-      out.latencies.push(Number(watch.seen.get(value)! - start.timeNano) / 1e6);
-      out.delivery.push(Number(start.arrived - start.timeNano) / 1e6);
+      out.latencies.push(ms(watch.seen.get(k)!, events.starts.get(id)!.timeNano));
     } catch {
       out.lost.push(`${label}-${i}`);
     }
@@ -200,23 +218,27 @@ async function phase(d: Dockerd, label: string, n: number, events: ReturnType<ty
   return out;
 }
 
-/** Containers removed by a phase (not to be removed again at the end). */
-const removed = new Set<string>();
-
-interface Removal { fromDie: number[]; fromKill: number[]; lost: string[]; dieDelivery: number[] }
+interface Removal {
+  fromDie: number[];
+  fromKill: number[];
+  /** The engine alone: die timeNano → the event here. */
+  delivery: number[];
+  /** Registrator alone, about: the die's arrival here → key gone. */
+  fromArrival: number[];
+  lost: string[];
+}
 
 /**
  * How containers go away: `exit` (the container's process ends by itself: `die`, no `kill`; the
  * bench writes to its FIFO with `docker exec`) or `rm -f` (the API's DELETE ?force=1: kill, die,
  * destroy). One after another, or all at once.
  */
-async function removals(d: Dockerd, events: ReturnType<typeof watchEvents>, watch: EtcdSeen, started: Phase["started"], how: "exit" | "rm -f", atOnce: boolean): Promise<Removal> {
-  const out: Removal = { fromDie: [], fromKill: [], lost: [], dieDelivery: [] };
+async function removals(d: Dockerd, tag: string, events: Events, watch: EtcdSeen, started: Started[], how: "exit" | "rm -f", atOnce: boolean): Promise<Removal> {
+  const out: Removal = { fromDie: [], fromKill: [], delivery: [], fromArrival: [], lost: [] };
   const remove = async (id: string) => {
     if (how === "rm -f") {
       const res = await d.api(`${API}/containers/${id}?force=1`, { method: "DELETE" });
       if (res.status !== 204) throw new Error(`Cannot remove ${id}: ${res.status} ${await res.text()}`);
-      removed.add(id);
       return;
     }
     const post = (path: string, body: object) => d.api(`${API}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -227,19 +249,20 @@ async function removals(d: Dockerd, events: ReturnType<typeof watchEvents>, watc
     if (!started.ok) throw new Error(`Cannot start the exec in ${id}: ${started.status} ${await started.text()}`);
     await started.arrayBuffer();
   };
-  const measure = async ({ id, value }: { id: string; value: string }) => {
-    const key = watch.keyOf.get(value);
+  const measure = async ({ id, value }: Started) => {
+    const key = watch.keyOf.get(`${tag} ${value}`);
     try {
       if (!key) throw new Error("never registered");
       const kills = events.times.get("kill")!;
-      await waitFor(() => watch.deletes.has(key) && events.times.get("die")!.has(id) && (how === "exit" || kills.has(id)), {
+      const dies = events.times.get("die")!;
+      await waitFor(() => watch.deletes.has(key) && dies.has(id) && events.dieArrived.has(id) && (how === "exit" || kills.has(id)), {
         timeout: 10_000, interval: 1, message: `${value} out of etcd`,
       });
       const gone = watch.deletes.get(key)!;
-      out.fromDie.push(Number(gone - events.times.get("die")!.get(id)!) / 1e6);
-      if (kills.has(id)) out.fromKill.push(Number(gone - kills.get(id)!) / 1e6);
-      const delivered = events.dieDelivery.get(id);
-      if (delivered !== undefined) out.dieDelivery.push(delivered);
+      out.fromDie.push(ms(gone, dies.get(id)!));
+      if (kills.has(id)) out.fromKill.push(ms(gone, kills.get(id)!));
+      out.delivery.push(ms(events.dieArrived.get(id)!, dies.get(id)!));
+      out.fromArrival.push(ms(gone, events.dieArrived.get(id)!));
     } catch {
       out.lost.push(value);
     }
@@ -257,159 +280,294 @@ async function removals(d: Dockerd, events: ReturnType<typeof watchEvents>, watc
   return out;
 }
 
-/** Spawn → first key in etcd, with one container already running; a fresh prefix per spawn. */
-async function spawns(d: Dockerd, etcd: Etcd, runtime: RegistratorRuntime, watch: EtcdSeen, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let k = 0; k < n; k++) {
-    const prefix = `${PREFIX}/spawn-${k}`;
-    const http = await freePort();
-    const t0 = nowNs();
-    const reg = await startRegistrator(["-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, `etcd://${etcd.endpoint}${prefix}`], {
-      dockerHost: d.host, runtime, env: { HOME: tempDir("regbench-home-") },
+// ---- the subjects -----------------------------------------------------------------------------
+
+interface Subject {
+  /** Column name. */
+  name: string;
+  /** Short, for tags. */
+  id: string;
+  runtime: RegistratorRuntime;
+  /** The executable to drop from the page cache for a cold start (compiled ones only). */
+  file?: string;
+  args(etcd: Etcd, tag: string, http: number): string[];
+  env?: Record<string, string>;
+}
+
+function subjects(oursList: RegistratorRuntime[], ref: string | undefined): Subject[] {
+  const mine = (ours: RegistratorRuntime, id: string, name: string, query: string, also?: string): Subject => ({
+    name, id, runtime: ours, file: typeof ours === "string" ? undefined : ours.binary,
+    args: (etcd, tag, http) => [
+      "-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, `etcd://${etcd.endpoint}${PREFIX}/${tag}${query}`,
+      ...(also ? [also.replaceAll("{etcd}", etcd.endpoint).replaceAll("{tag}", tag)] : []),
+    ],
+  });
+  const out: Subject[] = [];
+  if (ref) {
+    out.push({
+      name: "G (v2)", id: "g", runtime: { binary: ref }, file: ref,
+      // Its only registry API is v2; it has no HTTP server.
+      args: (etcd, tag) => ["-ip", "127.0.0.1", `etcd://${etcd.endpoint}${PREFIX}/${tag}`],
+      env: { GL_DISABLE_VERSION_CHECK: "1" },
     });
+  }
+  oursList.forEach((ours, i) => {
+    // Several executables (--ours a,b): side by side, named after their files.
+    const suffix = oursList.length > 1 && typeof ours !== "string" ? ` ${basename(ours.binary)}` : "";
+    if (!opt.has("no-v2")) out.push(mine(ours, `v2-${i}`, `ours v2${suffix}`, "?api=v2"));
+    if (!opt.has("no-v3")) out.push(mine(ours, `v3-${i}`, `ours v3${suffix}`, ""));
+    if (ALSO) out.push(mine(ours, `also-${i}`, `ours v3 + --also${suffix}`, "", ALSO));
+  });
+  return out;
+}
+
+function launch(s: Subject, d: Dockerd, etcd: Etcd, tag: string, http: number): Promise<Proc> {
+  return startRegistrator(s.args(etcd, tag, http), { dockerHost: d.host, runtime: s.runtime, env: { HOME: tempDir("regbench-home-"), ...s.env } });
+}
+
+/** One subject's figures in one round. */
+interface Run {
+  spawnCold: number[];
+  spawnWarm: number[];
+  /** What stayed of the executable in the page cache after each drop, bytes. */
+  coldResident: number[];
+  reg: number[];
+  exit: Removal;
+  rmf: Removal;
+  burst: Removal;
+  burstRm: Removal;
+  cpuWork: number;
+  cpuTotal: number;
+  rss: number;
+  anon: number;
+  file: number;
+  lost: string[];
+}
+
+/** Spawn → first key under a fresh tag, with the spawnee running; cold and warm alternately. */
+async function spawns(s: Subject, d: Dockerd, etcd: Etcd, watch: EtcdSeen, round: number, run: Run): Promise<void> {
+  for (let k = 0; k < SPAWNS * 2; k++) {
+    const cold = k % 2 === 0;
+    if (cold && !s.file) continue; // nothing to drop when not an executable
+    const tag = `${s.id}-s${round}-${k}`;
+    const http = await freePort();
+    if (cold) run.coldResident.push(dropFromPageCache(s.file!).residentAfter ?? NaN);
+    const t0 = nowNs();
+    const reg = await launch(s, d, etcd, tag, http);
     try {
-      const firstPut = () => {
-        for (const [key, at] of watch.puts) if (key.startsWith(`${prefix}/`)) return at;
-        return undefined;
-      };
-      const at = await waitFor(firstPut, { timeout: 30_000, interval: 1, message: `spawn ${k}: first registration` });
-      out.push(Number(at - t0) / 1e6);
+      const at = await waitFor(() => watch.firstPut.get(tag), { timeout: 30_000, interval: 1, message: `${s.name}: spawn ${k}: first registration` });
+      (cold ? run.spawnCold : run.spawnWarm).push(ms(at, t0));
     } catch (err) {
-      console.error(`registrator log tail:\n${reg.tail(30)}`);
+      console.error(`${s.name} log tail:\n${reg.tail(30)}`);
       throw err;
     } finally {
       await reg.stop();
     }
   }
-  return out;
 }
 
-async function registratorRuntime(): Promise<RegistratorRuntime> {
-  if (RUNTIME === "bun" || RUNTIME === "deno") return RUNTIME;
-  return { binary: await freshBinary(tempDir("regbench-latency-")) };
-}
-
-/** gliderlabs/registrator v7.4.0 on this VM kind (issue 8), for the targets column. */
-const G = { reg50: 5.9, reg95: 11.4, dereg50: 5.8, dereg95: 19.6, burst50: 5.7, burstMax: 24, spawn: 44.5 };
-
-async function main(): Promise<void> {
-  const runtime = await registratorRuntime();
-  const d = await sharedDockerd();
-  const etcd = await startEtcd({ name: "bench" });
-  const abort = new AbortController();
+async function runSubject(s: Subject, d: Dockerd, etcd: Etcd, events: Events, watch: EtcdSeen, spawnee: Started, round: number): Promise<Run> {
+  const run = { spawnCold: [], spawnWarm: [], coldResident: [], lost: [] } as unknown as Run;
+  await spawns(s, d, etcd, watch, round, run);
+  const tag = `${s.id}-d${round}`;
   const ids: string[] = [];
-  const http = await freePort();
-  const load0 = loadavg();
-  let reg: Proc | undefined;
+  const proc = await launch(s, d, etcd, tag, await freePort());
   try {
-    const events = watchEvents(d, abort.signal);
-    const watch = watchEtcd(etcd.clientUrl, abort.signal);
-    await Promise.all([events.ready, watch.ready]);
-
-    // 0. Spawn → first registration, one container running.
-    const spawnee = await createAndStart(d, d.image, await freePort(), "spawnee");
-    ids.push(spawnee);
-    const spawnMs = await spawns(d, etcd, runtime, watch, SPAWNS);
-
-    // 1. registrator -ip 127.0.0.1 etcd://…/bench
-    reg = await startRegistrator(["-ip", "127.0.0.1", "-http", `127.0.0.1:${http}`, `etcd://${etcd.endpoint}${PREFIX}`], {
-      dockerHost: d.host, runtime, env: { HOME: tempDir("regbench-home-") },
-    });
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/ready`)).ok, { timeout: 30_000, message: "registrator /ready" });
-    const measured = await phase(d, "bench", CONTAINERS, events, watch, ids);
-    // 2. The same containers exit by themselves, one after another: die → key gone.
-    const exits = await removals(d, events, watch, measured.started, "exit", false);
-    // 3. N more, removed with rm -f one after another: kill (its first step) → key gone.
-    const forced = await phase(d, "forced", CONTAINERS, events, watch, ids);
-    const rmf = await removals(d, events, watch, forced.started, "rm -f", false);
-    // 4. N more, all exiting at once; and N more removed with rm -f all at once.
-    const burstGroup = await phase(d, "burst", CONTAINERS, events, watch, ids);
-    const burst = await removals(d, events, watch, burstGroup.started, "exit", true);
-    const rmGroup = await phase(d, "burstrm", CONTAINERS, events, watch, ids);
-    const burstRm = await removals(d, events, watch, rmGroup.started, "rm -f", true);
-    const registrations = [...measured.latencies, ...forced.latencies, ...burstGroup.latencies, ...rmGroup.latencies];
-    await reg.stop();
-
-    // 4. The same procedure with an ideal registrator in this process: on the start event,
-    //    inspect + put, nothing else (what registrator could do at best on this machine right now).
-    const split = { inspect: [] as number[], put: [] as number[] };
-    events.onStart = (id) => void inspectAndPut(d, etcd.clientUrl, id, `${PREFIX}/ideal/${id.slice(0, 12)}`, split).catch((e) => console.error(`ideal: ${e}`));
-    const ideal = await phase(d, "ideal", CONTAINERS, events, watch, ids);
-    events.onStart = undefined;
-
-    // 5. The floor: inspect + put in a tight loop on warm connections.
-    const floorMs = await floor(d, etcd.clientUrl, ids[0]!, FLOOR_ITERATIONS);
-    // 6. The same pair, still on warm connections, but one at a time with idle gaps as between
-    //    container starts: on this VM every wake-up after idling costs about a millisecond per
-    //    process hop, which no event-driven client can avoid and the tight loop never pays.
-    const spacedMs = await floor(d, etcd.clientUrl, ids[0]!, CONTAINERS, 500);
-
-    const f = (x: number) => `${x.toFixed(2)} ms`;
-    const p = (xs: number[]) => [percentile(xs, 50), percentile(xs, 95)] as const;
-    const [p50, p95] = p(registrations);
-    const [f50, f95] = p(floorMs);
-    const who = typeof runtime === "string" ? `${runtime} src/cli.ts` : `compiled ${runtime.binary}`;
-    console.log(`\nregistrator latency — ${cpus().length} CPUs, ${cpus()[0]?.model ?? "unknown CPU"}; load average ${load0} at start, ${loadavg()} at end`);
-    console.log(`registrator: ${who}; registry etcd v3 ${etcd.endpoint}${PREFIX}; engine ${d.host}\n`);
-    const row = (name: string, xs: number[]) => [name, String(xs.length), f(percentile(xs, 50)), f(percentile(xs, 95)), f(Math.min(...xs)), f(Math.max(...xs))];
-    const rows = [
-      ["", "n", "p50", "p95", "min", "max"],
-      row("spawn → first registration (1 container running)", spawnMs),
-      row("registration: start event → key in etcd", registrations),
-      row("deregistration (exit, one by one): die → key gone", exits.fromDie),
-      row("  engine alone: die timeNano → event received", exits.dieDelivery),
-      row(`${CONTAINERS} exiting at once: die → key gone, per container`, burst.fromDie),
-      row("  engine alone: their die timeNano → event received", burst.dieDelivery),
-      row("rm -f, one by one: kill (its first step) → key gone", rmf.fromKill),
-      row("  the same from its die (< 0: gone before the die)", rmf.fromDie),
-      row(`${CONTAINERS} rm -f at once: kill → key gone, per container`, burstRm.fromKill),
-      row("  the same from their die", burstRm.fromDie),
-      row("floor: inspect + etcd put (warm loop)", floorMs),
-      row("floor, spaced 500 ms like events", spacedMs),
-      row("ideal in-bench registrator, same procedure", ideal.latencies),
-      row("  of which: inspect right after start", split.inspect),
-      row("  of which: etcd put", split.put),
-      row("engine: start timeNano → event received", [...measured.delivery, ...ideal.delivery]),
+    // Up once it registered the container that was already running.
+    await waitFor(() => watch.seen.has(`${tag} ${spawnee.value}`), { timeout: 30_000, interval: 1, message: `${s.name}: the running container in etcd` });
+    const cpu0 = cpuSeconds(proc.pid);
+    const one = await phase(d, tag, "bench", CONTAINERS, events, watch, ids);
+    run.exit = await removals(d, tag, events, watch, one.started, "exit", false);
+    const forced = await phase(d, tag, "forced", CONTAINERS, events, watch, ids);
+    run.rmf = await removals(d, tag, events, watch, forced.started, "rm -f", false);
+    const burst = await phase(d, tag, "burst", CONTAINERS, events, watch, ids);
+    run.burst = await removals(d, tag, events, watch, burst.started, "exit", true);
+    const burstRm = await phase(d, tag, "burstrm", CONTAINERS, events, watch, ids);
+    run.burstRm = await removals(d, tag, events, watch, burstRm.started, "rm -f", true);
+    run.cpuWork = cpuSeconds(proc.pid) - cpu0;
+    run.reg = [...one.latencies, ...forced.latencies, ...burst.latencies, ...burstRm.latencies];
+    await Bun.sleep(3000);
+    run.cpuTotal = cpuSeconds(proc.pid);
+    run.rss = statusKib(proc.pid, "VmRSS");
+    run.anon = statusKib(proc.pid, "RssAnon");
+    run.file = statusKib(proc.pid, "RssFile");
+    run.lost = [
+      ...[one, forced, burst, burstRm].flatMap((p) => p.lost),
+      ...[run.exit, run.rmf, run.burst, run.burstRm].flatMap((r) => r.lost.map((v) => `${v} (removal)`)),
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
-    console.log(`\nvs floor: p50 +${f(p50 - f50)} (${(p50 / f50).toFixed(2)}×), p95 +${f(p95 - f95)} (${(p95 / f95).toFixed(2)}×)`);
-    const [i50, i95] = p(ideal.latencies);
-    console.log(`vs ideal: p50 +${f(p50 - i50)} (${(p50 / i50).toFixed(2)}×), p95 +${f(p95 - i95)} (${(p95 / i95).toFixed(2)}×)`);
-    const s50 = percentile(spacedMs, 50);
-    console.log(`vs spaced floor: p50 +${f(p50 - s50)}`);
-
-    const [d50, d95] = p(exits.fromDie);
-    const [k50] = p(rmf.fromKill);
-    const b50 = percentile(burst.fromDie, 50);
-    const bMax = Math.max(...burst.fromDie);
-    const spawn50 = percentile(spawnMs, 50);
-    const targets: Array<[string, string, string, boolean]> = [
-      ["registration p50 / p95", `${f(p50)} / ${f(p95)}`, `≤ G's ${G.reg50} / ${G.reg95} ms`, p50 <= G.reg50 && p95 <= G.reg95],
-      ["deregistration (die → gone) p50 / p95", `${f(d50)} / ${f(d95)}`, `≤ 5 / 15 ms (G ${G.dereg50} / ${G.dereg95})`, d50 <= 5 && d95 <= 15],
-      [`${CONTAINERS} exiting at once: per container p50 / max`, `${f(b50)} / ${f(bMax)}`, `≤ 10 / 100 ms (G ${G.burst50} / ${G.burstMax})`, b50 <= 10 && bMax <= 100],
-      ["rm -f: kill → gone p50 (issue 10)", f(k50), "≤ 10 ms", k50 <= 10],
-      ["spawn → first registration, p50", f(spawn50), `≤ 80 ms (G ${G.spawn})`, spawn50 <= 80],
-    ];
-    console.log("");
-    const tw = targets[0]!.map((_, c) => Math.max(...targets.map((t) => String(t[c]).length)));
-    for (const t of targets) console.log(`${t[0].padEnd(tw[0]!)}  ${t[1].padEnd(tw[1]!)}  ${t[2].padEnd(tw[2]!)}  ${t[3] ? "met" : "NOT met"}`);
-    const lost = [
-      ...[measured, forced, burstGroup, rmGroup, ideal].flatMap((ph) => ph.lost),
-      ...exits.lost.map((v) => `${v} (exit)`), ...rmf.lost.map((v) => `${v} (rm -f)`),
-      ...burst.lost.map((v) => `${v} (burst)`), ...burstRm.lost.map((v) => `${v} (rm -f burst)`),
-    ];
-    if (lost.length) console.log(`not seen within 10 s: ${lost.join(", ")}`);
   } catch (err) {
-    if (reg) console.error(`registrator log tail:\n${reg.tail(30)}`);
+    console.error(`${s.name} log tail:\n${proc.tail(30)}`);
     throw err;
   } finally {
+    await proc.stop();
+    await removeAll(d, ids);
+  }
+  return run;
+}
+
+// ---- the floor --------------------------------------------------------------------------------
+
+/** What a registrator must do per container: inspect it, put its key (v3 or v2). */
+async function inspectAndPut(d: Dockerd, etcd: Etcd, api: "v2" | "v3", id: string, key: string): Promise<void> {
+  const info = (await (await d.api(`${API}/containers/${id}/json`)).json()) as { NetworkSettings: { Ports: Record<string, Array<{ HostPort: string }> | null> } };
+  const value = `127.0.0.1:${info.NetworkSettings.Ports["80/tcp"]?.[0]?.HostPort ?? "0"}`;
+  const res = api === "v3"
+    ? await fetch(`${etcd.clientUrl}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(key), value: b64(value) }) })
+    : await fetch(`${etcd.clientUrl}/v2/keys${key}`, { method: "PUT", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `value=${value}` });
+  if (!res.ok) throw new Error(`etcd ${api} put: ${res.status}`);
+  await res.arrayBuffer();
+}
+
+/** The bench as an ideal registrator: on each start event, inspect + put, nothing else. */
+async function floor(d: Dockerd, etcd: Etcd, api: "v2" | "v3", events: Events, watch: EtcdSeen, round: number): Promise<number[]> {
+  const tag = `floor-${api}-${round}`;
+  const ids: string[] = [];
+  events.onStart = (id) => void inspectAndPut(d, etcd, api, id, `${PREFIX}/${tag}/${id.slice(0, 12)}`).catch((e) => console.error(`floor: ${e}`));
+  try {
+    return (await phase(d, tag, "floor", CONTAINERS, events, watch, ids)).latencies;
+  } finally {
+    events.onStart = undefined;
+    await removeAll(d, ids);
+  }
+}
+
+// ---- report -----------------------------------------------------------------------------------
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "–");
+const fms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : "–");
+const max = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
+
+/** The figures of the table: name, unit formatter, value of one run. */
+const FIGURES: Array<[string, (x: number) => string, (r: Run) => number]> = [
+  ["spawn → first registration, cold, p50", fms, (r) => median(r.spawnCold)],
+  ["spawn → first registration, warm, p50", fms, (r) => median(r.spawnWarm)],
+  ["registration: start → key, p50", fms, (r) => percentile(r.reg, 50)],
+  ["registration p95", fms, (r) => percentile(r.reg, 95)],
+  ["registration max", fms, (r) => max(r.reg)],
+  ["exit, one by one: die → gone, p50", fms, (r) => percentile(r.exit.fromDie, 50)],
+  ["exit, one by one: die → gone, p95", fms, (r) => percentile(r.exit.fromDie, 95)],
+  ["rm -f, one by one: kill → gone, p50", fms, (r) => percentile(r.rmf.fromKill, 50)],
+  ["rm -f, one by one: die → gone, p50", fms, (r) => percentile(r.rmf.fromDie, 50)],
+  [`${CONTAINERS} exits at once: die → gone, p50`, fms, (r) => percentile(r.burst.fromDie, 50)],
+  [`${CONTAINERS} exits at once: die → gone, max`, fms, (r) => max(r.burst.fromDie)],
+  ["  engine alone: die → event here, max", fms, (r) => max(r.burst.delivery)],
+  ["  registrator: event here → gone, max", fms, (r) => max(r.burst.fromArrival)],
+  [`${CONTAINERS} rm -f at once: kill → gone, p50`, fms, (r) => percentile(r.burstRm.fromKill, 50)],
+  [`${CONTAINERS} rm -f at once: kill → gone, max`, fms, (r) => max(r.burstRm.fromKill)],
+  ["CPU seconds for the work", (x) => `${x.toFixed(2)} s`, (r) => r.cpuWork],
+  ["CPU seconds since spawn", (x) => `${x.toFixed(2)} s`, (r) => r.cpuTotal],
+  ["RSS 3 s after the work", mib, (r) => r.rss],
+  ["  of it RssAnon", mib, (r) => r.anon],
+  ["  of it RssFile", mib, (r) => r.file],
+];
+
+async function main(): Promise<void> {
+  const oursList: RegistratorRuntime[] = OURS
+    ? OURS.split(",").map((binary) => ({ binary }))
+    : [RUNTIME === "bun" || RUNTIME === "deno" ? RUNTIME : { binary: await freshBinary(tempDir("regbench-latency-")) }];
+  const subs = subjects(oursList, REF);
+  const d = await sharedDockerd();
+  const etcd = await startEtcd({ name: "bench", v2: true });
+  const abort = new AbortController();
+  const load0 = loadavg();
+  const loads: string[] = [];
+  const runs = new Map<string, Run[]>(subs.map((s) => [s.name, []]));
+  const floors = { v2: [] as number[][], v3: [] as number[][] };
+  const ids: string[] = [];
+  try {
+    const events = watchEvents(d, abort.signal);
+    const watch = await EtcdSeen.watch(etcd.clientUrl, abort.signal);
+    await events.ready;
+    const port = await freePort();
+    const spawnee = { id: await createAndStart(d, port, "spawnee"), value: `127.0.0.1:${port}` };
+    ids.push(spawnee.id);
+    // Warm up the engine, etcd and the bench's own connections (not measured).
+    await floor(d, etcd, "v3", events, watch, 0);
+    await floor(d, etcd, "v2", events, watch, 0);
+    for (let round = 1; round <= ROUNDS; round++) {
+      // The order rotates, so no subject always runs first or after the same one.
+      const order = subs.map((_, i) => subs[(i + round - 1) % subs.length]!);
+      for (const s of order) {
+        process.stderr.write(`round ${round}: ${s.name} (load ${loadavg()})\n`);
+        runs.get(s.name)!.push(await runSubject(s, d, etcd, events, watch, spawnee, round));
+      }
+      floors.v3.push(await floor(d, etcd, "v3", events, watch, round));
+      floors.v2.push(await floor(d, etcd, "v2", events, watch, round));
+      loads.push(loadavg());
+    }
+  } finally {
     abort.abort();
-    await reg?.stop();
-    const left = ids.filter((id) => !removed.has(id));
-    if (left.length) await d.docker(["rm", "-f", ...left]).catch((e: Error) => console.error(e.message));
+    await removeAll(d, ids).catch((e: Error) => console.error(e.message));
     await etcd.stop();
   }
+
+  // ---- print ----
+  const who = oursList.map((o) => (typeof o === "string" ? `${o} src/cli.ts` : `compiled ${o.binary}`)).join(", ");
+  console.log(`\nregistrator latency, CPU and memory — ${machine()}; load average ${load0} at start, after each round: ${loads.join(" | ")}`);
+  console.log(`ours: ${who}; G: ${REF ?? "(none: --no-ref or not found)"}; etcd 3.4 (--enable-v2) ${etcd.endpoint}; engine ${d.host}`);
+  console.log(`${ROUNDS} rounds, order rotating; ${CONTAINERS} containers per phase; ${SPAWNS} cold + ${SPAWNS} warm spawns per subject and round`);
+  const coldLeft = [...runs.values()].flat().flatMap((r) => r.coldResident).filter(Number.isFinite);
+  console.log("cold start: the executable dropped from the page cache first (posix_fadvise DONTNEED, via dd oflag=nocache count=0); " +
+    `resident after the drop: ${coldLeft.length ? `${(Math.max(...coldLeft) / 1048576).toFixed(1)} MiB at most` : "unknown (no fincore)"}\n`);
+
+  const names = subs.map((s) => s.name);
+  const g = REF ? names[0] : undefined;
+  const value = (name: string, fig: (r: Run) => number) => median(runs.get(name)!.map(fig).filter(Number.isFinite));
+  const header = ["median of the rounds", ...names, ...(g ? names.slice(1).map((n) => `${n.replace("ours ", "")}/G`) : [])];
+  const rows: string[][] = [header];
+  for (const [label, fmt, fig] of FIGURES) {
+    const vals = names.map((n) => value(n, fig));
+    const ratios = g ? vals.slice(1).map((v) => (Number.isFinite(v / vals[0]!) ? `${(v / vals[0]!).toFixed(2)}×` : "–")) : [];
+    rows.push([label, ...vals.map(fmt), ...ratios]);
+  }
+  printTable(rows);
+
+  console.log("\nevery round (r1 / r2 / …):");
+  const every: string[][] = [["", ...names]];
+  for (const [label, , fig] of FIGURES) every.push([label, ...names.map((n) => runs.get(n)!.map((r) => f1(fig(r))).join(" / "))]);
+  printTable(every);
+
+  const fv3 = floors.v3.map((xs) => percentile(xs, 50));
+  const fv2 = floors.v2.map((xs) => percentile(xs, 50));
+  const fv3p95 = floors.v3.map((xs) => percentile(xs, 95));
+  console.log("\nfloor: the bench itself on each start event inspects the container and puts its key, warm connections");
+  printTable([
+    ["", "p50 per round", "p95 per round", "median p50"],
+    ["floor v3 (etcd's v3 JSON gateway)", fv3.map(f1).join(" / "), fv3p95.map(f1).join(" / "), fms(median(fv3))],
+    ["floor v2 (keys API)", fv2.map(f1).join(" / "), floors.v2.map((xs) => f1(percentile(xs, 95))).join(" / "), fms(median(fv2))],
+  ]);
+  console.log(`v3 gateway cost over v2, per registration: ${fms(median(fv3) - median(fv2))}`);
+  const reg50 = (n: string) => value(n, (r) => percentile(r.reg, 50));
+  for (const n of names.filter((n) => n.startsWith("ours v3"))) console.log(`${n} over the v3 floor: p50 +${fms(reg50(n) - median(fv3))}`);
+  for (const n of names.filter((n) => n.startsWith("ours v2"))) console.log(`${n} over the v2 floor: p50 +${fms(reg50(n) - median(fv2))}`);
+
+  // ---- issue 18's targets ----
+  const lost = [...runs].flatMap(([n, rs]) => rs.flatMap((r, i) => r.lost.map((l) => `${n} r${i + 1}: ${l}`)));
+  if (lost.length) console.log(`\nnot seen within 10 s: ${lost.join(", ")}`);
+  if (!g) return;
+  const targets: Array<[string, string, boolean]> = [];
+  const G = (fig: (r: Run) => number) => value(g, fig);
+  const p = (q: number) => (r: Run) => percentile(r.reg, q);
+  for (const n of names.slice(1)) {
+    const against = n.startsWith("ours v2") ? "" : " (other API)";
+    targets.push([`${n}: registration p50 / p95 ≤ G's${against}`, `${fms(value(n, p(50)))} / ${fms(value(n, p(95)))} vs ${fms(G(p(50)))} / ${fms(G(p(95)))}`, value(n, p(50)) <= G(p(50)) && value(n, p(95)) <= G(p(95))]);
+    targets.push([`${n}: registration max ≤ 2× G's`, `${fms(value(n, (r) => max(r.reg)))} vs ${fms(G((r) => max(r.reg)))}`, value(n, (r) => max(r.reg)) <= 2 * G((r) => max(r.reg))]);
+    for (const kind of ["cold", "warm"] as const) {
+      const fig = (r: Run) => median(kind === "cold" ? r.spawnCold : r.spawnWarm);
+      targets.push([`${n}: spawn → first registration (${kind}) ≤ 2× G's`, `${fms(value(n, fig))} vs ${fms(G(fig))}`, value(n, fig) <= 2 * G(fig)]);
+    }
+    targets.push([`${n}: CPU for the work ≤ G's`, `${value(n, (r) => r.cpuWork).toFixed(2)} vs ${G((r) => r.cpuWork).toFixed(2)} s`, value(n, (r) => r.cpuWork) <= G((r) => r.cpuWork)]);
+    targets.push([`${n}: RSS after the work ≤ 30 MiB`, mib(value(n, (r) => r.rss)), value(n, (r) => r.rss) <= 30 * 1024]);
+    targets.push([`${n}: RssAnon ≤ G's + 2 MiB`, `${mib(value(n, (r) => r.anon))} vs ${mib(G((r) => r.anon))}`, value(n, (r) => r.anon) <= G((r) => r.anon) + 2048]);
+    const bursts = runs.get(n)!.map((r) => max(r.burst.fromDie));
+    targets.push([`${n}: ${CONTAINERS} exits at once, max ≤ 100 ms every round`, bursts.map(fms).join(" / "), bursts.every((x) => x <= 100)]);
+  }
+  for (const n of names.filter((n) => n.startsWith("ours v3"))) {
+    const over = reg50(n) - median(fv3);
+    targets.push([`${n}: registration p50 within 1 ms of the v3 floor`, `+${fms(over)}`, over <= 1]);
+  }
+  console.log("\ntargets (issue 18):");
+  printTable(targets.map(([a, b, ok]) => [a, b, ok ? "met" : "NOT met"]));
 }
 
 try {

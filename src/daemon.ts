@@ -10,9 +10,8 @@ import { ConfigError, errorMessage } from "./errors.ts";
 import { RESOLVE_EVERY_S, dynamicHostAddress } from "./host-address.ts";
 import { resolveHostIp } from "./hostip.ts";
 import { chooseHostname, hostnameIo } from "./hostname.ts";
-import { createApp, type HttpEnv } from "./http/app.ts";
+import type { HttpEnv } from "./http/app.ts";
 import type { Readiness } from "./http/status.ts";
-import { catalogRoutes } from "./http/catalog.ts";
 import { nodeIdFor } from "./http/consul-shapes.ts";
 import { hostGuard, isLongPoll } from "./http/host-guard.ts";
 import { EventStreams } from "./http/events.ts";
@@ -152,8 +151,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // The embedded registry answers catalog reads only after the first sync with Docker.
   let markSynced = () => {};
   const synced = new Promise<void>((r) => (markSynced = r));
-  // The first sync leaves garbage in proportion to the containers (their inspects): returned now,
-  // at 10,000 containers about 18 MiB of resident memory (bench/scale.ts).
+  // Run-once startup code is behind us once the first sync is written: the normal JIT policy from
+  // then on. The sync leaves garbage in proportion to the containers (their inspects): returned
+  // now, at 10,000 containers about 18 MiB of resident memory (bench/scale.ts).
   void synced.then(() => rt.settled?.());
   const httpAddr = config.http === "" ? undefined : listenAddress(config.http)!;
   const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
@@ -180,30 +180,40 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       void bridge.reconcileRegistry();
     },
   });
-  // The HTTP API starts while the Docker connection above waits for its first reply: it is not
-  // on the path to the first registration.
-  const nodeId = local ? await nodeIdFor(hostname) : "";
-  const server = await startHttp(config, rt, log, () =>
-    createApp({
-      bridge,
-      metrics,
-      readiness: readinessNow,
-      changes: listeners,
-      allowHost: httpAddr ? hostGuard(httpAddr.hostname, allowedHosts) : undefined,
-      extend: local ? catalogRoutes(local.adapter.catalog, { nodeName: hostname, nodeId, nodeAddress: hostIp, synced, version }) : undefined,
-      events,
-      about: () => ({
-        version,
-        hostname,
-        runtime: rt.name,
-        docker: { endpoint: docker.endpoint.address, apiVersion: docker.apiVersion },
-        registry: { backend: registries.map((r) => r.adapter.backend).join(" ") },
-        registries: registries.map((r) => ({ name: r.name, backend: r.adapter.backend })),
-      }),
-    }),
-  );
-  // Run-once startup code is behind us: the normal JIT policy for the sync and events from here.
-  rt.settled?.();
+  // The HTTP API listens at once (a taken -http address is a config error at startup), but its app
+  // (hono, the status page, the embedded registry's Consul API) loads after the first sync or on
+  // the first request, whichever comes first: none of it is on the path to the first registration.
+  let app: Promise<HttpApp> | undefined;
+  const loadApp = () =>
+    (app ??= (async () => {
+      const [{ createApp }, catalog, nodeId] = await Promise.all([
+        import("./http/app.ts"),
+        local ? import("./http/catalog.ts") : undefined,
+        local ? nodeIdFor(hostname) : "",
+      ]);
+      return createApp({
+        bridge,
+        metrics,
+        readiness: readinessNow,
+        changes: listeners,
+        allowHost: httpAddr ? hostGuard(httpAddr.hostname, allowedHosts) : undefined,
+        extend: local && catalog ? catalog.catalogRoutes(local.adapter.catalog, { nodeName: hostname, nodeId, nodeAddress: hostIp, synced, version }) : undefined,
+        events,
+        about: () => ({
+          version,
+          hostname,
+          runtime: rt.name,
+          docker: { endpoint: docker.endpoint.address, apiVersion: docker.apiVersion },
+          registry: { backend: registries.map((r) => r.adapter.backend).join(" ") },
+          registries: registries.map((r) => ({ name: r.name, backend: r.adapter.backend })),
+        }),
+      });
+    })());
+  const server = await startHttp(config, rt, log, loadApp);
+  if (server) void synced.then(loadApp);
+  // The normal JIT policy and a full collection come once the first sync is written (above), not
+  // here: a collection here ran between Docker's first answers and the container list, on the
+  // path to the first registration (bench/startup.ts).
   for (const w of bridge.writers) {
     // Readiness probe of each registry; a slow ping (ZooKeeper waits up to its session timeout)
     // is not stacked with the next one, nor does it wait for another registry's.
@@ -262,6 +272,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   return code;
 }
 
+type HttpApp = { fetch: (req: Request, env: HttpEnv) => Response | Promise<Response> };
+
 /** Seconds an idle HTTP connection stays open (Bun's ceiling is 255). */
 const HTTP_IDLE_TIMEOUT_S = 60;
 
@@ -269,14 +281,13 @@ async function startHttp(
   config: Config,
   rt: Runtime,
   log: Logger,
-  app: () => { fetch: (req: Request, env: HttpEnv) => Response | Promise<Response> },
+  app: () => Promise<HttpApp>,
 ): Promise<Server | undefined> {
   if (config.http === "") return undefined;
   const addr = listenAddress(config.http)!;
-  const a = app();
   try {
     // Idle keep-alive connections close after a while; blocking queries and event streams do not.
-    const server = await rt.serve((req, conn) => a.fetch(req, { conn }), { ...addr, idleTimeout: HTTP_IDLE_TIMEOUT_S, longPoll: isLongPoll });
+    const server = await rt.serve(async (req, conn) => (await app()).fetch(req, { conn }), { ...addr, idleTimeout: HTTP_IDLE_TIMEOUT_S, longPoll: isLongPoll });
     log.info(`HTTP API on http://${config.http.replace(/:\d+$/, "")}:${server.port}`);
     return server;
   } catch (e) {

@@ -1,12 +1,17 @@
 // The program: flags, the `services` command, the daemon. Loaded by cli.ts.
-import { defineCommand, renderUsage, type ArgDef, type ArgsDef, type CommandDef } from "citty";
+import type { ArgDef, ArgsDef, CommandDef } from "citty";
 import { FLAGS, type FlagSpec, flagHint, loadConfig, wantsHelp } from "./config.ts";
-import { runDaemon } from "./daemon.ts";
 import { ConfigError, errorMessage, redactSecrets } from "./errors.ts";
 import { escapeControl } from "./log.ts";
 import { runtime } from "./runtime/index.ts";
-import { servicesCommand } from "./services-command.ts";
 import { VERSION } from "./version.ts";
+
+// Only what parsing the flags needs loads before them: the daemon, the `services` command and
+// citty (help only) are imported when taken, so `-version` and the first registration do not
+// wait for code they do not run (bench/startup.ts).
+const renderUsage = async (cmd: CommandDef, parent?: CommandDef) => (await import("citty")).renderUsage(cmd, parent);
+/** citty's defineCommand is the identity; this keeps citty itself out of startup. */
+const defineCommand = <T extends CommandDef>(def: T): T => def;
 
 // citty describes the command line (help text), generated from the flag table; parsing is
 // Go-flag compatible (config.ts), because registrator's users write `-ip 10.0.0.5 -internal consul://…`.
@@ -49,6 +54,7 @@ async function run(): Promise<number> {
       out(await renderUsage(servicesCmd as CommandDef, main));
       return 0;
     }
+    const { servicesCommand } = await import("./services-command.ts");
     return servicesCommand(loadConfig(rest, rt.envAll()), rt, rest.length !== argv.length - 1, out);
   }
   if (wantsHelp(argv)) {
@@ -60,6 +66,7 @@ async function run(): Promise<number> {
     out(VERSION);
     return 0;
   }
+  const { runDaemon } = await import("./daemon.ts");
   return runDaemon(config, rt, VERSION);
 }
 
