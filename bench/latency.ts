@@ -28,7 +28,7 @@
 // and the targets of issue 18; asserts nothing; removes what it started.
 import { cpuSeconds, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, mib, nowNs, options, percentile, printTable, statusKib } from "./common.ts";
 import { basename } from "node:path";
-import { freshBinary } from "../build.ts";
+import { freshBinary } from "../build/fresh.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
 import { type Etcd, startEtcd } from "../test/support/etcd.ts";
 import { freePort, type Proc, runTestRunEnd, tempDir, waitFor } from "../test/support/proc.ts";
@@ -69,7 +69,7 @@ function watchEvents(d: Dockerd, signal: AbortSignal) {
   const ready = new Promise<void>((r) => (opened = r));
   const handle = { starts, times, dieArrived, ready, onStart: undefined as ((id: string) => unknown) | undefined };
   (async () => {
-    const res = await d.api(`${API}/events?filters=${filters}`, { signal });
+    const res = await d.api(`${API}/events?filters=${filters}`, { signal, timeout: false } as RequestInit);
     if (!res.ok || !res.body) throw new Error(`Docker events: ${res.status}`);
     opened();
     for await (const e of jsonLines(res.body)) {
@@ -131,7 +131,8 @@ class EtcdSeen {
         method: "POST",
         body: JSON.stringify({ create_request: { key: b64(`${PREFIX}/`), range_end: prefixEnd(`${PREFIX}/`) } }),
         signal,
-      });
+        timeout: false, // Bun ends a quiet response after a while; a watch is quiet between phases
+      } as RequestInit);
       if (!res.ok || !res.body) throw new Error(`${res.status}`);
       for await (const msg of jsonLines(res.body)) {
         const at = nowNs();
@@ -148,7 +149,7 @@ class EtcdSeen {
     let v2Ready!: () => void;
     const v2 = new Promise<void>((r) => (v2Ready = r));
     void (async () => {
-      const res = await fetch(`${clientUrl}/v2/keys${PREFIX}?wait=true&recursive=true&stream=true`, { signal });
+      const res = await fetch(`${clientUrl}/v2/keys${PREFIX}?wait=true&recursive=true&stream=true`, { signal, timeout: false } as RequestInit);
       if (!res.ok || !res.body) throw new Error(`${res.status}`);
       v2Ready();
       for await (const msg of jsonLines(res.body)) {

@@ -26,7 +26,7 @@ import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Socket } from "bun";
 import { cpuMs, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, nowNs, options, printTable } from "./common.ts";
-import { freshBinary } from "../build.ts";
+import { freshBinary } from "../build/fresh.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
 import { startEtcd } from "../test/support/etcd.ts";
 import { freePort, runTestRunEnd, tempDir, waitFor } from "../test/support/proc.ts";
@@ -186,13 +186,14 @@ async function main(): Promise<void> {
         method: "POST",
         body: JSON.stringify({ create_request: { key: Buffer.from("/start/").toString("base64"), range_end: Buffer.from("/start0").toString("base64") } }),
         signal: abort.signal,
-      });
+        timeout: false,
+      } as RequestInit);
       for await (const msg of jsonLines(res.body!)) {
         if (msg.result?.created) v3ok();
         for (const ev of msg.result?.events ?? []) if (ev.type !== "DELETE") note(Buffer.from(ev.kv.key, "base64").toString());
       }
     })().catch(() => {});
-    const v2res = await fetch(`${etcd.clientUrl}/v2/keys/start?wait=true&recursive=true&stream=true`, { signal: abort.signal });
+    const v2res = await fetch(`${etcd.clientUrl}/v2/keys/start?wait=true&recursive=true&stream=true`, { signal: abort.signal, timeout: false } as RequestInit);
     void (async () => {
       for await (const msg of jsonLines(v2res.body!)) if (!/delete|expire/.test(msg.action)) note(msg.node?.key ?? "");
     })().catch(() => {});
