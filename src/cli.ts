@@ -4,7 +4,7 @@
 // stay in the page cache, src/runtime/trim.ts), so the peak resident memory of starting up is
 // about 5 MiB lower, for a few milliseconds more to the first registration (bench/footprint.ts,
 // bench/latency.ts). Then the program.
-if (typeof Bun !== "undefined") await (await import("./runtime/trim.ts")).dropStartupPages("drop");
+if (typeof Bun !== "undefined") await (await import("./runtime/trim.ts")).dropStartupPages();
 await import("./main.ts");
 
 export {};

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from "node:fs";
-import { dropStartupPages } from "./trim.ts";
 import { listInterfaces } from "./net.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
 
@@ -53,13 +52,12 @@ export function bunRuntime(): Runtime {
       // A second after the last call, once what the sync left is all garbage: a full collection
       // that also drops compiled code and gives free heap back (bench/scale.ts at 10,000
       // containers: about 3 MiB less than a plain collection; Bun.shrink is not in Bun's
-      // typings), then out with the code pages only startup ran (trim.ts).
+      // typings). (The code pages only startup ran left at startup, trim.ts.)
       clearTimeout(settleTimer);
       settleTimer = setTimeout(() => {
         const shrink = (Bun as unknown as { shrink?: () => void }).shrink;
         if (shrink) shrink();
         else Bun.gc(true);
-        void dropStartupPages("page-out");
       }, 1000);
       settleTimer.unref();
     },

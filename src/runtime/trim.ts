@@ -1,20 +1,15 @@
 // Starting up touches a lot of the executable's code that the daemon never runs again (the
-// runtime's own initialisation, loading modules and their bytecode, parsing flags, building the
-// HTTP app): clean pages of read-only file mappings that stay counted in its resident memory until
-// the host runs short of memory. Two moments drop them (Bun only, through bun:ffi's madvise):
+// runtime's own initialisation before the program's modules load): clean pages of read-only file
+// mappings that stay counted in its resident memory until the host runs short of memory. cli.ts
+// drops them once, before the modules load (Bun only, through bun:ffi's madvise): MADV_DONTNEED
+// takes the pages out of the process and leaves them in the page cache, where what loading the
+// modules needs again is found at once; RSS stays lower from then on (RssFile, bench/latency.ts).
 //
-// - "drop", before the program's modules load (cli.ts): MADV_DONTNEED takes the pages out of the
-//   process and leaves them in the page cache, where what loading the modules needs again is
-//   found at once.
-// - "page-out", once startup and the first sync are over (runtime/bun.ts): MADV_PAGEOUT, so pages
-//   that only this process maps leave memory (shared ones, such as libc's, stay), with readahead
-//   off for those mappings (MADV_RANDOM), so what the daemon still runs comes back one page at a
-//   time, not in 128 KiB blocks around each fault. Kernels before 5.4 have no MADV_PAGEOUT: there
-//   MADV_DONTNEED.
-//
-// bench/footprint.ts: idle RSS 42.5 → 16.0 MiB (31.5 MiB once it has served its HTTP API), peak
-// 42.7 → 39.5 MiB; bench/latency.ts: the same event latencies, about 5 ms more to the first
-// registration.
+// Nothing is dropped later: a page-out after the first sync (MADV_PAGEOUT) took code the event path
+// runs out of the page cache too, and reading it back from disk on the next events made the
+// registration latency spike (p95 and max, bench/latency.ts --ours side by side); a MADV_DONTNEED
+// then kept less but faulted the event path's code back in on the next events. Both traded
+// latency for memory.
 //
 // Only mappings that are read-only, file-backed and hold no private (copy-on-write) page are
 // touched: for those, dropping a page cannot lose anything; the next access reads the same bytes
@@ -65,9 +60,7 @@ export function droppableMappings(smaps: string): Droppable[] {
   return out;
 }
 
-const MADV_RANDOM = 1;
 const MADV_DONTNEED = 4;
-const MADV_PAGEOUT = 21;
 
 type Madvise = (start: bigint, length: bigint, advice: number) => number;
 let madviseFn: Madvise | undefined;
@@ -82,25 +75,14 @@ async function libcMadvise(): Promise<Madvise> {
   return madviseFn;
 }
 
-/**
- * Drops ("drop") or pages out ("page-out") the droppable mappings of this process; returns the
- * KiB they held, or why nothing was done.
- */
-export async function dropStartupPages(how: "drop" | "page-out"): Promise<{ droppedKb: number } | { error: string }> {
+/** Drops the droppable mappings of this process; returns the KiB they held, or why nothing was done. */
+export async function dropStartupPages(): Promise<{ droppedKb: number } | { error: string }> {
   try {
     const madvise = await libcMadvise();
-    const advise = (m: Droppable, advice: number) => madvise(BigInt(m.start), BigInt(m.end - m.start), advice) === 0;
     // Read after loading bun:ffi: what loading it touched can go too.
     let droppedKb = 0;
     for (const m of droppableMappings(readFileSync("/proc/self/smaps", "utf8"))) {
-      let done: boolean;
-      if (how === "drop") {
-        done = advise(m, MADV_DONTNEED);
-      } else {
-        advise(m, MADV_RANDOM);
-        done = advise(m, MADV_PAGEOUT) || advise(m, MADV_DONTNEED);
-      }
-      if (done) droppedKb += m.rssKb;
+      if (madvise(BigInt(m.start), BigInt(m.end - m.start), MADV_DONTNEED) === 0) droppedKb += m.rssKb;
     }
     return { droppedKb };
   } catch (e) {
