@@ -525,7 +525,7 @@ async function main(): Promise<void> {
 
   console.log("\nevery round (r1 / r2 / …):");
   const every: string[][] = [["", ...names]];
-  for (const [label, , fig] of FIGURES) every.push([label, ...names.map((n) => runs.get(n)!.map((r) => f1(fig(r))).join(" / "))]);
+  for (const [label, fmt, fig] of FIGURES) every.push([label, ...names.map((n) => runs.get(n)!.map((r) => (fmt === mib ? (fig(r) / 1024).toFixed(1) : f1(fig(r)))).join(" / "))]);
   printTable(every);
 
   const fv3 = floors.v3.map((xs) => percentile(xs, 50));
