@@ -52,7 +52,7 @@ export interface CompileOptions {
   smol?: boolean;
   /**
    * JavaScriptCore's tier-up thresholds are multiplied by this until startup is over (the daemon
-   * calls Bun.unsafe.setJITPolicy(1) once its first sync is written):
+   * calls Bun.unsafe.setJITPolicy(1) once its first registry write is answered):
    * run-once startup code stays in the interpreter instead of being compiled, which saves memory.
    */
   jitPolicy?: number;

@@ -120,7 +120,18 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     return { docker: readiness.docker, registry: { ok: down.length === 0, reason }, registries: each, ...noAddress };
   };
   const backendOf = new Map(registries.map((r) => [r.name, r.adapter.backend]));
+  // Run-once startup code is behind us once the first write is answered (or the first sync is
+  // written, when there is nothing to write): the normal JIT policy from then on, and a full
+  // collection of what starting up left. Not earlier: a collection between Docker's first answers
+  // and the container list was on the path to the first registration (bench/startup.ts).
+  let settled = false;
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    rt.settled?.();
+  };
   const observe = (op: string, ok: boolean, seconds: number, registry: string) => {
+    if (op === "register") queueMicrotask(settle);
     metrics.registryLatency.observe({ backend: backendOf.get(registry) ?? registry, operation: op, registry }, seconds);
     if (op === "register") metrics.registrations.inc({ outcome: ok ? "success" : "failure", registry });
     if (op === "deregister") metrics.deregistrations.inc({ outcome: ok ? "success" : "failure", registry });
@@ -151,10 +162,12 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // The embedded registry answers catalog reads only after the first sync with Docker.
   let markSynced = () => {};
   const synced = new Promise<void>((r) => (markSynced = r));
-  // Run-once startup code is behind us once the first sync is written: the normal JIT policy from
-  // then on. The sync leaves garbage in proportion to the containers (their inspects): returned
-  // now, at 10,000 containers about 18 MiB of resident memory (bench/scale.ts).
-  void synced.then(() => rt.settled?.());
+  // The first sync leaves garbage in proportion to the containers (their inspects): returned now,
+  // at 10,000 containers about 18 MiB of resident memory (bench/scale.ts).
+  void synced.then(() => {
+    if (settled) rt.settled?.();
+    else settle();
+  });
   const httpAddr = config.http === "" ? undefined : listenAddress(config.http)!;
   const allowedHosts = config["http-allowed-hosts"].split(",").map((h) => h.trim()).filter(Boolean);
   const events = new EventStreams({ onDropped: () => metrics.eventClientsRejected.inc({ reason: "slow" }), onRefused: () => metrics.eventClientsRejected.inc({ reason: "over-limit" }) });
@@ -211,9 +224,6 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     })());
   const server = await startHttp(config, rt, log, loadApp);
   if (server) void synced.then(loadApp);
-  // The normal JIT policy and a full collection come once the first sync is written (above), not
-  // here: a collection here ran between Docker's first answers and the container list, on the
-  // path to the first registration (bench/startup.ts).
   for (const w of bridge.writers) {
     // Readiness probe of each registry; a slow ping (ZooKeeper waits up to its session timeout)
     // is not stacked with the next one, nor does it wait for another registry's.
