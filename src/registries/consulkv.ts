@@ -3,7 +3,7 @@
 
 import { ConfigError, RegistryError } from "../errors.ts";
 import type { AdapterContext, AdapterFactory, ListedService, RegistryAdapter, RegistryUri, Service, ServiceRef } from "../types.ts";
-import { joinHostPort } from "../hostport.ts";
+import { joinHostPort, splitHostPort } from "../hostport.ts";
 import { ConsulClient, type ConsulSettings, jsonBody, quote, readConsulSettings, tcpEndpoint } from "./consul-client.ts";
 import { uriError } from "./uri.ts";
 
@@ -57,12 +57,6 @@ export function parseConsulKvUri(uri: RegistryUri, ctx: Pick<AdapterContext, "en
 /** `ip:port`, `[v6]:port`. */
 export function kvValue(ip: string, port: number): string {
   return ip.startsWith("[") ? `${ip}:${port}` : joinHostPort(ip, port);
-}
-
-function parseValue(v: string): { ip: string; port: number } | undefined {
-  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(v) ?? /^(.*):(\d+)$/.exec(v);
-  if (!m) return undefined;
-  return { ip: (m[1] ?? "").replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
 }
 
 function decodeBase64(b64: string): string {
@@ -137,11 +131,11 @@ export class ConsulKvAdapter implements RegistryAdapter {
       } catch {
         continue;
       }
-      const addr = parseValue(value);
+      const addr = splitHostPort(value);
       out.push({
         id,
         name,
-        ip: addr?.ip ?? "",
+        ip: addr?.host ?? "",
         port: addr?.port ?? 0,
         protocol: id.endsWith(":udp") ? "udp" : "tcp",
         fingerprint: value,
