@@ -4,6 +4,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { ndjsonLines } from "../src/docker/client.ts";
+import type { Dockerd } from "../test/support/docker.ts";
+import { freePort } from "../test/support/proc.ts";
 
 /** The p-th percentile (0–100) of xs, interpolated; NaN for none. */
 export function percentile(xs: number[], p: number): number {
@@ -111,4 +113,18 @@ export function options(argv: string[]) {
     },
     has: (name: string) => argv.includes(`--${name}`),
   };
+}
+
+/** A busybox httpd with port 80 published on a free host port, created and started; its ID. */
+export async function startPublishedHttpd(d: Dockerd, api = "/v1.41"): Promise<string> {
+  const port = await freePort();
+  const res = await d.api(`${api}/containers/create`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ Image: d.image, Cmd: ["httpd", "-f", "-p", "80", "-h", "/www"], ExposedPorts: { "80/tcp": {} }, HostConfig: { PortBindings: { "80/tcp": [{ HostPort: String(port) }] } } }),
+  });
+  const { Id } = (await res.json()) as { Id: string };
+  const started = await d.api(`${api}/containers/${Id}/start`, { method: "POST" });
+  if (started.status !== 204) throw new Error(`Cannot start a container: ${started.status}`);
+  return Id;
 }

@@ -19,7 +19,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile, releaseVersion } from "../build/compile.ts";
 import { freshBinary } from "../build/fresh.ts";
-import { defaultReference, machine, median, mib, options, printTable, statusKib } from "./common.ts";
+import { defaultReference, machine, median, mib, options, printTable, startPublishedHttpd, statusKib } from "./common.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
 import { type Etcd, startEtcd } from "../test/support/etcd.ts";
 import { freePort, type Proc, runTestRunEnd, spawn, tempDir, waitFor } from "../test/support/proc.ts";
@@ -64,19 +64,6 @@ async function sampleRss(pid: number): Promise<number> {
   return median(xs);
 }
 
-async function startContainer(d: Dockerd): Promise<string> {
-  const port = await freePort();
-  const res = await d.api(`${API}/containers/create`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ Image: d.image, Cmd: ["httpd", "-f", "-p", "80", "-h", "/www"], ExposedPorts: { "80/tcp": {} }, HostConfig: { PortBindings: { "80/tcp": [{ HostPort: String(port) }] } } }),
-  });
-  const { Id } = (await res.json()) as { Id: string };
-  const started = await d.api(`${API}/containers/${Id}/start`, { method: "POST" });
-  if (started.status !== 204) throw new Error(`Cannot start a container: ${started.status}`);
-  return Id;
-}
-
 async function measure(s: Subject, d: Dockerd, etcd: Etcd, n: number): Promise<Row> {
   const http = await freePort();
   const prefix = `/footprint/${n}`;
@@ -98,7 +85,7 @@ async function measure(s: Subject, d: Dockerd, etcd: Etcd, n: number): Promise<R
     } else if (s.api !== "local") {
       const ids: string[] = [];
       for (let i = 0; i < CONTAINERS; i++) {
-        ids.push(await startContainer(d));
+        ids.push(await startPublishedHttpd(d, API));
         await registered(2 + i);
       }
       // One after another: G loses some deregistrations when containers go at once.
@@ -144,7 +131,7 @@ async function main(): Promise<void> {
   const binary = opt.get("ours", "") || (await freshBinary(scratch));
   const d = await sharedDockerd();
   const etcd = await startEtcd({ name: "footprint", v2: true });
-  const spawnee = await startContainer(d);
+  const spawnee = await startPublishedHttpd(d, API);
   const size = statSync(binary).size;
   const ours = (name: string, runtime: RegistratorRuntime, api: Subject["api"], extra: Partial<Subject> = {}): Subject => ({
     name, runtime, api, size: typeof runtime === "string" ? undefined : size,

@@ -25,7 +25,7 @@
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Socket } from "bun";
-import { cpuMs, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, nowNs, options, printTable } from "./common.ts";
+import { cpuMs, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, nowNs, options, printTable, startPublishedHttpd } from "./common.ts";
 import { freshBinary } from "../build/fresh.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
 import { startEtcd } from "../test/support/etcd.ts";
@@ -199,15 +199,8 @@ async function main(): Promise<void> {
     })().catch(() => {});
     await v3;
 
-    const port = await freePort();
-    const res = await d.api(`${API}/containers/create`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ Image: d.image, Cmd: ["httpd", "-f", "-p", "80", "-h", "/www"], ExposedPorts: { "80/tcp": {} }, HostConfig: { PortBindings: { "80/tcp": [{ HostPort: String(port) }] } } }),
-    });
-    const { Id } = (await res.json()) as { Id: string };
+    const Id = await startPublishedHttpd(d, API);
     ids.push(Id);
-    await d.api(`${API}/containers/${Id}/start`, { method: "POST" });
 
     const subjects: Array<{ name: string; file: string; args: (tag: string) => string[]; env?: Record<string, string> }> = [];
     if (REF) subjects.push({ name: "G (v2)", file: REF, args: (tag) => ["-ip", "127.0.0.1", `etcd://127.0.0.1:${etcdPort}/start/${tag}`], env: { GL_DISABLE_VERSION_CHECK: "1" } });
