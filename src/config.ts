@@ -153,73 +153,77 @@ function invalid(ctx: { issues: unknown[] }, input: unknown, flag: string, expec
 const TRUE = ["1", "t", "true", "yes", "on"];
 const FALSE = ["0", "f", "false", "no", "off", ""];
 
-/** The zod schema of one row: how its text becomes a value, and what it refuses. */
-export function flagSchema(f: FlagSpec): z.ZodMiniType {
-  const text = z.union([z.string(), z.boolean(), z.number()]);
+type Issues = { issues: unknown[] };
+
+/** One row's text as its value; a refused value adds its issue to `ctx` and gives z.NEVER. */
+function convert(f: FlagSpec, v: unknown, ctx: Issues): unknown {
   switch (f.kind) {
-    case "bool":
-      return z.pipe(
-        text,
-        z.transform((v, ctx) => {
-          if (typeof v === "boolean") return v;
-          const s = String(v).trim().toLowerCase();
-          if (TRUE.includes(s)) return true;
-          if (FALSE.includes(s)) return false;
-          return invalid(ctx, v, f.name, "true or false");
-        }),
-      );
+    case "bool": {
+      if (typeof v === "boolean") return v;
+      const s = String(v).trim().toLowerCase();
+      if (TRUE.includes(s)) return true;
+      if (FALSE.includes(s)) return false;
+      return invalid(ctx, v, f.name, "true or false");
+    }
     case "int": {
-      const expected = `a whole number${f.unit ? ` of ${f.unit}` : ""}, ${f.min}${f.minNote ? ` (${f.minNote})` : ""} or more`;
-      return z.pipe(
-        text,
-        z.transform((v, ctx) => {
-          const s = String(v).trim();
-          const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
-          return Number.isSafeInteger(n) && n >= f.min ? n : invalid(ctx, v, f.name, expected);
-        }),
-      );
+      const s = String(v).trim();
+      const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+      if (Number.isSafeInteger(n) && n >= f.min) return n;
+      return invalid(ctx, v, f.name, `a whole number${f.unit ? ` of ${f.unit}` : ""}, ${f.min}${f.minNote ? ` (${f.minNote})` : ""} or more`);
     }
     case "enum":
-      return z.pipe(
-        text,
-        z.transform((v, ctx) => (f.values.includes(String(v)) ? String(v) : invalid(ctx, v, f.name, `one of ${f.values.join(", ")}`))),
-      );
-    case "string":
-      return z.pipe(
-        text,
-        z.transform((v, ctx) => {
-          const why = f.problem?.(String(v));
-          if (why !== undefined) {
-            ctx.issues.push({ code: "custom", message: why, input: v });
-            return z.NEVER;
-          }
-          return !f.check || f.check(String(v)) ? String(v) : invalid(ctx, v, f.name, f.expected ?? "a valid value");
-        }),
-      );
-    case "list":
-      return z.pipe(
-        z.array(text),
-        z.transform((vs, ctx) => {
-          const bad = vs.find((v) => f.check && !f.check(String(v)));
-          if (bad !== undefined) return invalid(ctx, bad, f.name, f.expected ?? "a valid value");
-          if (!f.parse) return vs.map(String);
-          const out: unknown[] = [];
-          for (const v of vs) {
-            const parsed = f.parse(String(v));
-            if (parsed !== null && typeof parsed === "object" && "error" in parsed) {
-              ctx.issues.push({ code: "custom", message: `Invalid value for flag -${f.name}: ${String(parsed.error)}`, input: v });
-              return z.NEVER;
-            }
-            out.push(parsed);
-          }
-          return out;
-        }),
-      );
+      return f.values.includes(String(v)) ? String(v) : invalid(ctx, v, f.name, `one of ${f.values.join(", ")}`);
+    case "string": {
+      const why = f.problem?.(String(v));
+      if (why !== undefined) {
+        ctx.issues.push({ code: "custom", message: why, input: v });
+        return z.NEVER;
+      }
+      return !f.check || f.check(String(v)) ? String(v) : invalid(ctx, v, f.name, f.expected ?? "a valid value");
+    }
+    case "list": {
+      const vs = v as unknown[];
+      const bad = vs.find((x) => f.check && !f.check(String(x)));
+      if (bad !== undefined) return invalid(ctx, bad, f.name, f.expected ?? "a valid value");
+      if (!f.parse) return vs.map(String);
+      const out: unknown[] = [];
+      for (const x of vs) {
+        const parsed = f.parse(String(x));
+        if (parsed !== null && typeof parsed === "object" && "error" in parsed) {
+          ctx.issues.push({ code: "custom", message: `Invalid value for flag -${f.name}: ${String(parsed.error)}`, input: x });
+          return z.NEVER;
+        }
+        out.push(parsed);
+      }
+      return out;
+    }
   }
 }
 
+// A flag's value arrives as text (a flag, an environment variable, a default), or a list of them.
+// Two shared schemas and one transform for the whole table: each schema zod builds costs startup
+// time, and the rows already hold every rule (bench/startup.ts).
+const TEXT = z.union([z.string(), z.boolean(), z.number()]);
+const TEXTS = z.array(TEXT);
+
+/** The zod schema of one row: how its text becomes a value, and what it refuses. */
+export function flagSchema(f: FlagSpec): z.ZodMiniType {
+  return z.pipe(f.kind === "list" ? TEXTS : TEXT, z.transform((v, ctx) => convert(f, v, ctx)));
+}
+
 export const ConfigSchema = z
-  .object(Object.fromEntries((FLAGS as readonly FlagSpec[]).map((f) => [f.name, flagSchema(f)])))
+  .pipe(
+    z.object(Object.fromEntries((FLAGS as readonly FlagSpec[]).map((f) => [f.name, f.kind === "list" ? TEXTS : TEXT]))),
+    z.transform((raw, ctx) => {
+      const out: Record<string, unknown> = {};
+      for (const f of FLAGS as readonly FlagSpec[]) {
+        const value = convert(f, raw[f.name], ctx);
+        if (value === z.NEVER) return z.NEVER;
+        out[f.name] = value;
+      }
+      return out;
+    }),
+  )
   .check(
     z.superRefine((raw, ctx) => {
       const c = raw as Flags;
