@@ -12,18 +12,16 @@ import { resolveHostIp } from "./hostip.ts";
 import { chooseHostname, hostnameIo } from "./hostname.ts";
 import type { HttpEnv } from "./http/app.ts";
 import type { Readiness } from "./http/status.ts";
-import { nodeIdFor } from "./http/consul-shapes.ts";
 import { hostGuard, isLongPoll } from "./http/host-guard.ts";
 import { EventStreams } from "./http/events.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createLogger } from "./log.ts";
 import { createAdapter } from "./registries/index.ts";
-import { LocalRegistry } from "./registries/local.ts";
+import type { LocalRegistry } from "./registries/local.ts";
 import { registryNames } from "./registries/names.ts";
 import { retry } from "./retry.ts";
 import type { Runtime, Server } from "./runtime/types.ts";
 import { deriveServices } from "./services/derive.ts";
-import { compileTags } from "./services/template.ts";
 import type { AdapterContext, Logger } from "./types.ts";
 
 /**
@@ -34,12 +32,15 @@ import type { AdapterContext, Logger } from "./types.ts";
 export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhile?: (registries: NamedRegistry[], hostname: string) => Promise<void>) {
   // Started first, awaited last (resolveHostIp never rejects).
   const lookup = config.ip ? undefined : resolveHostIp(osHostname(), () => rt.networkInterfaces());
-  const tags = compileTags(config.tags);
+  // The template engine loads only for -tags (bench/startup.ts: less to load before the first registration).
+  const tags = config.tags ? (await import("./services/template.ts")).compileTags(config.tags) : undefined;
   const dockerHost = rt.env("DOCKER_HOST");
   const endpoint = dockerHost ? await endpointFor(dockerHost, rt).catch((e) => {
     throw new ConfigError(errorMessage(e));
   }) : await resolveDockerEndpoint(rt).catch(() => endpointFor("unix:///var/run/docker.sock", rt));
   const docker = new DockerClient(endpoint);
+  // Docker answers while the registries are set up and pinged, not after.
+  docker.startPing();
   // Before the registry adapters: they name this host (the embedded registry's node, Consul's catalog).
   const hostname = await chooseHostname(config.hostname, hostnameIo(osHostname(), rt, docker), log);
   // -ip eth0 / -ip 10.0.0.0/8: looked up now and again later (runDaemon); a fixed -ip: undefined.
@@ -60,7 +61,9 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
   for (const uri of config.uris) adapters.push(await createAdapter(uri, ctx));
   const names = registryNames(config.uris, adapters.map((a) => a.backend));
   const registries: NamedRegistry[] = adapters.map((adapter, i) => ({ name: names[i]!, adapter }));
-  await meanwhile?.(registries, hostname);
+  // Not awaited here: the caller reads Docker while the registries answer (bench/startup.ts).
+  const pinged = meanwhile?.(registries, hostname) ?? Promise.resolve();
+  pinged.catch(() => {}); // the caller awaits it and sees the failure
   if (lookup) {
     const { ip, why } = await lookup;
     defaultHostIp = ip;
@@ -88,7 +91,7 @@ export async function prepare(config: Config, rt: Runtime, log: Logger, meanwhil
     });
   // A getter: with -ip eth0 the address can change after startup, and the embedded registry's node follows it.
   const hostIp = () => (address ? address.current : defaultHostIp) ?? "127.0.0.1";
-  return { hostname, registries, docker, derive, address, hostIp };
+  return { hostname, registries, docker, derive, address, hostIp, pinged };
 }
 
 async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config: Config, log: Logger): Promise<void> {
@@ -104,7 +107,7 @@ async function pingWithRetry({ name, adapter: registry }: NamedRegistry, config:
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. ConfigError propagates (exit 2). */
 export async function runDaemon(config: Config, rt: Runtime, version: string): Promise<number> {
   const log = createLogger({ level: config["log-level"], format: config["log-format"] });
-  const { hostname, registries, docker, derive, hostIp, address } = await prepare(config, rt, log, (registries, name) => {
+  const { hostname, registries, docker, derive, hostIp, address, pinged } = await prepare(config, rt, log, (registries, name) => {
     log.info(`Starting registrator ${version} on ${rt.name}`, { registry: registries.map((r) => r.name).join(" "), hostname: name });
     return Promise.all(registries.map((r) => pingWithRetry(r, config, log))).then(() => {});
   });
@@ -152,9 +155,12 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     observe,
     onChange: (c) => listeners.forEach((l) => l(c)),
     collect: rt.collect,
+    // When a registry stays unreachable, `pinged` rejects and the daemon exits (below): its
+    // writes never start.
+    ready: pinged.catch(() => new Promise<void>(() => {})),
   });
   // The embedded registry, when one of the registries: its catalog is served over HTTP.
-  const localAt = registries.findIndex((r) => r.adapter instanceof LocalRegistry);
+  const localAt = registries.findIndex((r) => r.adapter.backend === "local");
   const local = localAt < 0 ? undefined : { adapter: registries[localAt]!.adapter as LocalRegistry, writer: bridge.writers[localAt]! };
   metrics.gauge("registrator_services_registered", "Services this host has registered, per registry", () => bridge.writers.map((w) => [{ registry: w.name }, w.registered().length]));
   metrics.gauge("registrator_queue_depth", "Containers waiting to be reconciled", () => bridge.pendingWrites());
@@ -202,7 +208,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       const [{ createApp }, catalog, nodeId] = await Promise.all([
         import("./http/app.ts"),
         local ? import("./http/catalog.ts") : undefined,
-        local ? nodeIdFor(hostname) : "",
+        local ? import("./http/consul-shapes.ts").then((m) => m.nodeIdFor(hostname)) : "",
       ]);
       return createApp({
         bridge,
@@ -222,6 +228,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
         }),
       });
     })());
+  // A registry unreachable after -retry-attempts ends the daemon (registrator's rule), even though
+  // Docker is already being read.
+  await pinged;
   const server = await startHttp(config, rt, log, loadApp);
   if (server) void synced.then(loadApp);
   for (const w of bridge.writers) {

@@ -33,6 +33,11 @@ export interface BridgeOptions extends Partial<BridgePolicy> {
   deregisterOnStop?: boolean;
   /** Called every `collectEvery` containers of a full sync: the runtime may collect their inspects' garbage. */
   collect?: () => void;
+  /**
+   * Registry requests wait for it (the registries' startup pings), while Docker is already read:
+   * the first sync does not wait for a registry's answer before it inspects. Never rejects.
+   */
+  ready?: Promise<void>;
 }
 
 /** What the bridge knows of one container. */
@@ -86,9 +91,9 @@ export class Bridge implements WantedSource {
     this.inspections = new KeyedQueue((e) => o.log.error(`Inspecting a container failed unexpectedly: ${errorMessage(e)}`));
     const registries = o.registries ?? (o.registry ? [{ name: o.registry.backend, adapter: o.registry }] : []);
     if (registries.length === 0) throw new Error("Bridge: no registry to write to");
-    const { hostname, cleanup, log, onChange, observe } = o;
+    const { hostname, cleanup, log, onChange, observe, ready } = o;
     const named = registries.length > 1;
-    this.writers = registries.map(({ name, adapter }) => new Writer({ registry: adapter, name, named, source: this, hostname, cleanup, log, policy, onChange, observe }));
+    this.writers = registries.map(({ name, adapter }) => new Writer({ registry: adapter, name, named, source: this, hostname, cleanup, log, policy, onChange, observe, ready }));
   }
 
   /** Mark a container dirty: it will be inspected and reconciled, in order with its other events. */

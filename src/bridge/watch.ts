@@ -44,14 +44,33 @@ export async function watchDocker(
   const backoff = new Backoff({ minMs: 250, maxMs: 5000 });
   let synced = false;
   let connectedOnce = false;
+  const syncEverything = () =>
+    bridge
+      .syncAll()
+      .then(() => {
+        if (!synced) {
+          synced = true;
+          hooks.onSynced?.();
+        }
+      })
+      .catch((e) => log.warn(`Cannot list containers: ${errorMessage(e)}`));
   while (!signal.aborted) {
     let stream: AsyncIterable<DockerEvent>;
+    let resync: Promise<void> | undefined;
     try {
       const version = await docker.ping();
-      // Subscribe before listing, so no change between the list and the stream is missed.
-      // Replay starts a microsecond early: timeNano loses precision as a JS number, and a
-      // replayed event is harmless (syncs are level-triggered).
-      stream = await docker.openEvents({ sinceNano: lastNano !== undefined ? lastNano - 1000n : undefined, signal });
+      // No change between the list and the stream may be missed: the stream replays from a
+      // moment before the list (the last event seen, a microsecond early as timeNano loses
+      // precision as a JS number; at first, a second before the engine's clock at the ping), so
+      // the list need not wait for the subscription. A replayed event is harmless (syncs are
+      // level-triggered). An engine without a clock (no Date header) is subscribed to first.
+      const since = lastNano !== undefined ? lastNano - 1000n : docker.clockNano !== undefined ? docker.clockNano - 1_000_000_000n : undefined;
+      const opening = docker.openEvents({ sinceNano: since, signal });
+      if (since !== undefined) {
+        opening.catch(() => {}); // awaited below
+        resync = syncEverything();
+      }
+      stream = await opening;
       if (connectedOnce) log.info(`Reconnected to Docker at ${docker.endpoint.address}; resyncing`);
       else log.info(`Connected to Docker at ${docker.endpoint.address} (API ${version || "unversioned"})`);
       connectedOnce = true;
@@ -65,15 +84,7 @@ export async function watchDocker(
       await sleep(delay, signal);
       continue;
     }
-    const resync = bridge
-      .syncAll()
-      .then(() => {
-        if (!synced) {
-          synced = true;
-          hooks.onSynced?.();
-        }
-      })
-      .catch((e) => log.warn(`Cannot list containers: ${errorMessage(e)}`));
+    resync ??= syncEverything();
     try {
       for await (const ev of stream) {
         if (ev.timeNano) lastNano = BigInt(Math.trunc(ev.timeNano));

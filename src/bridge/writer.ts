@@ -23,6 +23,8 @@ export interface WriterOptions {
   onChange?: (change: BridgeChange) => void;
   /** Observes every registry request: backend operation, outcome, duration and the registry's name. */
   observe?: (op: string, ok: boolean, seconds: number, registry: string) => void;
+  /** Registry requests wait for it (BridgeOptions.ready). */
+  ready?: Promise<void>;
 }
 
 /**
@@ -45,10 +47,13 @@ export class Writer {
   private closed = false;
   private draining = false;
   private listError = "";
+  /** Until the registry may be asked (WriterOptions.ready); then undefined, so requests do not wait a turn. */
+  private ready: Promise<void> | undefined;
 
   constructor(private readonly o: WriterOptions) {
     this.name = o.name;
     this.registry = o.registry;
+    this.ready = o.ready;
     this.writes = new Limiter(o.policy.concurrency);
     this.backoff = new Backoff({ minMs: o.policy.retryMinMs, maxMs: o.policy.retryMaxMs });
     this.applying = new KeyedQueue((e) => o.log.error(`Writing to ${o.name} failed unexpectedly: ${errorMessage(e)}`));
@@ -138,6 +143,10 @@ export class Writer {
 
   /** The registry's request `op`, timed and observed. */
   private async timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.ready) {
+      await this.ready;
+      this.ready = undefined;
+    }
     const t0 = performance.now();
     try {
       const r = await fn();

@@ -3,6 +3,7 @@ import { listInterfaces } from "./net.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
 
 export function bunRuntime(): Runtime {
+  let trimmed: Promise<void> | undefined;
   let settleTimer: ReturnType<typeof setTimeout> | undefined;
   return {
     name: "bun",
@@ -49,6 +50,10 @@ export function bunRuntime(): Runtime {
       const unsafe = (Bun as unknown as { unsafe?: { setJITPolicy?: (scale: number) => void } }).unsafe;
       unsafe?.setJITPolicy?.(1);
       Bun.gc(true);
+      // Once: the executable's pages that starting up touched leave the process (trim.ts). Here,
+      // after the first registration, not before the modules load, where it cost milliseconds of
+      // every start (bench/startup.ts).
+      trimmed ??= import("./trim.ts").then((t) => void t.dropStartupPages());
       // A second after the last call, once what the sync left is all garbage: a full collection
       // that also drops compiled code and gives free heap back (bench/scale.ts at 10,000
       // containers: about 3 MiB less than a plain collection; Bun.shrink is not in Bun's
