@@ -51,9 +51,10 @@ export interface CompileOptions {
   /** Embed --smol (a smaller heap, more frequent GC) as the executable's runtime argument. */
   smol?: boolean;
   /**
-   * JavaScriptCore's tier-up thresholds are multiplied by this until startup is over (the daemon
-   * calls Bun.unsafe.setJITPolicy(1) once its first registry write is answered):
-   * run-once startup code stays in the interpreter instead of being compiled, which saves memory.
+   * JavaScriptCore's tier-up thresholds are multiplied by this for the life of the process:
+   * run-once startup code stays in the interpreter instead of being compiled, and the daemon's
+   * few events a second cost less CPU and memory interpreted than compiled by the optimizing
+   * tiers (src/runtime/bun.ts, settled).
    */
   jitPolicy?: number;
   /** false: ignore bytecode.order (to record a new one). */

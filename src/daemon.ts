@@ -124,9 +124,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   };
   const backendOf = new Map(registries.map((r) => [r.name, r.adapter.backend]));
   // Run-once startup code is behind us once the first write is answered (or the first sync is
-  // written, when there is nothing to write): the normal JIT policy from then on, and a full
-  // collection of what starting up left. Not earlier: a collection between Docker's first answers
-  // and the container list was on the path to the first registration (bench/startup.ts).
+  // written, when there is nothing to write): a full collection of what starting up left, and the
+  // executable's pages only starting up touched returned (Runtime.settled). Not earlier: that
+  // work was on the path to the first registration (bench/startup.ts).
   let settled = false;
   const settle = () => {
     if (settled) return;

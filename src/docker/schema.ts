@@ -2,7 +2,9 @@ import { z } from "../zod.ts";
 
 // Only the fields registrator reads are declared and checked. Parsing strips the rest, so callers
 // validate with `validInspect()`, which keeps Docker's whole object (the -tags templates may reach
-// any field of the inspect JSON) without paying for a deep copy of it on every event.
+// any field of the inspect JSON) without paying for a deep copy of it on every event. Every object
+// is a plain (stripping) one: a loose one would copy each of its undeclared keys (HostConfig has
+// dozens) into an output nobody reads, on every inspect.
 
 const PortBinding = z.object({
   HostIp: z.nullish(z.string()),
@@ -36,12 +38,12 @@ export const ContainerInspect = z.object({
     ),
   }),
   HostConfig: z.nullish(
-    z.looseObject({
+    z.object({
       NetworkMode: z.nullish(z.string()),
     }),
   ),
   NetworkSettings: z.nullish(
-    z.looseObject({
+    z.object({
       IPAddress: z.nullish(z.string()),
       GlobalIPv6Address: z.nullish(z.string()),
       Ports: z.nullish(z.record(z.string(), z.nullable(z.array(PortBinding)))),
@@ -96,7 +98,7 @@ export const DockerEvent = z.object({
   status: z.nullish(z.string()),
   id: z.nullish(z.string()),
   Actor: z.nullish(
-    z.looseObject({
+    z.object({
       ID: z.nullish(z.string()),
       Attributes: z.nullish(z.record(z.string(), z.string())),
     }),
