@@ -133,7 +133,16 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     settled = true;
     rt.settled?.();
   };
+  // Work (a Docker event, a registry request) marks the daemon busy; a second check after
+  // QUIET_AFTER_S without any lets the runtime give back what the work paged in (Runtime.quiet).
+  let busy = false;
+  let lastWork = 0;
+  const worked = () => {
+    busy = true;
+    lastWork = performance.now();
+  };
   const observe = (op: string, ok: boolean, seconds: number, registry: string) => {
+    worked();
     if (op === "register") queueMicrotask(settle);
     metrics.registryLatency.observe({ backend: backendOf.get(registry) ?? registry, operation: op, registry }, seconds);
     if (op === "register") metrics.registrations.inc({ outcome: ok ? "success" : "failure", registry });
@@ -191,7 +200,10 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       readiness.docker = { ok: true, reason: "" };
     },
     onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
-    onEvent: (action) => metrics.events.inc({ action }),
+    onEvent: (action) => {
+      worked();
+      metrics.events.inc({ action });
+    },
     onSynced: () => {
       // Writes of the first sync are queued; the embedded catalog is complete once its own are
       // applied (another registry's, slow or down, does not hold it up).
@@ -265,6 +277,15 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     await bridge.reconcileRegistry();
   });
 
+  if (rt.quiet) {
+    every(1, async () => {
+      if (busy && settled && performance.now() - lastWork >= QUIET_AFTER_S * 1000) {
+        busy = false;
+        rt.quiet!();
+      }
+    });
+  }
+
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {
@@ -290,6 +311,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   });
   return code;
 }
+
+/** Seconds without work after which the daemon counts as quiet (Runtime.quiet). */
+const QUIET_AFTER_S = 2;
 
 type HttpApp = { fetch: (req: Request, env: HttpEnv) => Response | Promise<Response> };
 

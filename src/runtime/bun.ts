@@ -2,8 +2,29 @@ import { existsSync, readFileSync } from "node:fs";
 import { listInterfaces } from "./net.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
 
+/** RssFile of this process, KiB (0 when unknown). */
+function residentFileKb(): number {
+  try {
+    return Number(/^RssFile:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A trim (trim.ts) is worth its CPU (reading /proc/self/smaps) when the executable's resident
+ * code grew by this much since the last one.
+ */
+const TRIM_AFTER_GROWTH_KB = 2048;
+
 export function bunRuntime(): Runtime {
   let trimmed: Promise<void> | undefined;
+  let trimmedAtKb = 0;
+  const trim = () =>
+    import("./trim.ts").then(async (t) => {
+      await t.dropFilePages();
+      trimmedAtKb = residentFileKb();
+    });
   let settleTimer: ReturnType<typeof setTimeout> | undefined;
   return {
     name: "bun",
@@ -44,6 +65,9 @@ export function bunRuntime(): Runtime {
     exists: async (path) => existsSync(path),
     exit: (code) => process.exit(code),
     collect: () => Bun.gc(false),
+    quiet() {
+      if (trimmedAtKb > 0 && residentFileKb() - trimmedAtKb >= TRIM_AFTER_GROWTH_KB) void trim();
+    },
     settled() {
       // The compiled executable runs with the JIT's tier-up thresholds raised (build.ts,
       // jitPolicy), and keeps them: a daemon that handles a few events a second spends less CPU
@@ -54,7 +78,7 @@ export function bunRuntime(): Runtime {
       // Once: the executable's pages that starting up touched leave the process (trim.ts). Here,
       // after the first registration, not before the modules load, where it cost milliseconds of
       // every start (bench/startup.ts).
-      trimmed ??= import("./trim.ts").then((t) => void t.dropStartupPages());
+      trimmed ??= trim();
       // A second after the last call, once what the sync left is all garbage: a full collection
       // that also drops compiled code and gives free heap back (bench/scale.ts at 10,000
       // containers: about 3 MiB less than a plain collection; Bun.shrink is not in Bun's

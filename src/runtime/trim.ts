@@ -1,15 +1,15 @@
-// Starting up touches a lot of the executable's code that the daemon never runs again (the
-// runtime's own initialisation before the program's modules load): clean pages of read-only file
-// mappings that stay counted in its resident memory until the host runs short of memory. cli.ts
-// drops them once, before the modules load (Bun only, through bun:ffi's madvise): MADV_DONTNEED
-// takes the pages out of the process and leaves them in the page cache, where what loading the
-// modules needs again is found at once; RSS stays lower from then on (RssFile, bench/latency.ts).
+// The executable's code is counted in the daemon's resident memory for every page it ever ran
+// (clean pages of read-only file mappings, kept until the host runs short of memory): starting up
+// runs a lot of it once, and a burst of work (a few dozen containers) faults in more than ten
+// MiB of it, in 64 KiB steps, that a quiet daemon does not need. Those pages leave the process
+// (Bun only, through bun:ffi's madvise): once after the first registration, and again when the
+// daemon has been quiet for a while after work (src/runtime/bun.ts, settled and quiet).
+// MADV_DONTNEED takes the pages out of the process and leaves them in the page cache: the next
+// event maps what it runs again from memory (minor faults), never from disk.
 //
-// Nothing is dropped later: a page-out after the first sync (MADV_PAGEOUT) took code the event path
+// Nothing is paged out: a page-out (MADV_PAGEOUT) after the first sync took code the event path
 // runs out of the page cache too, and reading it back from disk on the next events made the
-// registration latency spike (p95 and max, bench/latency.ts --ours side by side); a MADV_DONTNEED
-// then kept less but faulted the event path's code back in on the next events. Both traded
-// latency for memory.
+// registration latency spike (p95 and max, bench/latency.ts --ours side by side).
 //
 // Only mappings that are read-only, file-backed and hold no private (copy-on-write) page are
 // touched: for those, dropping a page cannot lose anything; the next access reads the same bytes
@@ -76,7 +76,7 @@ async function libcMadvise(): Promise<Madvise> {
 }
 
 /** Drops the droppable mappings of this process; returns the KiB they held, or why nothing was done. */
-export async function dropStartupPages(): Promise<{ droppedKb: number } | { error: string }> {
+export async function dropFilePages(): Promise<{ droppedKb: number } | { error: string }> {
   try {
     const madvise = await libcMadvise();
     // Read after loading bun:ffi: what loading it touched can go too.

@@ -60,4 +60,9 @@ export interface Runtime {
   settled?(): void;
   /** Ask for a garbage collection without waiting for it (between batches of a large job). */
   collect?(): void;
+  /**
+   * The daemon has been quiet for a while after work: give back what the work paged in that a
+   * quiet daemon does not need (the executable's code pages, trim.ts). Cheap when nothing grew.
+   */
+  quiet?(): void;
 }

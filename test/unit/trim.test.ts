@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { droppableMappings, dropStartupPages } from "../../src/runtime/trim.ts";
+import { droppableMappings, dropFilePages } from "../../src/runtime/trim.ts";
 
 // A trimmed /proc/self/smaps of the compiled daemon: the executable's read-only code and data,
 // its RELRO part (copied on write by the loader), its writable data, the JS heap, libc, [vdso].
@@ -68,7 +68,7 @@ describe("startup page trim", () => {
   test("in this process: code pages leave the resident set, and running on afterwards is unaffected", async () => {
     const rssFile = () => Number(/^RssFile:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))![1]);
     const before = rssFile();
-    const r = await dropStartupPages();
+    const r = await dropFilePages();
     expect("error" in r ? r.error : "").toBe("");
     expect("droppedKb" in r && r.droppedKb).toBeGreaterThan(0);
     expect(rssFile()).toBeLessThan(before);
