@@ -219,7 +219,31 @@ async function phase(d: Dockerd, tag: string, label: string, n: number, events: 
   return out;
 }
 
+/** etcd's WAL fsync histogram (cumulative count per bucket bound, seconds), from its metrics. */
+async function fsyncHistogram(etcd: Etcd): Promise<Map<number, number>> {
+  const text = await (await fetch(`${etcd.metricsUrl}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^etcd_disk_wal_fsync_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    out.set(m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return out;
+}
+
+/**
+ * The slowest WAL fsync etcd made between two histogram readings, as the bound of its bucket (ms):
+ * the smallest bound under which every fsync of the window falls. NaN when there was none.
+ */
+function slowestFsyncMs(before: Map<number, number>, after: Map<number, number>): number {
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return NaN;
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const le = bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) === total)!;
+  return le * 1000;
+}
+
 interface Removal {
+  /** etcd's own slowest WAL fsync while these went (bucket bound, ms): the registry's part of a tail. */
+  etcdFsyncMax?: number;
   fromDie: number[];
   fromKill: number[];
   /** The engine alone: die timeNano → the event here. */
@@ -234,7 +258,7 @@ interface Removal {
  * bench writes to its FIFO with `docker exec`) or `rm -f` (the API's DELETE ?force=1: kill, die,
  * destroy). One after another, or all at once.
  */
-async function removals(d: Dockerd, tag: string, events: Events, watch: EtcdSeen, started: Started[], how: "exit" | "rm -f", atOnce: boolean): Promise<Removal> {
+async function removals(d: Dockerd, etcd: Etcd, tag: string, events: Events, watch: EtcdSeen, started: Started[], how: "exit" | "rm -f", atOnce: boolean): Promise<Removal> {
   const out: Removal = { fromDie: [], fromKill: [], delivery: [], fromArrival: [], lost: [] };
   const remove = async (id: string) => {
     if (how === "rm -f") {
@@ -269,8 +293,10 @@ async function removals(d: Dockerd, tag: string, events: Events, watch: EtcdSeen
     }
   };
   if (atOnce) {
+    const before = await fsyncHistogram(etcd);
     await Promise.all(started.map((s) => remove(s.id)));
     await Promise.all(started.map(measure));
+    out.etcdFsyncMax = slowestFsyncMs(before, await fsyncHistogram(etcd));
   } else {
     for (const s of started) {
       await Bun.sleep(100); // idle between events, as between real removals
@@ -378,13 +404,13 @@ async function runSubject(s: Subject, d: Dockerd, etcd: Etcd, events: Events, wa
     await waitFor(() => watch.seen.has(`${tag} ${spawnee.value}`), { timeout: 30_000, interval: 1, message: `${s.name}: the running container in etcd` });
     const cpu0 = cpuSeconds(proc.pid);
     const one = await phase(d, tag, "bench", CONTAINERS, events, watch, ids);
-    run.exit = await removals(d, tag, events, watch, one.started, "exit", false);
+    run.exit = await removals(d, etcd, tag, events, watch, one.started, "exit", false);
     const forced = await phase(d, tag, "forced", CONTAINERS, events, watch, ids);
-    run.rmf = await removals(d, tag, events, watch, forced.started, "rm -f", false);
+    run.rmf = await removals(d, etcd, tag, events, watch, forced.started, "rm -f", false);
     const burst = await phase(d, tag, "burst", CONTAINERS, events, watch, ids);
-    run.burst = await removals(d, tag, events, watch, burst.started, "exit", true);
+    run.burst = await removals(d, etcd, tag, events, watch, burst.started, "exit", true);
     const burstRm = await phase(d, tag, "burstrm", CONTAINERS, events, watch, ids);
-    run.burstRm = await removals(d, tag, events, watch, burstRm.started, "rm -f", true);
+    run.burstRm = await removals(d, etcd, tag, events, watch, burstRm.started, "rm -f", true);
     run.cpuWork = cpuSeconds(proc.pid) - cpu0;
     run.reg = [...one.latencies, ...forced.latencies, ...burst.latencies, ...burstRm.latencies];
     await Bun.sleep(3000);
@@ -453,6 +479,7 @@ const FIGURES: Array<[string, (x: number) => string, (r: Run) => number]> = [
   [`${CONTAINERS} exits at once: die → gone, max`, fms, (r) => max(r.burst.fromDie)],
   ["  engine alone: die → event here, max", fms, (r) => max(r.burst.delivery)],
   ["  registrator: event here → gone, max", fms, (r) => max(r.burst.fromArrival)],
+  ["  etcd alone: slowest WAL fsync meanwhile, ≤", fms, (r) => r.burst.etcdFsyncMax ?? NaN],
   [`${CONTAINERS} rm -f at once: kill → gone, p50`, fms, (r) => percentile(r.burstRm.fromKill, 50)],
   [`${CONTAINERS} rm -f at once: kill → gone, max`, fms, (r) => max(r.burstRm.fromKill)],
   ["CPU seconds for the work", (x) => `${x.toFixed(2)} s`, (r) => r.cpuWork],

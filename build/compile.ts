@@ -1,5 +1,5 @@
 // Compiling src/cli.ts into a standalone executable for one target (bun build --compile).
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BYTECODE_ORDER } from "./bytecode-order.ts";
 import { DIST, ENTRY, ROOT, mib, rel } from "./paths.ts";
@@ -90,7 +90,9 @@ export async function compile(target: Target, version: string, opts: CompileOpti
     format: "esm",
     define: { __REGISTRATOR_VERSION__: JSON.stringify(version) },
     minify: true,
-    sourcemap: "linked", // embedded (zstd) in the executable: stack traces point at src/
+    // No source map: embedded, it is read at every start (about 4 ms of `-version`, bench/startup.ts);
+    // registrator's messages never carry a stack, and `bun src/cli.ts` gives one with src/ lines.
+    sourcemap: "none",
     bytecode: opts.bytecode ?? true,
     throw: false,
   });
@@ -100,8 +102,6 @@ export async function compile(target: Target, version: string, opts: CompileOpti
   }
   // Warnings too (bun says so here when bytecode.order matches nothing in this build).
   for (const log of result.logs) console.warn(`${target}: ${log.level}: ${log.message}`);
-  // The map is embedded (zstd) in the executable; bun also leaves a copy beside it.
-  rmSync(`${outfile}.map`, { force: true });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${rel(outfile).padEnd(40)} ${mib(statSync(outfile).size).padStart(10)}  (${target}, ${seconds} s)`);
   return outfile;

@@ -2,8 +2,15 @@
 // how fast and at what cost it gets there; BridgeOptions may override each (the tests do).
 
 export interface BridgePolicy {
-  /** Containers inspected at once, and, per registry, writes in flight at once. */
+  /** Containers inspected at once (the engine serves them; more at once only queue there). */
   concurrency: number;
+  /**
+   * Per registry, writes in flight at once. Enough for a burst (dozens of containers exiting at
+   * once) to go out together: a registry that commits them together (etcd batches concurrent
+   * writes into one fsync) answers all of them after one slow disk write, not after one per
+   * group of writes (bench/latency.ts, 30 exits at once).
+   */
+  writeConcurrency: number;
   /**
    * Containers a full sync has in flight (the inspect limiter runs `concurrency` of them at once).
    * A window, not one pending sync per container up front: at 10,000 containers, 10,000 pending
@@ -35,6 +42,7 @@ export interface BridgePolicy {
 
 export const BRIDGE_POLICY: Readonly<BridgePolicy> = Object.freeze({
   concurrency: 8,
+  writeConcurrency: 32,
   syncWindow: 32,
   collectEvery: 250,
   confirmDieAfterMs: 500,

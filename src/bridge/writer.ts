@@ -54,7 +54,7 @@ export class Writer {
     this.name = o.name;
     this.registry = o.registry;
     this.ready = o.ready;
-    this.writes = new Limiter(o.policy.concurrency);
+    this.writes = new Limiter(o.policy.writeConcurrency);
     this.backoff = new Backoff({ minMs: o.policy.retryMinMs, maxMs: o.policy.retryMaxMs });
     this.applying = new KeyedQueue((e) => o.log.error(`Writing to ${o.name} failed unexpectedly: ${errorMessage(e)}`));
   }

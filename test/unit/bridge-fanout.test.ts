@@ -2,6 +2,7 @@
 // hangs, fails or is slow holds up neither the inspects nor another registry's writes.
 import { describe, expect, test } from "bun:test";
 import type { ContainerEvent } from "../../src/bridge/events.ts";
+import { BRIDGE_POLICY } from "../../src/bridge/policy.ts";
 import { registryNames } from "../../src/registries/names.ts";
 import { FlakyRegistry, PlainRegistry, setup, until } from "./bridge-support.ts";
 
@@ -31,23 +32,24 @@ describe("fan-out to several registries", () => {
     expect(hung.calls).toEqual(["register host:a:80", "deregister host:a:80"]);
   });
 
-  test("a hung registry with every write slot taken: 20 containers still reach the other one", async () => {
+  test("a hung registry with every write slot taken: more containers than its slots still reach the other one", async () => {
     const hung = new FlakyRegistry();
     const other = new FlakyRegistry();
     const s = setup({ registry: hung, more: { other } });
     hung.writeGate.close();
-    const names = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    const slots = BRIDGE_POLICY.writeConcurrency;
+    const names = Array.from({ length: slots + 12 }, (_, i) => `c${i}`);
     names.forEach((n, i) => s.docker.containers.set(n, { running: true, exitCode: 0, port: 1000 + i }));
     await s.bridge.syncAll();
     await s.bridge.writers[1]!.flush();
-    expect(idsOf(other).length).toBe(20);
-    expect(hung.writeGate.waiting).toBe(8); // its own limit, not the other's
+    expect(idsOf(other).length).toBe(names.length);
+    expect(hung.writeGate.waiting).toBe(slots); // its own limit, not the other's
     names.forEach((n) => s.docker.containers.delete(n));
     await Promise.all(names.map((n) => s.bridge.event(ev(n, "destroy"))));
     await s.bridge.writers[1]!.flush();
     expect(idsOf(other)).toEqual([]);
     hung.writeGate.open();
-    await until(() => s.bridge.pendingWrites() === 0 && hung.calls.length >= 20);
+    await until(() => s.bridge.pendingWrites() === 0 && hung.calls.length >= names.length);
     await s.bridge.flush();
     expect(idsOf(hung)).toEqual([]);
   });
