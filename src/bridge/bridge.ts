@@ -74,7 +74,7 @@ export class Bridge implements WantedSource {
   private eventSeq = 0;
   private readonly stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Confirmations of a `die` waiting for their time (later()), with what settles their caller. */
-  private readonly confirmTimers = new Map<ReturnType<typeof setTimeout>, () => void>();
+  private readonly confirmTimers = new Map<ReturnType<typeof setTimeout>, { id: string; resolve: () => void }>();
   /**
    * Per container, per service ID, why it was last out of traffic, to log each change once.
    * Services in traffic have no entry (the usual case, so it costs nothing per service).
@@ -106,6 +106,9 @@ export class Bridge implements WantedSource {
    * A Docker event about a container. Those that change whether it can take traffic (`die` with
    * its exit code, `destroy`, a stop signal's `kill`, `pause`, `unpause`, `health_status`) take
    * effect at once; then the container is inspected to confirm. Resolves when that inspect was applied.
+   * Two need no inspect: `destroy` (the container no longer exists, and an ID never comes back)
+   * and a stop signal to a container held running (it runs on until its `die` or the grace
+   * period, each of which inspects); an inspect there costs the engine and us CPU and tells nothing.
    */
   event(ev: ContainerEvent): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -117,9 +120,11 @@ export class Bridge implements WantedSource {
     } else if (m.kind === "gone") {
       this.overtake(id);
       this.endStop(id);
+      this.dropConfirmations(id);
       if (this.containers.delete(id)) this.apply(id);
+      return this.inspections.settled(id);
     } else if (m.kind === "stop-signal") {
-      if (this.options.deregisterOnStop ?? true) this.stopSignal(id, m.signal);
+      if ((this.options.deregisterOnStop ?? true) && this.stopSignal(id, m.signal)) return this.inspections.settled(id);
     } else if (m.kind === "paused") {
       this.changed(id, (t) => {
         t.state = { ...t.state, Paused: m.paused };
@@ -145,8 +150,18 @@ export class Bridge implements WantedSource {
         void this.sync(id).then(resolve);
       }, ms);
       (timer as { unref?: () => void }).unref?.();
-      this.confirmTimers.set(timer, resolve);
+      this.confirmTimers.set(timer, { id, resolve });
     });
+  }
+
+  /** The container was destroyed: its pending `die` confirmations have nothing left to confirm. */
+  private dropConfirmations(id: string): void {
+    for (const [timer, c] of this.confirmTimers) {
+      if (c.id !== id) continue;
+      clearTimeout(timer);
+      this.confirmTimers.delete(timer);
+      c.resolve();
+    }
   }
 
   /** A change known from the event itself, for a container we hold while it runs. */
@@ -158,10 +173,14 @@ export class Bridge implements WantedSource {
     this.apply(id);
   }
 
-  /** SIGTERM & co. to a running container: out of traffic until it dies, or until the grace period ends. */
-  private stopSignal(id: string, signal: string): void {
+  /**
+   * SIGTERM & co. to a running container: out of traffic until it dies, or until the grace period
+   * ends. False when the container is not one held running (then only an inspect can tell).
+   */
+  private stopSignal(id: string, signal: string): boolean {
     const t = this.containers.get(id);
-    if (!t?.running || t.stopping) return;
+    if (!t?.running) return false;
+    if (t.stopping) return true;
     const grace = this.policy.stopGraceMs;
     this.options.log.info(`stopping: ${short(id)} got signal ${signal}; its services leave traffic until it exits (back after ${Math.round(grace / 1000)} s if it keeps running)`);
     this.changed(id, (c) => (c.stopping = true));
@@ -175,6 +194,7 @@ export class Bridge implements WantedSource {
     }, grace);
     (timer as { unref?: () => void }).unref?.();
     this.stopTimers.set(id, timer);
+    return true;
   }
 
   /** The container is back (start, unpause, healthy) or gone: no pending stop any more. */
@@ -386,9 +406,9 @@ export class Bridge implements WantedSource {
     this.closed = true;
     for (const t of this.stopTimers.values()) clearTimeout(t);
     this.stopTimers.clear();
-    for (const [t, settle] of this.confirmTimers) {
+    for (const [t, c] of this.confirmTimers) {
       clearTimeout(t);
-      settle();
+      c.resolve();
     }
     this.confirmTimers.clear();
     const settled = this.inspections.idle().then(() => {

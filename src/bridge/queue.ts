@@ -67,6 +67,11 @@ export class KeyedQueue {
     return entry.done;
   }
 
+  /** Resolves when `key` has no work (at once when it has none). */
+  settled(key: string): Promise<void> {
+    return this.entries.get(key)?.done ?? Promise.resolve();
+  }
+
   /** Resolves when no key has work. */
   idle(): Promise<void> {
     if (this.entries.size === 0) return Promise.resolve();

@@ -114,16 +114,30 @@ describe("die and destroy act before the inspect returns", () => {
     expect(s.ids()).toEqual([]);
   });
 
-  test("a destroy without a prior die removes at once", async () => {
+  test("a destroy without a prior die removes at once, with no inspect (the container is gone)", async () => {
     const s = setup({ deregister: "on-success" });
     await registered(s, "a");
+    const inspects = s.docker.inspects;
     s.docker.containers.delete("a");
-    s.docker.inspectGate.close();
-    const confirmed = s.bridge.event(ev("a", "destroy"));
+    await s.bridge.event(ev("a", "destroy"));
+    await s.bridge.flush();
+    expect(s.ids()).toEqual([]);
+    expect(s.bridge.status()).toEqual([]);
+    expect(s.docker.inspects).toBe(inspects);
+  });
+
+  test("a destroy drops the pending confirmation of its die, which settles without an inspect", async () => {
+    const s = setup({ confirmDieAfterMs: 60_000 });
+    await registered(s, "a");
+    const inspects = s.docker.inspects;
+    s.docker.containers.set("a", { running: false, exitCode: 0, port: 80 });
+    const confirmed = s.bridge.event(ev("a", "die", { exitCode: "0" }));
     await until(() => s.ids().length === 0);
-    expect(s.docker.inspectGate.waiting).toBe(1);
-    s.docker.inspectGate.open();
-    await confirmed;
+    s.docker.containers.delete("a");
+    await s.bridge.event(ev("a", "destroy"));
+    await confirmed; // would wait 60 s were it still pending
+    await s.bridge.flush();
+    expect(s.docker.inspects).toBe(inspects);
     expect(s.bridge.status()).toEqual([]);
   });
 
