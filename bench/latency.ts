@@ -19,7 +19,7 @@
 //
 //   bun bench/latency.ts [--rounds 3] [--containers 30] [--spawns 2]
 //                        [--ref <binary> | --no-ref] [--ours <binary>[,<binary>…]] [--runtime compiled|bun|deno]
-//                        [--also <uri>] [--no-v2] [--no-v3]
+//                        [--also <uri>] [--no-v2] [--no-v3] [--etcd-disk]
 //
 // --ref defaults to ../shared/anchors/registrator-v7.4.0 when present. --ours measures given
 // executables (several: side by side, e.g. build variants) instead of a fresh build. --also adds a run of ours (v3) with a second registry URI
@@ -27,6 +27,7 @@
 // --also 'etcd://{etcd}/also?api=v2'. Prints medians over the rounds, every round's value, ratios
 // and the targets of issue 18; asserts nothing; removes what it started.
 import { cpuSeconds, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, mib, nowNs, options, percentile, printTable, statusKib } from "./common.ts";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { freshBinary } from "../build/fresh.ts";
 import { sharedDockerd, type Dockerd } from "../test/support/docker.ts";
@@ -42,6 +43,11 @@ const RUNTIME = opt.get("runtime", "compiled");
 const REF = opt.has("no-ref") ? undefined : opt.get("ref", "") || defaultReference(REPO_ROOT);
 const ALSO = opt.get("also", "");
 const OURS = opt.get("ours", "");
+/**
+ * etcd's data dir on tmpfs unless --etcd-disk: on this machine kind's disk a WAL fsync now and then
+ * takes over 100 ms (printed beside the bursts), which is etcd's disk, not registrator's tail.
+ */
+const ETCD_UNDER = opt.has("etcd-disk") || !existsSync("/dev/shm") ? undefined : "/dev/shm";
 const PREFIX = "/bench";
 const API = "/v1.41";
 
@@ -379,6 +385,9 @@ async function spawns(s: Subject, d: Dockerd, etcd: Etcd, watch: EtcdSeen, round
     const tag = `${s.id}-s${round}-${k}`;
     const http = await freePort();
     if (cold) run.coldResident.push(dropFromPageCache(s.file!).residentAfter ?? NaN);
+    // The previous subject's removed containers leave dirty pages (vfs copies) whose writeback
+    // would otherwise compete with whichever subject spawns next.
+    Bun.spawnSync(["sync"]);
     const t0 = nowNs();
     const reg = await launch(s, d, etcd, tag, http);
     try {
@@ -495,7 +504,7 @@ async function main(): Promise<void> {
     : [RUNTIME === "bun" || RUNTIME === "deno" ? RUNTIME : { binary: await freshBinary(tempDir("regbench-latency-")) }];
   const subs = subjects(oursList, REF);
   const d = await sharedDockerd();
-  const etcd = await startEtcd({ name: "bench", v2: true });
+  const etcd = await startEtcd({ name: "bench", v2: true, under: ETCD_UNDER });
   const abort = new AbortController();
   const load0 = loadavg();
   const loads: string[] = [];
@@ -532,7 +541,7 @@ async function main(): Promise<void> {
   // ---- print ----
   const who = oursList.map((o) => (typeof o === "string" ? `${o} src/cli.ts` : `compiled ${o.binary}`)).join(", ");
   console.log(`\nregistrator latency, CPU and memory — ${machine()}; load average ${load0} at start, after each round: ${loads.join(" | ")}`);
-  console.log(`ours: ${who}; G: ${REF ?? "(none: --no-ref or not found)"}; etcd 3.4 (--enable-v2) ${etcd.endpoint}; engine ${d.host}`);
+  console.log(`ours: ${who}; G: ${REF ?? "(none: --no-ref or not found)"}; etcd 3.4 (--enable-v2) ${etcd.endpoint}, data in ${ETCD_UNDER ? `${ETCD_UNDER} (tmpfs; --etcd-disk: on disk)` : "the temp dir (disk)"}; engine ${d.host}`);
   console.log(`${ROUNDS} rounds, order rotating; ${CONTAINERS} containers per phase; ${SPAWNS} cold + ${SPAWNS} warm spawns per subject and round`);
   const coldLeft = [...runs.values()].flat().flatMap((r) => r.coldResident).filter(Number.isFinite);
   console.log("cold start: the executable dropped from the page cache first (posix_fadvise DONTNEED, via dd oflag=nocache count=0); " +

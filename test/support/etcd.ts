@@ -27,6 +27,8 @@ export interface StartEtcdOptions {
   v2?: boolean;
   tls?: EtcdTls;
   name?: string;
+  /** Where the member's temp data dir is made (default: the OS temp dir). */
+  under?: string;
 }
 
 export interface KeyValue {
@@ -347,7 +349,7 @@ const portTaken = (e: Etcd) => /address already in use/.test(e.logTail(200));
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
   const name = opts.name ?? "etcd-test";
   for (let attempt = 1; ; attempt++) {
-    const dir = tempDir("etcd-");
+    const dir = tempDir("etcd-", opts.under);
     const ports = await memberPorts();
     const e = new Etcd(name, dir, ports, `${name}=http://127.0.0.1:${ports.peer}`, opts, `tok-${ports.peer}`);
     e.launch();

@@ -148,8 +148,8 @@ function errorText(err: unknown): string {
 }
 
 /** A fresh directory under the system temp dir; removed by removeDir() or at the end of the run. */
-export function tempDir(prefix = "regtest-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+export function tempDir(prefix = "regtest-", parent = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, prefix));
   onTestRunEnd(() => removeDir(dir));
   return dir;
 }
