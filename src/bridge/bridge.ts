@@ -122,7 +122,8 @@ export class Bridge implements WantedSource {
       this.endStop(id);
       this.dropConfirmations(id);
       if (this.containers.delete(id)) this.apply(id);
-      return this.inspections.settled(id);
+      // No run follows to clear the mark that discards an inspect under way: cleared here.
+      return this.inspections.settled(id).then(() => void this.overtaken.delete(id));
     } else if (m.kind === "stop-signal") {
       if ((this.options.deregisterOnStop ?? true) && this.stopSignal(id, m.signal)) return this.inspections.settled(id);
     } else if (m.kind === "paused") {

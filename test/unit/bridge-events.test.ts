@@ -126,6 +126,22 @@ describe("die and destroy act before the inspect returns", () => {
     expect(s.docker.inspects).toBe(inspects);
   });
 
+  test("rm -f (kill 15, die, destroy) leaves no per-container state behind", async () => {
+    const s = setup({ confirmDieAfterMs: 60_000 });
+    await registered(s, "a");
+    await s.bridge.event(ev("a", "kill", { signal: "15" }));
+    s.docker.containers.set("a", { running: false, exitCode: 137, port: 80 });
+    const died = s.bridge.event(ev("a", "die", { exitCode: "137" }));
+    s.docker.containers.delete("a");
+    await s.bridge.event(ev("a", "destroy"));
+    await died;
+    await s.bridge.flush();
+    expect(s.ids()).toEqual([]);
+    expect(s.bridge["overtaken"].size).toBe(0);
+    expect(s.bridge["confirmTimers"].size).toBe(0);
+    expect(s.bridge["stopTimers"].size).toBe(0);
+  });
+
   test("a destroy drops the pending confirmation of its die, which settles without an inspect", async () => {
     const s = setup({ confirmDieAfterMs: 60_000 });
     await registered(s, "a");
