@@ -147,7 +147,7 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** A fresh directory under the system temp dir; removed by removeDir() or at the end of the run. */
+/** A fresh directory under `parent` (the system temp dir by default); removed by removeDir() or at the end of the run. */
 export function tempDir(prefix = "regtest-", parent = tmpdir()): string {
   const dir = mkdtempSync(join(parent, prefix));
   onTestRunEnd(() => removeDir(dir));
