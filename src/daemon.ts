@@ -194,26 +194,35 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     if (seconds > 0) timers.push(setInterval(() => void fn().catch((e) => log.error(`Periodic task failed: ${errorMessage(e)}`)), seconds * 1000));
   };
   let reconnects = 0;
+  // The first sync with Docker done, or Docker not reachable: what the HTTP API waits for.
+  let dockerSettled = () => {};
+  const dockerFirst = new Promise<void>((r) => (dockerSettled = r));
   const watching = watchDocker(docker, bridge, log, abort.signal, {
     onConnected: () => {
       if (reconnects++ > 0) metrics.dockerReconnects.inc();
       readiness.docker = { ok: true, reason: "" };
     },
-    onDisconnected: (reason) => (readiness.docker = { ok: false, reason }),
+    onDisconnected: (reason) => {
+      readiness.docker = { ok: false, reason };
+      dockerSettled();
+    },
     onEvent: (action) => {
       worked();
       metrics.events.inc({ action });
     },
     onSynced: () => {
+      dockerSettled();
       // Writes of the first sync are queued; the embedded catalog is complete once its own are
       // applied (another registry's, slow or down, does not hold it up).
       void (local?.writer ?? bridge).flush().finally(markSynced);
       void bridge.reconcileRegistry();
     },
   });
-  // The HTTP API listens at once (a taken -http address is a config error at startup), but its app
-  // (hono, the status page, the embedded registry's Consul API) loads after the first sync or on
-  // the first request, whichever comes first: none of it is on the path to the first registration.
+  // The HTTP API listens once the first sync's writes are under way (or Docker turned out to be
+  // unreachable, which its status then reports), and its app (hono, the status page, the embedded
+  // registry's Consul API) loads after the first sync or on the first request, whichever comes
+  // first: none of it is on the path to the first registration (bench/startup.ts). A taken -http
+  // address still ends the daemon at startup.
   let app: Promise<HttpApp> | undefined;
   const loadApp = () =>
     (app ??= (async () => {
@@ -243,6 +252,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // A registry unreachable after -retry-attempts ends the daemon (registrator's rule), even though
   // Docker is already being read.
   await pinged;
+  await dockerFirst;
   const server = await startHttp(config, rt, log, loadApp);
   if (server) void synced.then(loadApp);
   for (const w of bridge.writers) {

@@ -1,6 +1,6 @@
 import { REDACTED, redactSecrets } from "./errors.ts";
 import type { Logger } from "./types.ts";
-import { writeOut } from "./runtime/output.ts";
+import { writeLine } from "./runtime/output.ts";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const LOG_FORMATS = ["text", "json"] as const;
@@ -55,7 +55,7 @@ function textValue(v: unknown): string {
 export function createLogger(opts: LogOptions = {}): Logger {
   const min = order[opts.level ?? "info"];
   const format = opts.format ?? "text";
-  const write = opts.write ?? ((line: string) => writeOut(2, line + "\n"));
+  const write = opts.write ?? ((line: string) => writeLine(2, line));
   const now = opts.now ?? (() => new Date());
   const emit = (level: LogLevel, rawMsg: string, fields?: Record<string, unknown>) => {
     if (order[level] < min) return;

@@ -4,7 +4,7 @@ import { FLAGS, type FlagSpec, flagHint, loadConfig, wantsHelp } from "./config.
 import { ConfigError, errorMessage, redactSecrets } from "./errors.ts";
 import { escapeControl } from "./log.ts";
 import { runtime } from "./runtime/index.ts";
-import { writeOut } from "./runtime/output.ts";
+import { writeLine } from "./runtime/output.ts";
 import { VERSION } from "./version.ts";
 
 // Only what parsing the flags needs loads before them: the daemon, the `services` command and
@@ -48,7 +48,7 @@ const main = defineCommand({
 async function run(): Promise<number> {
   const rt = runtime();
   const argv = rt.args();
-  const out = (s: string) => writeOut(1, s + "\n");
+  const out = (s: string) => writeLine(1, s);
   if (argv[0] === "services") {
     const rest = argv.slice(1).filter((a) => !/^--?json$/.test(a));
     if (wantsHelp(rest)) {
@@ -75,7 +75,7 @@ async function run(): Promise<number> {
 run().then(
   (code) => runtime().exit(code),
   (e) => {
-    writeOut(2, `registrator: ${escapeControl(redactSecrets(errorMessage(e)))}\n`);
+    writeLine(2, `registrator: ${escapeControl(redactSecrets(errorMessage(e)))}`);
     runtime().exit(e instanceof ConfigError ? 2 : 1);
   },
 );

@@ -6,48 +6,57 @@ import { z } from "../zod.ts";
 // is a plain (stripping) one: a loose one would copy each of its undeclared keys (HostConfig has
 // dozens) into an output nobody reads, on every inspect.
 
+// Schemas are immutable: one instance of each leaf serves every field of its shape. Each schema
+// zod builds costs startup time, on the way to the first registration (bench/startup.ts).
+const str = z.string();
+const text = z.nullish(str);
+const whole = z.nullish(z.number());
+const flag = z.nullish(z.boolean());
+const texts = z.nullish(z.array(str));
+const textMap = z.nullish(z.record(str, str));
+
 const PortBinding = z.object({
-  HostIp: z.nullish(z.string()),
-  HostPort: z.nullish(z.string()),
+  HostIp: text,
+  HostPort: text,
 });
 
 const EndpointSettings = z.object({
-  IPAddress: z.nullish(z.string()),
-  GlobalIPv6Address: z.nullish(z.string()),
-  NetworkID: z.nullish(z.string()),
+  IPAddress: text,
+  GlobalIPv6Address: text,
+  NetworkID: text,
 });
 
 export const ContainerInspect = z.object({
-  Id: z.string(),
-  Name: z.string(),
-  Image: z.nullish(z.string()),
+  Id: str,
+  Name: str,
+  Image: text,
   Config: z.object({
-    Hostname: z.nullish(z.string()),
-    Image: z.nullish(z.string()),
-    Env: z.nullish(z.array(z.string())),
-    Labels: z.nullish(z.record(z.string(), z.string())),
-    ExposedPorts: z.nullish(z.record(z.string(), z.unknown())),
+    Hostname: text,
+    Image: text,
+    Env: texts,
+    Labels: textMap,
+    ExposedPorts: z.nullish(z.record(str, z.unknown())),
   }),
   State: z.object({
-    Status: z.nullish(z.string()),
-    Running: z.nullish(z.boolean()),
-    Paused: z.nullish(z.boolean()),
-    ExitCode: z.nullish(z.number()),
+    Status: text,
+    Running: flag,
+    Paused: flag,
+    ExitCode: whole,
     Health: z.nullish(
-      z.object({ Status: z.string(), Log: z.nullish(z.array(z.nullable(z.object({ Output: z.nullish(z.string()), ExitCode: z.nullish(z.number()) })))) }),
+      z.object({ Status: str, Log: z.nullish(z.array(z.nullable(z.object({ Output: text, ExitCode: whole })))) }),
     ),
   }),
   HostConfig: z.nullish(
     z.object({
-      NetworkMode: z.nullish(z.string()),
+      NetworkMode: text,
     }),
   ),
   NetworkSettings: z.nullish(
     z.object({
-      IPAddress: z.nullish(z.string()),
-      GlobalIPv6Address: z.nullish(z.string()),
-      Ports: z.nullish(z.record(z.string(), z.nullable(z.array(PortBinding)))),
-      Networks: z.nullish(z.record(z.string(), EndpointSettings)),
+      IPAddress: text,
+      GlobalIPv6Address: text,
+      Ports: z.nullish(z.record(str, z.nullable(z.array(PortBinding)))),
+      Networks: z.nullish(z.record(str, EndpointSettings)),
     }),
   ),
 });
@@ -79,31 +88,31 @@ export function validInspect(raw: unknown): { data: ContainerInspect } | { error
 
 /** The fields of `GET /images/{id}/json` registrator reads. */
 export const ImageInspect = z.object({
-  RepoTags: z.nullish(z.array(z.string())),
+  RepoTags: texts,
 });
 export type ImageInspect = z.infer<typeof ImageInspect>;
 
 export const ContainerSummary = z.object({
-  Id: z.string(),
-  Names: z.nullish(z.array(z.string())),
-  State: z.nullish(z.string()),
+  Id: str,
+  Names: texts,
+  State: text,
 });
 export type ContainerSummary = z.infer<typeof ContainerSummary>;
 /** The reply of GET /containers/json. */
 export const ContainerList = z.array(ContainerSummary);
 
 export const DockerEvent = z.object({
-  Type: z.nullish(z.string()),
-  Action: z.nullish(z.string()),
-  status: z.nullish(z.string()),
-  id: z.nullish(z.string()),
+  Type: text,
+  Action: text,
+  status: text,
+  id: text,
   Actor: z.nullish(
     z.object({
-      ID: z.nullish(z.string()),
-      Attributes: z.nullish(z.record(z.string(), z.string())),
+      ID: text,
+      Attributes: textMap,
     }),
   ),
-  time: z.nullish(z.number()),
-  timeNano: z.nullish(z.number()),
+  time: whole,
+  timeNano: whole,
 });
 export type DockerEvent = z.infer<typeof DockerEvent>;

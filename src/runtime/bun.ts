@@ -1,11 +1,13 @@
-import { existsSync, readFileSync } from "node:fs";
 import { listInterfaces } from "./net.ts";
 import type { Runtime, TlsOptions } from "./types.ts";
+
+/** node:fs, loaded when first used: loading it costs milliseconds of every start (bench/startup.ts). */
+const fs = () => process.getBuiltinModule("node:fs") as typeof import("node:fs");
 
 /** RssFile of this process, KiB (0 when unknown). */
 function residentFileKb(): number {
   try {
-    return Number(/^RssFile:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+    return Number(/^RssFile:\s+(\d+) kB/m.exec(fs().readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
   } catch {
     return 0;
   }
@@ -67,9 +69,9 @@ export function bunRuntime(): Runtime {
     env: (name) => process.env[name],
     envAll: () => ({ ...process.env }) as Record<string, string>,
     args: () => process.argv.slice(2),
-    readTextFile: async (path) => readFileSync(path, "utf8"),
+    readTextFile: async (path) => fs().readFileSync(path, "utf8"),
     networkInterfaces: listInterfaces,
-    exists: async (path) => existsSync(path),
+    exists: async (path) => fs().existsSync(path),
     exit: (code) => process.exit(code),
     collect: () => Bun.gc(false),
     quiet() {

@@ -1,34 +1,12 @@
-// Lines to stdout and stderr. A synchronous write to the file descriptor: process.stdout and
-// process.stderr are Node streams whose first use loads the streams machinery, milliseconds on the
-// path to the first registration and of `-version` (bench/startup.ts), and a log line written
-// before a crash is a line not lost in a buffer. A descriptor that cannot take the bytes now (a
-// non-blocking pipe that is full) falls back to the stream for good, so lines keep their order.
-import { writeSync } from "node:fs";
+// Lines to stdout and stderr, written before the call returns: a log line written before a crash
+// is a line not lost in a buffer, and `registrator services --json | …` is whole even when the
+// process exits right after. Bun's and Deno's consoles write one string argument as it is (no
+// format directives, no colour), synchronously, waiting for a full pipe, and quietly when the
+// reader has gone. Not node:fs's writeSync nor process.stdout: loading either costs milliseconds of
+// every start, on the way to the first registration (bench/startup.ts).
 
-type Fd = 1 | 2;
-const buffered = new Set<Fd>();
-
-function stream(fd: Fd): { write(s: string | Uint8Array): unknown } {
-  return fd === 1 ? process.stdout : process.stderr;
-}
-
-const encoder = new TextEncoder();
-
-/** Writes all of `text` to stdout (1) or stderr (2). */
-export function writeOut(fd: Fd, text: string): void {
-  if (buffered.has(fd)) {
-    stream(fd).write(text);
-    return;
-  }
-  let bytes = encoder.encode(text);
-  try {
-    while (bytes.length > 0) {
-      const n = writeSync(fd, bytes);
-      bytes = bytes.subarray(n);
-    }
-  } catch (e) {
-    if ((e as { code?: string }).code !== "EAGAIN") return; // stdout closed (EPIPE, EBADF): nowhere to write
-    buffered.add(fd);
-    stream(fd).write(bytes);
-  }
+/** Writes `line` and a newline to stdout (1) or stderr (2). */
+export function writeLine(fd: 1 | 2, line: string): void {
+  if (fd === 1) console.log(line);
+  else console.error(line);
 }

@@ -5,12 +5,14 @@ import { join } from "node:path";
 import { DockerClient, endpointFor, MAX_API } from "../../src/docker/client.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import type { Runtime, TlsOptions } from "../../src/runtime/types.ts";
-import { tempDir } from "../support/proc.ts";
+import { tempDir, waitFor } from "../support/proc.ts";
 
 interface Engine {
   apiVersion: string;
   minVersion: string;
   paths: string[];
+  /** /_ping answers this status while set (an engine starting up). */
+  pingStatus?: number;
 }
 
 const servers: Array<{ stop(): void }> = [];
@@ -34,7 +36,7 @@ function engine(e: Engine, events: object[] = []): string {
     fetch(req) {
       const url = new URL(req.url);
       e.paths.push(url.pathname + url.search);
-      if (url.pathname === "/_ping") return new Response("OK", { headers: { "Api-Version": e.apiVersion } });
+      if (url.pathname === "/_ping") return new Response("OK", { status: e.pingStatus ?? 200, headers: { "Api-Version": e.apiVersion } });
       const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url.pathname);
       if (!m) return Response.json({ message: "page not found" }, { status: 404 });
       if (num(m[1]!) < num(e.minVersion)) {
@@ -81,6 +83,30 @@ test("works with an engine whose minimum is 1.44 (Docker 29), capped at the newe
   // Docker's whole object is kept for -tags templates, not only the fields we validate.
   expect((inspect?.Config as Record<string, unknown>).Extra).toBe(1);
   expect(e.paths.at(-1)).toBe(`/v${MAX_API}/containers/${"a".repeat(64)}/json`);
+});
+
+test("startPing: the list is asked for as soon as the ping is answered, and the first list() takes it", async () => {
+  const e: Engine = { apiVersion: "1.41", minVersion: "1.12", paths: [] };
+  const c = await client(engine(e));
+  c.startPing();
+  await waitFor(() => e.paths.includes("/v1.41/containers/json"), { timeout: 5000, interval: 1 });
+  expect(await c.ping()).toBe("1.41");
+  expect((await c.list()).map((x) => x.Id)).toEqual(["a".repeat(64)]);
+  expect(e.paths).toEqual(["/_ping", "/v1.41/containers/json"]);
+  // Later lists ask again.
+  await c.list();
+  expect(e.paths).toEqual(["/_ping", "/v1.41/containers/json", "/v1.41/containers/json"]);
+});
+
+test("startPing against an engine not ready yet: the failure is the ping's, and the reconnect's list is fresh", async () => {
+  const e: Engine = { apiVersion: "1.41", minVersion: "1.12", paths: [], pingStatus: 503 };
+  const c = await client(engine(e));
+  c.startPing();
+  await expect(c.ping()).rejects.toThrow(/Docker answered 503 to \/_ping/);
+  e.pingStatus = undefined;
+  expect(await c.ping()).toBe("1.41");
+  expect((await c.list()).map((x) => x.Id)).toEqual(["a".repeat(64)]);
+  expect(e.paths).toEqual(["/_ping", "/_ping", "/v1.41/containers/json"]);
 });
 
 test("inspect of a removed container is null, not an error", async () => {
