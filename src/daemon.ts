@@ -194,7 +194,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
     if (seconds > 0) timers.push(setInterval(() => void fn().catch((e) => log.error(`Periodic task failed: ${errorMessage(e)}`)), seconds * 1000));
   };
   let reconnects = 0;
-  // The first sync with Docker done, or Docker not reachable: what the HTTP API waits for.
+  // The first sync with Docker done, or Docker not reachable: what the HTTP API's line waits for.
   let dockerSettled = () => {};
   const dockerFirst = new Promise<void>((r) => (dockerSettled = r));
   const watching = watchDocker(docker, bridge, log, abort.signal, {
@@ -218,11 +218,11 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       void bridge.reconcileRegistry();
     },
   });
-  // The HTTP API listens once the first sync's writes are under way (or Docker turned out to be
-  // unreachable, which its status then reports), and its app (hono, the status page, the embedded
-  // registry's Consul API) loads after the first sync or on the first request, whichever comes
-  // first: none of it is on the path to the first registration (bench/startup.ts). A taken -http
-  // address still ends the daemon at startup.
+  // The HTTP API listens at once (a taken -http address is a config error at startup) and says so
+  // once the first sync's writes are under way (or Docker turned out to be unreachable); its app
+  // (hono, the status page, the embedded registry's Consul API) loads after the first sync or on
+  // the first request, whichever comes first: none of it is on the path to the first registration
+  // (bench/startup.ts).
   let app: Promise<HttpApp> | undefined;
   const loadApp = () =>
     (app ??= (async () => {
@@ -252,8 +252,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // A registry unreachable after -retry-attempts ends the daemon (registrator's rule), even though
   // Docker is already being read.
   await pinged;
-  await dockerFirst;
-  const server = await startHttp(config, rt, log, loadApp);
+  const server = await startHttp(config, rt, log, loadApp, dockerFirst);
   if (server) void synced.then(loadApp);
   for (const w of bridge.writers) {
     // Readiness probe of each registry; a slow ping (ZooKeeper waits up to its session timeout)
@@ -335,13 +334,14 @@ async function startHttp(
   rt: Runtime,
   log: Logger,
   app: () => Promise<HttpApp>,
+  announce: Promise<void>,
 ): Promise<Server | undefined> {
   if (config.http === "") return undefined;
   const addr = listenAddress(config.http)!;
   try {
     // Idle keep-alive connections close after a while; blocking queries and event streams do not.
     const server = await rt.serve(async (req, conn) => (await app()).fetch(req, { conn }), { ...addr, idleTimeout: HTTP_IDLE_TIMEOUT_S, longPoll: isLongPoll });
-    log.info(`HTTP API on http://${config.http.replace(/:\d+$/, "")}:${server.port}`);
+    void announce.then(() => log.info(`HTTP API on http://${config.http.replace(/:\d+$/, "")}:${server.port}`));
     return server;
   } catch (e) {
     if (config.httpExplicit) throw new ConfigError(`Cannot listen on -http ${config.http}: ${errorMessage(e)}`);

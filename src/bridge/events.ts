@@ -3,8 +3,8 @@ export interface ContainerEvent {
   id: string;
   /** Docker's Action, e.g. "die", "destroy", "kill", "health_status: healthy". */
   action: string;
-  /** Actor.Attributes (exitCode for die, signal for kill; Podman's names may differ). */
-  attributes: Record<string, string>;
+  /** Actor.Attributes, those the bridge reads: exitCode for die (Podman: containerExitCode), signal for kill. */
+  attributes: { signal?: string; exitCode?: string; containerExitCode?: string };
 }
 
 /**

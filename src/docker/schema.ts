@@ -12,6 +12,7 @@ const str = z.string();
 const text = z.nullish(str);
 const whole = z.nullish(z.number());
 const flag = z.nullish(z.boolean());
+const optText = z.optional(str);
 const texts = z.nullish(z.array(str));
 const textMap = z.nullish(z.record(str, str));
 
@@ -109,7 +110,9 @@ export const DockerEvent = z.object({
   Actor: z.nullish(
     z.object({
       ID: text,
-      Attributes: textMap,
+      // Only the attributes the bridge reads (src/bridge/events.ts): the rest are the container's
+      // labels, checked and copied on every event for nothing.
+      Attributes: z.nullish(z.object({ signal: optText, exitCode: optText, containerExitCode: optText })),
     }),
   ),
   time: whole,

@@ -119,13 +119,19 @@ test("events: server-side filters, since with nanoseconds, one event per line", 
   const e = { apiVersion: "1.41", minVersion: "1.12", paths: [] as string[] };
   const evs = [
     { Type: "container", Action: "start", Actor: { ID: "a", Attributes: {} }, time: 1, timeNano: 1000000001 },
-    { Type: "container", Action: "die", Actor: { ID: "a", Attributes: { exitCode: "0" } }, time: 2, timeNano: 2000000002 },
+    { Type: "container", Action: "die", Actor: { ID: "a", Attributes: { exitCode: "0", image: "busybox", "com.example.team": "shop" } }, time: 2, timeNano: 2000000002 },
   ];
   const c = await client(engine(e, evs));
   await c.ping();
   const got = [];
-  for await (const ev of await c.openEvents({ sinceNano: 1795770127512009999n })) got.push(ev.Action);
+  const attributes = [];
+  for await (const ev of await c.openEvents({ sinceNano: 1795770127512009999n })) {
+    got.push(ev.Action);
+    attributes.push(ev.Actor?.Attributes);
+  }
   expect(got).toEqual(["start", "die"]);
+  // Only the attributes the bridge reads are kept (the rest are labels, copied for nothing).
+  expect(attributes).toEqual([{}, { exitCode: "0" }]);
   const q = new URL("http://x" + e.paths.at(-1)).searchParams;
   expect(q.get("since")).toBe("1795770127.512009999");
   expect(JSON.parse(q.get("filters")!)).toMatchObject({ type: ["container"] });
