@@ -220,10 +220,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   });
   // The HTTP API listens at once (a taken -http address is a config error at startup) and says so
   // once the first sync's writes are under way (or Docker turned out to be unreachable); its app
-  // (hono, the status page, the embedded registry's Consul API) loads on the first request. Not
-  // ahead of it: loaded as soon as the first sync was done, it competed with the first
-  // registration (spawn → first key 2 ms later, bench/latency.ts), and a daemon nobody queries
-  // paid its CPU and memory for nothing.
+  // (hono, the status page, the embedded registry's Consul API) loads after the first sync or on
+  // the first request, whichever comes first: none of it is on the path to the first registration
+  // (bench/startup.ts).
   let app: Promise<HttpApp> | undefined;
   const loadApp = () =>
     (app ??= (async () => {
@@ -254,6 +253,7 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // Docker is already being read.
   await pinged;
   const server = await startHttp(config, rt, log, loadApp, dockerFirst);
+  if (server) void synced.then(loadApp);
   for (const w of bridge.writers) {
     // Readiness probe of each registry; a slow ping (ZooKeeper waits up to its session timeout)
     // is not stacked with the next one, nor does it wait for another registry's.
