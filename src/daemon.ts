@@ -128,9 +128,12 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // executable's pages only starting up touched returned (Runtime.settled). Not earlier: that
   // work was on the path to the first registration (bench/startup.ts).
   let settled = false;
+  let markSettled = () => {};
+  const settledOnce = new Promise<void>((r) => (markSettled = r));
   const settle = () => {
     if (settled) return;
     settled = true;
+    markSettled();
     rt.settled?.();
   };
   // Work (a Docker event, a registry request) marks the daemon busy; a second check after
@@ -218,11 +221,11 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       void bridge.reconcileRegistry();
     },
   });
-  // The HTTP API listens at once (a taken -http address is a config error at startup) and says so
-  // once the first sync's writes are under way (or Docker turned out to be unreachable); its app
-  // (hono, the status page, the embedded registry's Consul API) loads after the first sync or on
-  // the first request, whichever comes first: none of it is on the path to the first registration
-  // (bench/startup.ts).
+  // The HTTP API listens once the first registration is written or the first sync is done (a
+  // taken -http address is still a config error at startup), and says so once the first sync's
+  // writes are under way (or Docker turned out to be unreachable); its app (hono, the status page,
+  // the embedded registry's Consul API) loads after the first sync or on the first request,
+  // whichever comes first: none of it is on the path to the first registration (bench/startup.ts).
   let app: Promise<HttpApp> | undefined;
   const loadApp = () =>
     (app ??= (async () => {
@@ -252,6 +255,10 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   // A registry unreachable after -retry-attempts ends the daemon (registrator's rule), even though
   // Docker is already being read.
   await pinged;
+  // Binding the HTTP API and arming the periodic tasks cost the single thread milliseconds that
+  // the first registration would otherwise wait for (bench/startup.ts): they come once it is
+  // written, or once the first sync is done when there is nothing to write or Docker is down.
+  await Promise.race([settledOnce, dockerFirst]);
   const server = await startHttp(config, rt, log, loadApp, dockerFirst);
   if (server) void synced.then(loadApp);
   for (const w of bridge.writers) {

@@ -6,7 +6,7 @@ import { sharedDockerd, type Dockerd } from "../support/docker.ts";
 import { exposing } from "../support/image.ts";
 import { type ConsulEmulator, type EmulatorOptions, startConsulEmulator } from "../support/consul/index.ts";
 import { freePort, type Proc } from "../support/proc.ts";
-import { startRegistrator } from "../support/registrator.ts";
+import { startRegistrator, waitForHttpApi } from "../support/registrator.ts";
 import { HOST, uniqueName } from "./helpers.ts";
 
 export { HOST, uniqueName };
@@ -65,6 +65,7 @@ export async function consulE2e(): Promise<ConsulE2e> {
         readyTimeout: 30_000,
       });
       scope().procs.push(p);
+      if (opts.ready === undefined) await waitForHttpApi(p, [...http, ...args]);
       return p;
     },
     async redisContainer(extra = [], prefix = "redis") {

@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { sharedDockerd, type Dockerd } from "../support/docker.ts";
 import { startEtcd, type Etcd } from "../support/etcd.ts";
 import { freePort, onTestRunEnd, waitFor, type Proc } from "../support/proc.ts";
-import { startRegistrator, type RegistratorRuntime } from "../support/registrator.ts";
+import { startRegistrator, waitForHttpApi, type RegistratorRuntime } from "../support/registrator.ts";
 
 export const HOST = hostname();
 
@@ -39,13 +39,15 @@ export async function registrator(
 ): Promise<Proc> {
   // Port 0: the daemon binds a port the kernel picks and logs it (httpUrl reads it back).
   const withHttp = args.some((a) => /^--?http(=|$)/.test(a)) ? args : ["-http", "127.0.0.1:0", ...args];
-  return startRegistrator(withHttp, {
+  const p = await startRegistrator(withHttp, {
     dockerHost: e.dockerd.host,
     runtime: opts.runtime,
     env: opts.env,
     ready: opts.ready ?? /Connected to Docker/,
     readyTimeout: 30_000,
   });
+  if (!opts.ready) await waitForHttpApi(p, withHttp);
+  return p;
 }
 
 /** The base URL of a registrator's HTTP API, read back from its "HTTP API on …" log line. */

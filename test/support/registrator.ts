@@ -68,3 +68,13 @@ export async function startRegistrator(args: string[], opts: RegistratorOptions)
   }
   return proc;
 }
+
+/**
+ * Resolves once a daemon started with `args` has its HTTP API up (or has given up on it), at once
+ * when `-http ""` disabled it. The API binds once the first registration is written or the first
+ * sync is done, which can be after "Connected to Docker": a test that calls it right away waits.
+ */
+export async function waitForHttpApi(p: Proc, args: string[]): Promise<void> {
+  const off = args.some((a, i) => (/^--?http$/.test(a) && args[i + 1] === "") || /^--?http=$/.test(a));
+  if (!off) await p.waitForLine(/HTTP API (on|disabled)/, 30_000);
+}
