@@ -213,6 +213,8 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       worked();
       metrics.events.inc({ action });
     },
+    // Events replayed from before the list are read once the first registration is written.
+    eventsAfter: settledOnce,
     onSynced: () => {
       dockerSettled();
       // Writes of the first sync are queued; the embedded catalog is complete once its own are

@@ -12,6 +12,12 @@ export interface WatchHooks {
   onEvent?: (action: string) => void;
   /** After the first full sync with Docker (startup). */
   onSynced?: () => void;
+  /**
+   * Until the first sync has succeeded, events wait for this or for that sync to end, whichever
+   * comes first. What the stream replays from before the list (a second of a busy host: dozens of
+   * events) is then read after the first registration instead of before it (bench/latency.ts).
+   */
+  eventsAfter?: Promise<void>;
 }
 
 /** The container an event is about; Podman's and old Docker's shapes included. */
@@ -86,6 +92,7 @@ export async function watchDocker(
     }
     resync ??= syncEverything();
     try {
+      if (!synced && hooks.eventsAfter) await Promise.race([hooks.eventsAfter, resync]);
       for await (const ev of stream) {
         if (ev.timeNano) lastNano = BigInt(Math.trunc(ev.timeNano));
         else if (ev.time) lastNano = BigInt(ev.time) * 1_000_000_000n;
