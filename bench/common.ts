@@ -40,6 +40,28 @@ export function statusKib(pid: number, field: string): number {
   return Number(m[1]);
 }
 
+/**
+ * Milliseconds a process's threads have spent on a CPU and waiting for one on a run queue, summed
+ * over its threads (/proc/<pid>/task/<tid>/schedstat; needs schedstats in the kernel, else NaN).
+ * A tail that is mostly waiting is the machine's load, not the process's work.
+ */
+export function schedMs(pid: number): { onCpu: number; waiting: number } {
+  let onCpu = 0;
+  let waiting = 0;
+  let seen = false;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+      onCpu += run! / 1e6;
+      waiting += wait! / 1e6;
+      seen = true;
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return seen ? { onCpu, waiting } : { onCpu: NaN, waiting: NaN };
+}
+
 let clockTicks: number | undefined;
 
 /** CPU seconds a process has used so far (user + system, /proc/<pid>/stat utime + stime). */

@@ -12,7 +12,8 @@
 //   - the same N exit by themselves one after another (`die`, no `kill`): `die` → key deleted;
 //   - N more removed with `docker rm -f` one after another (kill, die, destroy): `kill` → deleted;
 //   - N more exiting at once, and N more `rm -f` at once: per container, with the engine's own
-//     delivery of each `die` (its timeNano → the event here) printed apart from registrator's part;
+//     delivery of each `die` (its timeNano → the event here) printed apart from registrator's part,
+//     and the registrator's threads' time on a CPU and waiting for one during the exits at once;
 //   - CPU seconds (/proc/<pid>/stat utime + stime) for that work, RSS and RssAnon 3 s after it.
 // Next to them the floor: the bench itself, on each start event, inspects the container and puts
 // its key (v3, and v2), on warm connections.
@@ -26,7 +27,7 @@
 // after the first; "{etcd}" in it stands for this bench's etcd, e.g.
 // --also 'etcd://{etcd}/also?api=v2'. Prints medians over the rounds, every round's value, ratios
 // and the targets of issue 18; asserts nothing; removes what it started.
-import { cpuSeconds, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, mib, nowNs, options, percentile, printTable, statusKib } from "./common.ts";
+import { cpuSeconds, defaultReference, dropFromPageCache, jsonLines, loadavg, machine, median, mib, nowNs, options, percentile, printTable, schedMs, statusKib } from "./common.ts";
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { freshBinary } from "../build/fresh.ts";
@@ -256,6 +257,9 @@ interface Removal {
   delivery: number[];
   /** Registrator alone, about: the die's arrival here → key gone. */
   fromArrival: number[];
+  /** At once only: the subject's threads, summed, on a CPU and waiting for one meanwhile (ms). */
+  onCpu?: number;
+  waiting?: number;
   lost: string[];
 }
 
@@ -264,7 +268,7 @@ interface Removal {
  * bench writes to its FIFO with `docker exec`) or `rm -f` (the API's DELETE ?force=1: kill, die,
  * destroy). One after another, or all at once.
  */
-async function removals(d: Dockerd, etcd: Etcd, tag: string, events: Events, watch: EtcdSeen, started: Started[], how: "exit" | "rm -f", atOnce: boolean): Promise<Removal> {
+async function removals(d: Dockerd, etcd: Etcd, tag: string, events: Events, watch: EtcdSeen, started: Started[], how: "exit" | "rm -f", atOnce: boolean, pid?: number): Promise<Removal> {
   const out: Removal = { fromDie: [], fromKill: [], delivery: [], fromArrival: [], lost: [] };
   const remove = async (id: string) => {
     if (how === "rm -f") {
@@ -300,8 +304,14 @@ async function removals(d: Dockerd, etcd: Etcd, tag: string, events: Events, wat
   };
   if (atOnce) {
     const before = await fsyncHistogram(etcd);
+    const sched0 = pid === undefined ? undefined : schedMs(pid);
     await Promise.all(started.map((s) => remove(s.id)));
     await Promise.all(started.map(measure));
+    if (sched0) {
+      const sched1 = schedMs(pid!);
+      out.onCpu = sched1.onCpu - sched0.onCpu;
+      out.waiting = sched1.waiting - sched0.waiting;
+    }
     out.etcdFsyncMax = slowestFsyncMs(before, await fsyncHistogram(etcd));
   } else {
     for (const s of started) {
@@ -417,7 +427,7 @@ async function runSubject(s: Subject, d: Dockerd, etcd: Etcd, events: Events, wa
     const forced = await phase(d, tag, "forced", CONTAINERS, events, watch, ids);
     run.rmf = await removals(d, etcd, tag, events, watch, forced.started, "rm -f", false);
     const burst = await phase(d, tag, "burst", CONTAINERS, events, watch, ids);
-    run.burst = await removals(d, etcd, tag, events, watch, burst.started, "exit", true);
+    run.burst = await removals(d, etcd, tag, events, watch, burst.started, "exit", true, proc.pid);
     const burstRm = await phase(d, tag, "burstrm", CONTAINERS, events, watch, ids);
     run.burstRm = await removals(d, etcd, tag, events, watch, burstRm.started, "rm -f", true);
     run.cpuWork = cpuSeconds(proc.pid) - cpu0;
@@ -488,6 +498,10 @@ const FIGURES: Array<[string, (x: number) => string, (r: Run) => number]> = [
   [`${CONTAINERS} exits at once: die → gone, max`, fms, (r) => max(r.burst.fromDie)],
   ["  engine alone: die → event here, max", fms, (r) => max(r.burst.delivery)],
   ["  registrator: event here → gone, max", fms, (r) => max(r.burst.fromArrival)],
+  // Where such a tail comes from: the registrator's own work, or a CPU it waited for while the
+  // engine tore 30 containers down (every thread's run-queue wait, summed, over the whole burst).
+  ["  registrator's threads on a CPU meanwhile", fms, (r) => r.burst.onCpu ?? NaN],
+  ["  registrator's threads waiting for a CPU", fms, (r) => r.burst.waiting ?? NaN],
   ["  etcd alone: slowest WAL fsync meanwhile, ≤", fms, (r) => r.burst.etcdFsyncMax ?? NaN],
   [`${CONTAINERS} rm -f at once: kill → gone, p50`, fms, (r) => percentile(r.burstRm.fromKill, 50)],
   [`${CONTAINERS} rm -f at once: kill → gone, max`, fms, (r) => max(r.burstRm.fromKill)],
