@@ -223,11 +223,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
       void bridge.reconcileRegistry();
     },
   });
-  // The HTTP API listens once the first registration is written or the first sync is done (a
-  // taken -http address is still a config error at startup), and says so once the first sync's
-  // writes are under way (or Docker turned out to be unreachable); its app (hono, the status page,
-  // the embedded registry's Consul API) loads after the first sync or on the first request,
-  // whichever comes first: none of it is on the path to the first registration (bench/startup.ts).
+  // The HTTP API's app (hono, the status page, the embedded registry's Consul API) loads after the
+  // first sync or on the first request, whichever comes first: none of it is on the path to the
+  // first registration (bench/startup.ts). When the API binds and announces itself: below.
   let app: Promise<HttpApp> | undefined;
   const loadApp = () =>
     (app ??= (async () => {
@@ -259,7 +257,9 @@ export async function runDaemon(config: Config, rt: Runtime, version: string): P
   await pinged;
   // Binding the HTTP API and arming the periodic tasks cost the single thread milliseconds that
   // the first registration would otherwise wait for (bench/startup.ts): they come once it is
-  // written, or once the first sync is done when there is nothing to write or Docker is down.
+  // written, or once the first sync is done when there is nothing to write or Docker is down. A
+  // taken -http address is still a config error at startup; the API says it is on once the first
+  // sync's writes are under way (or Docker turned out to be unreachable).
   await Promise.race([settledOnce, dockerFirst]);
   const server = await startHttp(config, rt, log, loadApp, dockerFirst);
   if (server) void synced.then(loadApp);
